@@ -1,0 +1,25 @@
+// mash-kg graph schema (Neo4j 5 Community). Applied idempotently on connect and by `mash-kg load`.
+// Community Edition has uniqueness constraints and indexes; existence/key/type constraints are
+// Enterprise-only, so required properties are enforced by the loaders' validation instead.
+
+CREATE CONSTRAINT code_id IF NOT EXISTS FOR (n:Code) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT latent_id IF NOT EXISTS FOR (n:Latent) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT vocabulary_id IF NOT EXISTS FOR (n:Vocabulary) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT site_id IF NOT EXISTS FOR (n:Site) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT build_id IF NOT EXISTS FOR (n:Build) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT phenotype_id IF NOT EXISTS FOR (n:Phenotype) REQUIRE n.id IS UNIQUE;
+
+CREATE INDEX code_vocab IF NOT EXISTS FOR (n:Code) ON (n.vocab);
+CREATE INDEX code_site IF NOT EXISTS FOR (n:Code) ON (n.site);
+CREATE INDEX code_code IF NOT EXISTS FOR (n:Code) ON (n.code);
+CREATE INDEX code_domain IF NOT EXISTS FOR (n:Code) ON (n.domain);
+CREATE INDEX latent_build IF NOT EXISTS FOR (n:Latent) ON (n.build);
+
+// relationship property indexes: loaders and sync find "their" edges by these
+CREATE INDEX is_a_vocab IF NOT EXISTS FOR ()-[r:IS_A]-() ON (r.vocab);
+CREATE INDEX maps_to_source IF NOT EXISTS FOR ()-[r:MAPS_TO]-() ON (r.source);
+CREATE INDEX mash_is_a_build IF NOT EXISTS FOR ()-[r:MASH_IS_A]-() ON (r.build);
+CREATE INDEX aligned_with_build IF NOT EXISTS FOR ()-[r:ALIGNED_WITH]-() ON (r.build);
+
+// full-text search over names and synonyms (synonyms is a list of strings)
+CREATE FULLTEXT INDEX code_text IF NOT EXISTS FOR (n:Code|Latent) ON EACH [n.name, n.synonyms];

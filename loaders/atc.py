@@ -1,0 +1,75 @@
+"""ATC from a CSV file: GNUmed's `atc_only-utf8.csv` (no header: code, English, French, German
+names) or a plain CSV with a header `code,name,parent` (parent empty at the top level).
+
+GNUmed's list: `apt-get download gnumed-server && dpkg-deb -x gnumed-server_*.deb DIR`, then
+DIR/var/lib/gnumed/server/sql/v14-v15/data/atc_only-utf8.csv. In that format the parent is the
+code's prefix at the previous ATC level (lengths 1, 3, 4, 5, 7).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from mash_kg.errors import InputError
+from mash_kg.loaders._common import read_rows, vocab_table
+from mash_kg.tables import OntologyTables, make_edges, make_nodes
+
+VOCAB = "ATC"
+LEVEL_LENGTHS = (1, 3, 4, 5, 7)
+GNUMED_COLUMNS = ["code", "name", "name_fr", "name_de"]
+
+
+def _atc_parent(code: str) -> str | None:
+    if len(code) not in LEVEL_LENGTHS:
+        return None
+    i = LEVEL_LENGTHS.index(len(code))
+    return code[: LEVEL_LENGTHS[i - 1]] if i else None
+
+
+def load(files: list[Path] | None = None, version: str | None = None, **_: object
+         ) -> OntologyTables:
+    if not files:
+        raise InputError("atc", "ATC needs its file", hint="--file atc_only-utf8.csv (GNUmed) or "
+                         "a code,name,parent CSV")
+    path = Path(files[0])
+    if not path.exists():
+        raise InputError(path, "file not found")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        first = next(csv.reader(fh), [])
+    plain = [c.strip().lower() for c in first[:3]] == ["code", "name", "parent"]
+    rows: dict[str, dict] = {}
+    if plain:
+        for n, row in read_rows(path, ["code", "name"]):
+            code = row["code"].upper()
+            if code in rows:
+                raise InputError(path, f"code {code} appears twice", row=n)
+            rows[code] = {"name": row["name"], "parent": row.get("parent", "").upper() or None,
+                          "row": n}
+    else:
+        for n, row in read_rows(path, ["code", "name"], header=GNUMED_COLUMNS):
+            code = row["code"].upper()
+            if len(code) not in LEVEL_LENGTHS:
+                raise InputError(path, f"{code!r} is not an ATC code (lengths 1, 3, 4, 5, 7)",
+                                 row=n)
+            if code in rows:
+                raise InputError(path, f"code {code} appears twice", row=n)
+            rows[code] = {"name": row["name"], "parent": _atc_parent(code), "row": n,
+                          "name_fr": row.get("name_fr") or None,
+                          "name_de": row.get("name_de") or None}
+    nodes, edges = [], []
+    for code, info in rows.items():
+        parent = info.pop("parent")
+        n = info.pop("row")
+        if parent:
+            if parent not in rows:
+                raise InputError(path, f"parent {parent} of {code} is not in the file", row=n)
+            edges.append({"start": f"{VOCAB}:{code}", "end": f"{VOCAB}:{parent}", "type": "IS_A",
+                          "vocab": VOCAB})
+        level = LEVEL_LENGTHS.index(len(code)) + 1 if len(code) in LEVEL_LENGTHS else None
+        nodes.append({"id": f"{VOCAB}:{code}", "vocab": VOCAB, "code": code,
+                      "domain": "medication", "level": level, **info})
+    return OntologyTables(
+        source="atc", vocabularies=vocab_table([(VOCAB, version or path.name, "WHO ATC")]),
+        nodes=make_nodes(nodes), edges=make_edges(edges),
+        edge_groups=[("IS_A", "vocab", VOCAB)], origin=str(path))

@@ -1,0 +1,103 @@
+"""Any ontology in OBO 1.4 format: [Term] stanzas with id, name, synonym, is_a, is_obsolete.
+
+Terms whose id prefix is the ontology's vocabulary (the most common prefix, or --vocab)
+become `:Code {id: 'HP:0000118', vocab: 'HP', code: '0000118'}`; obsolete terms are left out
+(a reload then retires them). is_a lines become IS_A edges; is_a to terms of another ontology
+is kept only if that term is already in the graph.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+from mash_kg.errors import InputError
+from mash_kg.loaders._common import vocab_table
+from mash_kg.tables import DOMAINS, OntologyTables, make_edges, make_nodes
+
+SYNONYM = re.compile(r'^"((?:[^"\\]|\\.)*)"')
+
+
+def parse_obo(path: Path) -> tuple[dict[str, str], list[dict]]:
+    """(header tags, term stanzas with their 1-based starting line)."""
+    header: dict[str, str] = {}
+    terms: list[dict] = []
+    current: dict | None = None
+    in_header, stanza = True, None
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"not UTF-8 text ({exc.reason})") from None
+    for n, raw in enumerate(lines, start=1):
+        line = raw.split(" !")[0].strip() if not raw.startswith(("name:", "def:", "synonym:")) \
+            else raw.strip()
+        if not line or line.startswith("!"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            in_header, stanza = False, line
+            current = {"line": n, "is_a": [], "synonyms": []} if line == "[Term]" else None
+            if current is not None:
+                terms.append(current)
+            continue
+        if ":" not in line:
+            raise InputError(path, f"expected 'tag: value', found {line[:40]!r}", row=n)
+        tag, value = (s.strip() for s in line.split(":", 1))
+        if in_header:
+            header.setdefault(tag, value)
+        elif current is not None:
+            if tag == "is_a":
+                current["is_a"].append(value.split()[0])
+            elif tag == "synonym":
+                m = SYNONYM.match(value)
+                if not m:
+                    raise InputError(path, "synonym without a quoted text", row=n)
+                current["synonyms"].append(m.group(1).replace('\\"', '"'))
+            elif tag in ("id", "name", "is_obsolete"):
+                if tag in current:
+                    raise InputError(path, f"second {tag!r} in the [Term] starting at line "
+                                     f"{current['line']}", row=n)
+                current[tag] = value
+    _ = stanza
+    return header, terms
+
+
+def load(files: list[Path] | None = None, vocab: str | None = None,
+         version: str | None = None, domain: str = "other", **_: object) -> OntologyTables:
+    if not files:
+        raise InputError("obo", "an OBO ontology needs its file", hint="--file ontology.obo")
+    path = Path(files[0])
+    if not path.exists():
+        raise InputError(path, "file not found")
+    if domain not in DOMAINS:
+        raise InputError(path, f"domain {domain!r} is not one of {DOMAINS}")
+    header, terms = parse_obo(path)
+    for t in terms:
+        if "id" not in t:
+            raise InputError(path, "[Term] without an id", row=t["line"])
+        if ":" not in t["id"]:
+            raise InputError(path, f"term id {t['id']!r} has no PREFIX:", row=t["line"])
+    if not terms:
+        raise InputError(path, "no [Term] stanzas found: is this an OBO file?")
+    prefixes = Counter(t["id"].split(":", 1)[0] for t in terms)
+    vocab = (vocab or prefixes.most_common(1)[0][0]).upper()
+    nodes, edges = [], []
+    for t in terms:
+        prefix, code = t["id"].split(":", 1)
+        if prefix.upper() != vocab or t.get("is_obsolete") == "true":
+            continue
+        if not t.get("name"):
+            raise InputError(path, f"{t['id']} has no name", row=t["line"])
+        node_id = f"{vocab}:{code}"
+        nodes.append({"id": node_id, "vocab": vocab, "code": code, "name": t["name"],
+                      "domain": domain, "synonyms": t["synonyms"]})
+        for parent in dict.fromkeys(t["is_a"]):
+            p_prefix, p_code = parent.split(":", 1) if ":" in parent else (vocab, parent)
+            p_vocab = p_prefix.upper()
+            edges.append({"start": node_id, "end": f"{p_vocab}:{p_code}", "type": "IS_A",
+                          "vocab": vocab})
+    version = version or header.get("data-version") or header.get("date") or path.name
+    return OntologyTables(
+        source="obo", vocabularies=vocab_table([(vocab, version, header.get("ontology", path.name))]),
+        nodes=make_nodes(nodes), edges=make_edges(edges),
+        edge_groups=[("IS_A", "vocab", vocab)], origin=str(path))

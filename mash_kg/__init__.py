@@ -1,0 +1,3 @@
+"""mash-kg: harmonise institution-specific medical codes into one hierarchy in Neo4j."""
+
+__version__ = "0.1.0"

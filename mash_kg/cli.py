@@ -1,0 +1,289 @@
+"""The `mash-kg` command line (click + rich). Every failure is one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mash_kg import __version__
+from mash_kg.config import Config, load_config
+from mash_kg.errors import MashError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class MashGroup(click.Group):
+    """Turns the errors a user can hit into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
+
+        try:
+            return super().invoke(ctx)
+        except MashError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(1)
+        except (ServiceUnavailable, SessionExpired) as exc:
+            err_console.print(f"[bold red]error:[/] lost the connection to Neo4j ({exc}); "
+                              "nothing was committed", highlight=False, soft_wrap=True)
+            sys.exit(1)
+        except Neo4jError as exc:
+            err_console.print(f"[bold red]error:[/] Neo4j refused: {exc.message} "
+                              f"({exc.code}); nothing was committed", highlight=False,
+                              soft_wrap=True)
+            sys.exit(1)
+
+
+def _config(ctx: click.Context) -> Config:
+    return ctx.obj["config"]
+
+
+@click.group(cls=MashGroup)
+@click.version_option(__version__, prog_name="mash-kg")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Project file (default: ./mash-kg.toml when present).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """mash-kg: harmonise medical codes of several sites into one hierarchy in Neo4j."""
+    ctx.ensure_object(dict)
+    try:
+        ctx.obj["config"] = load_config(config_path)
+    except MashError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+# ------------------------------------------------------------------------------------- neo4j
+
+
+@cli.group()
+@click.option("--port", type=int, default=None, help="Bolt port (default 7687 or config).")
+@click.option("--home", type=click.Path(path_type=Path), default=None,
+              help="Folder for the server's data and logs.")
+@click.pass_context
+def neo4j(ctx: click.Context, port: int | None, home: Path | None) -> None:
+    """Run a local Neo4j 5.26 Community server (no Docker needed)."""
+    settings = _config(ctx).neo4j
+    if port:
+        settings.bolt_port = port
+    if home:
+        settings.home = home.expanduser().resolve()
+
+
+@neo4j.command("start")
+@click.pass_context
+def neo4j_start(ctx: click.Context) -> None:
+    """Start the server and return once Bolt answers."""
+    from mash_kg.neo4j_server import server
+
+    settings = _config(ctx).neo4j
+    with console.status(f"Starting Neo4j {server.NEO4J_VERSION} ..."):
+        st = server.start(settings, echo=lambda m: console.print(m, highlight=False))
+    _print_status(st)
+
+
+@neo4j.command("stop")
+@click.pass_context
+def neo4j_stop(ctx: click.Context) -> None:
+    """Shut the server down cleanly."""
+    from mash_kg.neo4j_server import server
+
+    if server.stop(_config(ctx).neo4j):
+        console.print("Neo4j stopped.")
+    else:
+        console.print("Neo4j was not running.")
+
+
+@neo4j.command("status")
+@click.pass_context
+def neo4j_status(ctx: click.Context) -> None:
+    """Print version, pid and address; exit 3 when the server is not running."""
+    from mash_kg.neo4j_server import server
+
+    st = server.status(_config(ctx).neo4j)
+    _print_status(st)
+    if not st.running:
+        sys.exit(3)
+
+
+def _print_status(st) -> None:
+    if st.running:
+        console.print(f"Neo4j {st.version} running, pid {st.pid}, bolt {st.address}",
+                      highlight=False)
+        if st.http:
+            console.print(f"Browser: {st.http}  data: {st.home}", highlight=False)
+    elif st.pid:
+        console.print(f"Neo4j process {st.pid} is up but Bolt does not answer at {st.address} "
+                      f"(starting, or wrong password); logs: {st.home / 'logs'}", highlight=False)
+    else:
+        console.print(f"Neo4j is not running (data: {st.home})", highlight=False)
+
+
+# ------------------------------------------------------------------------------------- load
+
+
+def _source_help() -> str:
+    from mash_kg.loaders import REGISTRY
+
+    return "; ".join(f"{k}: {v[1]}" for k, v in REGISTRY.items())
+
+
+@cli.command()
+@click.argument("source")
+@click.option("--file", "files", multiple=True, type=click.Path(path_type=Path),
+              help="Release file or folder (repeat when a source has several).")
+@click.option("--vocab", default=None, help="Vocabulary id for obo / edges sources.")
+@click.option("--version", "version", default=None, help="Release version to record.")
+@click.option("--domain", default="other",
+              type=click.Choice(["diagnosis", "medication", "lab", "procedure", "other"]),
+              help="Domain of codes for obo / edges sources.")
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 100000),
+              help="Rows per UNWIND statement.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.pass_context
+def load(ctx: click.Context, source: str, files: tuple[Path, ...], vocab: str | None,
+         version: str | None, domain: str, batch_size: int, dry_run: bool) -> None:
+    """Load an ontology SOURCE into Neo4j (see `mash-kg load --help` for sources)."""
+    from mash_kg.loaders import REGISTRY
+
+    if source not in REGISTRY:
+        raise MashError(f"unknown source {source!r}: one of {', '.join(REGISTRY)}")
+    report = load_source(_config(ctx), source, list(files), vocab=vocab, version=version,
+                         domain=domain, batch_size=batch_size, dry_run=dry_run)
+    print_report(report)
+
+
+load.help = (load.help or "") + "\n\nSources: " + _source_help()
+
+
+def load_source(config: Config, source: str, files: list[Path] | None = None, *,
+                batch_size: int = 5000, dry_run: bool = False, **options):
+    from mash_kg.graph import connect
+    from mash_kg.graph.writer import write_tables
+    from mash_kg.loaders import get_loader
+
+    with console.status(f"Reading {source} ..."):
+        tables = get_loader(source)(files=files or None, **options)
+    settings = config.neo4j
+    driver = connect(settings)
+    try:
+        total = len(tables.nodes) + len(tables.edges)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=True) as bar:
+            task = bar.add_task(f"Writing {source}", total=total)
+            report = write_tables(driver, tables, database=settings.database,
+                                  batch_size=batch_size, dry_run=dry_run,
+                                  progress=lambda _label, n: bar.advance(task, n))
+    finally:
+        driver.close()
+    return report
+
+
+def print_report(report) -> None:
+    verb = "would change" if report.dry_run else "loaded"
+    table = Table(title=f"{report.source}: {verb} {', '.join(report.vocabularies)} "
+                        f"in {report.seconds:.1f} s", title_justify="left")
+    for col in ("", "added", "changed", "retired", "total"):
+        table.add_column(col, justify="right")
+    table.add_row("codes", str(report.nodes_added), str(report.nodes_changed),
+                  str(report.nodes_retired), str(report.nodes_total))
+    table.add_row("edges", str(report.edges_added), str(report.edges_changed),
+                  str(report.edges_retired), str(report.edges_total))
+    console.print(table)
+    if report.edges_skipped:
+        console.print(f"{report.edges_skipped} edges skipped because an end is not in the graph "
+                      f"(load that vocabulary first), e.g. {'; '.join(report.skipped_examples)}",
+                      highlight=False)
+
+
+# ------------------------------------------------------------------------------------- query
+
+
+def _parse_params(pairs: tuple[str, ...]) -> dict:
+    params = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise MashError(f"-p {pair!r}: expected name=value")
+        key, value = pair.split("=", 1)
+        try:
+            params[key] = json.loads(value) if value[:1] in "[{0123456789-" else value
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def format_rows(rows: list[dict], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2, default=str)
+    if fmt == "csv":
+        buf = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        return buf.getvalue()
+    raise ValueError(fmt)
+
+
+def print_rows(rows: list[dict], title: str = "") -> None:
+    table = Table(title=title or None, title_justify="left")
+    for col in rows[0] if rows else ["(no rows)"]:
+        table.add_column(str(col))
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    console.print(table)
+
+
+@cli.command()
+@click.argument("view", required=False)
+@click.option("-p", "--param", "params", multiple=True, help="name=value (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@click.option("--list", "list_only", is_flag=True, help="List the views and their parameters.")
+@click.pass_context
+def query(ctx: click.Context, view: str | None, params: tuple[str, ...], fmt: str,
+          list_only: bool) -> None:
+    """Run a named Cypher VIEW (cypher/views) with parameters."""
+    from mash_kg.graph import connect
+    from mash_kg.graph.views import list_views, run_view
+
+    if list_only or not view:
+        for v in list_views().values():
+            console.print(f"[bold]{v.name}[/]  {v.purpose}", highlight=False)
+            for p, desc in v.parameters.items():
+                console.print(f"    -p {p}=...  {desc}", highlight=False)
+        return
+    settings = _config(ctx).neo4j
+    driver = connect(settings, schema=False)
+    try:
+        rows = run_view(driver, view, _parse_params(params), settings.database)
+    finally:
+        driver.close()
+    if fmt == "table":
+        print_rows(rows, view)
+    else:
+        click.echo(format_rows(rows, fmt), nl=False)
+
+
+# ------------------------------------------------------------------------------------- demo
+
+
+@cli.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """The main job on bundled real data: local Neo4j, ICD-10-CM, ICD-9-CM and PheCode, views."""
+    from mash_kg.demo import run_demo
+
+    run_demo(_config(ctx), console)
+
+
+def main() -> None:
+    cli(prog_name="mash-kg")

@@ -1,0 +1,43 @@
+"""`mash-kg demo`: the main job on the bundled real terminologies.
+
+Until Stages I-III land it: starts the local Neo4j (unless NEO4J_URI names another), loads
+ICD-10-CM, ICD-9-CM with the GEMs and PheCode 1.2 / X, and prints three example views.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from mash_kg.config import Config
+
+EXAMPLES = [
+    ("ancestors", {"code": "ICD10CM:E11.9"}, "Ancestors of ICD10CM:E11.9"),
+    ("phecode_of", {"code": "ICD10CM:E11.9"}, "PheCodes of ICD10CM:E11.9"),
+    ("codes_per_chapter", {"vocab": "ICD10CM"}, "ICD-10-CM codes per chapter"),
+]
+
+
+def run_demo(config: Config, console: Console) -> None:
+    from mash_kg.cli import load_source, print_report, print_rows
+    from mash_kg.graph import connect
+    from mash_kg.graph.views import run_view
+    from mash_kg.neo4j_server import server
+
+    settings = config.neo4j
+    if settings.uri is None:
+        with console.status("Starting the local Neo4j ..."):
+            st = server.start(settings, echo=lambda m: console.print(m, highlight=False))
+        console.print(f"Neo4j {st.version} on {st.address} (data: {st.home})", highlight=False)
+    for source in ("icd10cm", "icd9cm", "phecode"):
+        print_report(load_source(config, source))
+    driver = connect(settings, schema=False)
+    try:
+        for view, params, title in EXAMPLES:
+            print_rows(run_view(driver, view, params, settings.database), title)
+    finally:
+        driver.close()
+    console.print(
+        f"Browse the graph: Neo4j Browser at http://127.0.0.1:{settings.http_port}/browser/ "
+        f"(connect to {settings.bolt_uri}, user {settings.user}), or cypher-shell -a "
+        f"{settings.bolt_uri} -u {settings.user}. Stop the server with `mash-kg neo4j stop`.",
+        highlight=False)

@@ -1,0 +1,44 @@
+"""Driver construction and the idempotent schema."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+from neo4j import Driver, GraphDatabase
+from neo4j.exceptions import AuthError, ServiceUnavailable
+
+from mash_kg.config import Neo4jSettings
+from mash_kg.errors import Neo4jUnavailable
+
+
+def schema_statements() -> list[str]:
+    """The statements of cypher/schema.cypher, comments stripped."""
+    text = resources.files("mash_kg.cypher").joinpath("schema.cypher").read_text("utf-8")
+    text = re.sub(r"//[^\n]*", "", text)
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
+def apply_schema(driver: Driver, database: str = "neo4j") -> None:
+    """Create the constraints and indexes that are missing (all statements are IF NOT EXISTS)."""
+    for statement in schema_statements():
+        driver.execute_query(statement, database_=database)
+    driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
+
+
+def connect(settings: Neo4jSettings, schema: bool = True) -> Driver:
+    """A verified driver for the configured graph; the schema is applied unless told not to."""
+    driver = GraphDatabase.driver(settings.bolt_uri, auth=(settings.user, settings.password))
+    try:
+        driver.verify_connectivity()
+    except AuthError:
+        driver.close()
+        raise Neo4jUnavailable(f"Neo4j at {settings.bolt_uri} rejected user {settings.user!r}: "
+                               "check NEO4J_USER / NEO4J_PASSWORD") from None
+    except (ServiceUnavailable, OSError, ValueError) as exc:
+        driver.close()
+        raise Neo4jUnavailable(f"no Neo4j answers at {settings.bolt_uri} ({exc}); start one with "
+                               "`mash-kg neo4j start` or set NEO4J_URI") from None
+    if schema:
+        apply_schema(driver, settings.database)
+    return driver
