@@ -23,8 +23,10 @@ def _kind(cm, code: str, is_block: bool) -> str:
         return "block"
     if cm.is_chapter(code):
         return "chapter"
-    if cm.is_category(code):
+    if cm.is_category(code):  # checked before is_block: C7A is both, as_block tells which
         return "category"
+    if cm.is_block(code):
+        return "block"
     return "subcategory"
 
 

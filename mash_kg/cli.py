@@ -37,6 +37,13 @@ class MashGroup(click.Group):
                               "nothing was committed", highlight=False, soft_wrap=True)
             sys.exit(1)
         except Neo4jError as exc:
+            if "MemoryPoolOutOfMemoryError" in (exc.code or ""):
+                err_console.print(
+                    "[bold red]error:[/] the release does not fit in one transaction on this "
+                    "Neo4j (loads are all-or-nothing): raise server.memory.heap.max_size or "
+                    "dbms.memory.transaction.total.max (the local server uses 2g); nothing "
+                    "was committed", highlight=False, soft_wrap=True)
+                sys.exit(1)
             err_console.print(f"[bold red]error:[/] Neo4j refused: {exc.message} "
                               f"({exc.code}); nothing was committed", highlight=False,
                               soft_wrap=True)

@@ -61,6 +61,14 @@ def make_edges(rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
     return df[EDGE_COLUMNS + rest].reset_index(drop=True)
 
 
+def dedupe_edges(df: pd.DataFrame) -> pd.DataFrame:
+    """Drop repeated edges: same ends, type and owner key (sources list some maps twice)."""
+    if df.empty:
+        return df
+    key = [c for c in ("start", "end", "type", "vocab", "source") if c in df.columns]
+    return df.drop_duplicates(key).reset_index(drop=True)
+
+
 def validate(tables: OntologyTables) -> None:
     """Check the contract above; raise InputError naming the offending row."""
     origin = tables.origin or tables.source

@@ -28,7 +28,8 @@ def apply_schema(driver: Driver, database: str = "neo4j") -> None:
 
 def connect(settings: Neo4jSettings, schema: bool = True) -> Driver:
     """A verified driver for the configured graph; the schema is applied unless told not to."""
-    driver = GraphDatabase.driver(settings.bolt_uri, auth=(settings.user, settings.password))
+    driver = GraphDatabase.driver(settings.bolt_uri, auth=(settings.user, settings.password),
+                                  notifications_min_severity="OFF")
     try:
         driver.verify_connectivity()
     except AuthError:

@@ -64,9 +64,12 @@ def _clean(value):
 
 
 def _records(df: pd.DataFrame, columns: list[str]) -> list[dict]:
-    cols = [df[c].tolist() for c in columns]
-    return [{c: _clean(v) for c, v in zip(columns, vals, strict=True) if _clean(v) is not None}
-            for vals in zip(*cols, strict=True)] if len(df) else []
+    """Rows as property maps; missing values are left out (an absent property)."""
+    out = []
+    cols = [[_clean(v) for v in df[c].tolist()] for c in columns]
+    for vals in zip(*cols, strict=True):
+        out.append({c: v for c, v in zip(columns, vals, strict=True) if v is not None})
+    return out
 
 
 def _batches(rows: list, size: int) -> Iterable[list]:
