@@ -80,3 +80,14 @@ def test_unreachable_neo4j_is_one_line(monkeypatch, tmp_path):
 def test_query_list_shows_headers(cli_env):
     out = run("query", "--list").output
     assert "ancestors" in out and "-p code=" in out
+
+
+def test_demo_runs_on_the_configured_graph(cli_env, graph):
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Ancestors of ICD10CM:E11.9" in out and "ICD10CM:E08-E13" in out
+    assert "PHECODE:250.2" in out and "Type 2 diabetes" in out
+    assert "ICD-10-CM codes per chapter" in out
+    assert count(graph, "MATCH ()-[r:MAPS_TO {source: 'gem_icd9_icd10cm'}]->() "
+                        "RETURN count(r)") > 20000

@@ -1,0 +1,66 @@
+"""Shared helpers of the benchmarks: the results file shape of BENCH.md, a throwaway Neo4j."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import socket
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    gpu = "no GPU"
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            gpu = torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    return f"{cores} cores, {mem:.0f} GiB, {gpu} ({platform.processor() or platform.machine()})"
+
+
+def write_results(name: str, tasks: dict) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    doc = {"command": "python " + " ".join([f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
+           "date": date.today().isoformat(), "machine": machine(), "tasks": tasks}
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def scratch_neo4j(heap: str = "2g", pagecache: str = "512m"):
+    """A fresh bundled Neo4j in a temporary folder, stopped afterwards: benchmarks wipe it."""
+    from mash_kg.config import Neo4jSettings
+    from mash_kg.neo4j_server import server
+
+    with tempfile.TemporaryDirectory(prefix="mash-kg-bench-") as home:
+        settings = Neo4jSettings(home=Path(home), bolt_port=_free_port(), http_port=0,
+                                 heap=heap, pagecache=pagecache, password="mash-kg-bench")
+        server.start(settings)
+        try:
+            yield settings
+        finally:
+            server.stop(settings)
+
+
+def wipe(driver) -> None:
+    with driver.session() as session:
+        session.run("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
+                    ).consume()
