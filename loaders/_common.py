@@ -23,8 +23,9 @@ def vocab_table(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["id", "version", "source"])
 
 
-def read_rows(path: Path, required: list[str], delimiter: str = ",",
-              header: list[str] | None = None) -> Iterator[tuple[int, dict]]:
+def read_rows(
+    path: Path, required: list[str], delimiter: str = ",", header: list[str] | None = None
+) -> Iterator[tuple[int, dict]]:
     """Yield (row number, row) of a delimited file; row 1 is the header when the file has one.
 
     Checks the header has the `required` columns and every row has a value for each of them.
@@ -43,16 +44,21 @@ def read_rows(path: Path, required: list[str], delimiter: str = ",",
             first = 2
         missing = [c for c in required if c not in header]
         if missing:
-            raise InputError(path, f"missing column(s) {', '.join(missing)}", row=1,
-                             hint=f"expected columns: {', '.join(required)}")
+            raise InputError(
+                path,
+                f"missing column(s) {', '.join(missing)}",
+                row=1,
+                hint=f"expected columns: {', '.join(required)}",
+            )
         idx = {c: header.index(c) for c in header}
         try:
             for n, values in enumerate(reader, start=first):
                 if not values or (len(values) == 1 and not values[0].strip()):
                     continue
                 if len(values) < len(required) and len(values) < len(header):
-                    raise InputError(path, f"expected {len(header)} fields, found {len(values)}",
-                                     row=n)
+                    raise InputError(
+                        path, f"expected {len(header)} fields, found {len(values)}", row=n
+                    )
                 row = {c: (values[i].strip() if i < len(values) else "") for c, i in idx.items()}
                 for c in required:
                     if not row[c]:

@@ -27,11 +27,15 @@ def _atc_parent(code: str) -> str | None:
     return code[: LEVEL_LENGTHS[i - 1]] if i else None
 
 
-def load(files: list[Path] | None = None, version: str | None = None, **_: object
-         ) -> OntologyTables:
+def load(
+    files: list[Path] | None = None, version: str | None = None, **_: object
+) -> OntologyTables:
     if not files:
-        raise InputError("atc", "ATC needs its file", hint="--file atc_only-utf8.csv (GNUmed) or "
-                         "a code,name,parent CSV")
+        raise InputError(
+            "atc",
+            "ATC needs its file",
+            hint="--file atc_only-utf8.csv (GNUmed) or a code,name,parent CSV",
+        )
     path = Path(files[0])
     if not path.exists():
         raise InputError(path, "file not found")
@@ -44,19 +48,27 @@ def load(files: list[Path] | None = None, version: str | None = None, **_: objec
             code = row["code"].upper()
             if code in rows:
                 raise InputError(path, f"code {code} appears twice", row=n)
-            rows[code] = {"name": row["name"], "parent": row.get("parent", "").upper() or None,
-                          "row": n}
+            rows[code] = {
+                "name": row["name"],
+                "parent": row.get("parent", "").upper() or None,
+                "row": n,
+            }
     else:
         for n, row in read_rows(path, ["code", "name"], header=GNUMED_COLUMNS):
             code = row["code"].upper()
             if len(code) not in LEVEL_LENGTHS:
-                raise InputError(path, f"{code!r} is not an ATC code (lengths 1, 3, 4, 5, 7)",
-                                 row=n)
+                raise InputError(
+                    path, f"{code!r} is not an ATC code (lengths 1, 3, 4, 5, 7)", row=n
+                )
             if code in rows:
                 raise InputError(path, f"code {code} appears twice", row=n)
-            rows[code] = {"name": row["name"], "parent": _atc_parent(code), "row": n,
-                          "name_fr": row.get("name_fr") or None,
-                          "name_de": row.get("name_de") or None}
+            rows[code] = {
+                "name": row["name"],
+                "parent": _atc_parent(code),
+                "row": n,
+                "name_fr": row.get("name_fr") or None,
+                "name_de": row.get("name_de") or None,
+            }
     nodes, edges = [], []
     for code, info in rows.items():
         parent = info.pop("parent")
@@ -64,12 +76,30 @@ def load(files: list[Path] | None = None, version: str | None = None, **_: objec
         if parent:
             if parent not in rows:
                 raise InputError(path, f"parent {parent} of {code} is not in the file", row=n)
-            edges.append({"start": f"{VOCAB}:{code}", "end": f"{VOCAB}:{parent}", "type": "IS_A",
-                          "vocab": VOCAB})
+            edges.append(
+                {
+                    "start": f"{VOCAB}:{code}",
+                    "end": f"{VOCAB}:{parent}",
+                    "type": "IS_A",
+                    "vocab": VOCAB,
+                }
+            )
         level = LEVEL_LENGTHS.index(len(code)) + 1 if len(code) in LEVEL_LENGTHS else None
-        nodes.append({"id": f"{VOCAB}:{code}", "vocab": VOCAB, "code": code,
-                      "domain": "medication", "level": level, **info})
+        nodes.append(
+            {
+                "id": f"{VOCAB}:{code}",
+                "vocab": VOCAB,
+                "code": code,
+                "domain": "medication",
+                "level": level,
+                **info,
+            }
+        )
     return OntologyTables(
-        source="atc", vocabularies=vocab_table([(VOCAB, version or path.name, "WHO ATC")]),
-        nodes=make_nodes(nodes), edges=make_edges(edges),
-        edge_groups=[("IS_A", "vocab", VOCAB)], origin=str(path))
+        source="atc",
+        vocabularies=vocab_table([(VOCAB, version or path.name, "WHO ATC")]),
+        nodes=make_nodes(nodes),
+        edges=make_edges(edges),
+        edge_groups=[("IS_A", "vocab", VOCAB)],
+        origin=str(path),
+    )

@@ -13,14 +13,20 @@ from mash_kg.tables import DOMAINS, OntologyTables, make_edges, make_nodes
 VOCAB_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
-def load(files: list[Path] | None = None, vocab: str | None = None,
-         version: str | None = None, domain: str = "other", **_: object) -> OntologyTables:
+def load(
+    files: list[Path] | None = None,
+    vocab: str | None = None,
+    version: str | None = None,
+    domain: str = "other",
+    **_: object,
+) -> OntologyTables:
     if not files:
         raise InputError("edges", "an edge list needs its file", hint="--file edges.csv")
     path = Path(files[0])
     if not vocab or not VOCAB_RE.match(vocab.upper()):
-        raise InputError(path, f"--vocab {vocab!r} must be a name like MYONTOLOGY "
-                         "(letters, digits, _)")
+        raise InputError(
+            path, f"--vocab {vocab!r} must be a name like MYONTOLOGY (letters, digits, _)"
+        )
     if domain not in DOMAINS:
         raise InputError(path, f"domain {domain!r} is not one of {DOMAINS}")
     vocab = vocab.upper()
@@ -35,14 +41,26 @@ def load(files: list[Path] | None = None, vocab: str | None = None,
                 raise InputError(path, f"{code} is named both {names[code]!r} and {name!r}", row=n)
             if name or code not in names:
                 names[code] = name or names.get(code, code)
-        edges.append({"start": f"{vocab}:{child}", "end": f"{vocab}:{parent}", "type": "IS_A",
-                      "vocab": vocab})
-    nodes = [{"id": f"{vocab}:{c}", "vocab": vocab, "code": c, "name": name, "domain": domain}
-             for c, name in names.items()]
+        edges.append(
+            {
+                "start": f"{vocab}:{child}",
+                "end": f"{vocab}:{parent}",
+                "type": "IS_A",
+                "vocab": vocab,
+            }
+        )
+    nodes = [
+        {"id": f"{vocab}:{c}", "vocab": vocab, "code": c, "name": name, "domain": domain}
+        for c, name in names.items()
+    ]
     edges_df = make_edges(edges)
     if len(edges_df):
         edges_df = edges_df.drop_duplicates(["start", "end"])
     return OntologyTables(
-        source="edges", vocabularies=vocab_table([(vocab, version or path.name, str(path))]),
-        nodes=make_nodes(nodes), edges=edges_df,
-        edge_groups=[("IS_A", "vocab", vocab)], origin=str(path))
+        source="edges",
+        vocabularies=vocab_table([(vocab, version or path.name, str(path))]),
+        nodes=make_nodes(nodes),
+        edges=edges_df,
+        edge_groups=[("IS_A", "vocab", vocab)],
+        origin=str(path),
+    )

@@ -40,8 +40,11 @@ def load(files: list[Path] | None = None, **_: object) -> OntologyTables:
         xml = [f for f in files if str(f).lower().endswith(".xml")]
         txt = [f for f in files if not str(f).lower().endswith(".xml")]
         if len(xml) != 1 or len(txt) != 1:
-            raise InputError(", ".join(map(str, files)), "an ICD-10-CM release needs two files",
-                             hint="--file icd10cm_tabular_YYYY.xml --file code-list.txt")
+            raise InputError(
+                ", ".join(map(str, files)),
+                "an ICD-10-CM release needs two files",
+                hint="--file icd10cm_tabular_YYYY.xml --file code-list.txt",
+            )
         for f in files:
             if not Path(f).exists():
                 raise InputError(f, "file not found")
@@ -62,22 +65,32 @@ def load(files: list[Path] | None = None, **_: object) -> OntologyTables:
             node_id = f"{VOCAB}:{code}-{code}" if as_block else f"{VOCAB}:{code}"
             parent = cm.get_parent(code, prioritize_blocks=as_block)
             if parent:
-                parent_id = (f"{VOCAB}:{parent}-{parent}" if parent == code and parent in twice
-                             else f"{VOCAB}:{parent}")
+                parent_id = (
+                    f"{VOCAB}:{parent}-{parent}"
+                    if parent == code and parent in twice
+                    else f"{VOCAB}:{parent}"
+                )
                 edges.append({"start": node_id, "end": parent_id, "type": "IS_A", "vocab": VOCAB})
-            nodes.append({
-                "id": node_id, "vocab": VOCAB, "code": node_id.split(":", 1)[1],
-                "name": cm.get_description(code, prioritize_blocks=as_block),
-                "domain": "diagnosis",
-                "synonyms": cm.get_inclusion_term(code, prioritize_blocks=as_block),
-                "kind": _kind(cm, code, as_block),
-                "excludes1": cm.get_excludes1(code, prioritize_blocks=as_block),
-            })
+            nodes.append(
+                {
+                    "id": node_id,
+                    "vocab": VOCAB,
+                    "code": node_id.split(":", 1)[1],
+                    "name": cm.get_description(code, prioritize_blocks=as_block),
+                    "domain": "diagnosis",
+                    "synonyms": cm.get_inclusion_term(code, prioritize_blocks=as_block),
+                    "kind": _kind(cm, code, as_block),
+                    "excludes1": cm.get_excludes1(code, prioritize_blocks=as_block),
+                }
+            )
     finally:
         if files:
             cm.change_version()  # the package's bundled release is the process default again
     return OntologyTables(
         source="icd10cm",
         vocabularies=vocab_table([(VOCAB, version, "CMS ICD-10-CM tabular list")]),
-        nodes=make_nodes(nodes), edges=make_edges(edges),
-        edge_groups=[("IS_A", "vocab", VOCAB)], origin=origin)
+        nodes=make_nodes(nodes),
+        edges=make_edges(edges),
+        edge_groups=[("IS_A", "vocab", VOCAB)],
+        origin=origin,
+    )

@@ -29,41 +29,65 @@ def _find(files: list[Path], name: str) -> Path:
     raise InputError(name, "file not found", hint="--file LOINC_RELEASE_FOLDER (or the file)")
 
 
-def load(files: list[Path] | None = None, version: str | None = None, **_: object
-         ) -> OntologyTables:
+def load(
+    files: list[Path] | None = None, version: str | None = None, **_: object
+) -> OntologyTables:
     if not files:
-        raise InputError("loinc", "LOINC needs the user's release",
-                         hint="--file FOLDER holding LoincTableCore.csv and "
-                         "MultiAxialHierarchy.csv")
+        raise InputError(
+            "loinc",
+            "LOINC needs the user's release",
+            hint="--file FOLDER holding LoincTableCore.csv and MultiAxialHierarchy.csv",
+        )
     core, mah = _find(files, "LoincTableCore.csv"), _find(files, "MultiAxialHierarchy.csv")
     nodes: dict[str, dict] = {}
     for n, row in read_rows(core, ["LOINC_NUM", "COMPONENT", "LONG_COMMON_NAME", "CLASSTYPE"]):
         num = row["LOINC_NUM"]
         if "-" not in num or not num.replace("-", "").isdigit():
-            raise InputError(core, f"LOINC_NUM {num!r} is not a LOINC code (digits-check digit)",
-                             row=n)
+            raise InputError(
+                core, f"LOINC_NUM {num!r} is not a LOINC code (digits-check digit)", row=n
+            )
         if row["CLASSTYPE"] not in CLASSTYPES:
             raise InputError(core, f"CLASSTYPE {row['CLASSTYPE']!r} is not 1-4", row=n)
         nodes[num] = {
-            "id": f"{VOCAB}:{num}", "vocab": VOCAB, "code": num, "name": row["LONG_COMMON_NAME"],
-            "domain": CLASSTYPES[row["CLASSTYPE"]], "kind": "term",
+            "id": f"{VOCAB}:{num}",
+            "vocab": VOCAB,
+            "code": num,
+            "name": row["LONG_COMMON_NAME"],
+            "domain": CLASSTYPES[row["CLASSTYPE"]],
+            "kind": "term",
             "synonyms": [s for s in {row.get("SHORTNAME", "")} if s],
-            "component": row["COMPONENT"], "system": row.get("SYSTEM") or None,
-            "property": row.get("PROPERTY") or None, "scale": row.get("SCALE_TYP") or None,
-            "loinc_class": row.get("CLASS") or None, "loinc_status": row.get("STATUS") or None,
+            "component": row["COMPONENT"],
+            "system": row.get("SYSTEM") or None,
+            "property": row.get("PROPERTY") or None,
+            "scale": row.get("SCALE_TYP") or None,
+            "loinc_class": row.get("CLASS") or None,
+            "loinc_status": row.get("STATUS") or None,
         }
     edges = []
     for n, row in read_rows(mah, ["CODE", "CODE_TEXT"]):
         code, parent = row["CODE"], row.get("IMMEDIATE_PARENT", "")
         if code not in nodes:
             if not code.startswith("LP"):
-                raise InputError(mah, f"{code} is neither an LP part nor a term of "
-                                 f"{core.name}", row=n)
-            nodes[code] = {"id": f"{VOCAB}:{code}", "vocab": VOCAB, "code": code,
-                           "name": row["CODE_TEXT"], "domain": "lab", "kind": "part"}
+                raise InputError(
+                    mah, f"{code} is neither an LP part nor a term of {core.name}", row=n
+                )
+            nodes[code] = {
+                "id": f"{VOCAB}:{code}",
+                "vocab": VOCAB,
+                "code": code,
+                "name": row["CODE_TEXT"],
+                "domain": "lab",
+                "kind": "part",
+            }
         if parent:
-            edges.append({"start": f"{VOCAB}:{code}", "end": f"{VOCAB}:{parent}",
-                          "type": "IS_A", "vocab": VOCAB})
+            edges.append(
+                {
+                    "start": f"{VOCAB}:{code}",
+                    "end": f"{VOCAB}:{parent}",
+                    "type": "IS_A",
+                    "vocab": VOCAB,
+                }
+            )
     edges_df = make_edges(edges)
     if len(edges_df):
         edges_df = edges_df.drop_duplicates(["start", "end"])
@@ -73,5 +97,8 @@ def load(files: list[Path] | None = None, version: str | None = None, **_: objec
     return OntologyTables(
         source="loinc",
         vocabularies=vocab_table([(VOCAB, version or core.parent.name, "Regenstrief LOINC")]),
-        nodes=make_nodes(list(nodes.values())), edges=edges_df,
-        edge_groups=[("IS_A", "vocab", VOCAB)], origin=str(core))
+        nodes=make_nodes(list(nodes.values())),
+        edges=edges_df,
+        edge_groups=[("IS_A", "vocab", VOCAB)],
+        origin=str(core),
+    )

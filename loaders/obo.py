@@ -30,8 +30,11 @@ def parse_obo(path: Path) -> tuple[dict[str, str], list[dict]]:
     except UnicodeDecodeError as exc:
         raise InputError(path, f"not UTF-8 text ({exc.reason})") from None
     for n, raw in enumerate(lines, start=1):
-        line = raw.split(" !")[0].strip() if not raw.startswith(("name:", "def:", "synonym:")) \
+        line = (
+            raw.split(" !")[0].strip()
+            if not raw.startswith(("name:", "def:", "synonym:"))
             else raw.strip()
+        )
         if not line or line.startswith("!"):
             continue
         if line.startswith("[") and line.endswith("]"):
@@ -55,15 +58,23 @@ def parse_obo(path: Path) -> tuple[dict[str, str], list[dict]]:
                 current["synonyms"].append(m.group(1).replace('\\"', '"'))
             elif tag in ("id", "name", "is_obsolete"):
                 if tag in current:
-                    raise InputError(path, f"second {tag!r} in the [Term] starting at line "
-                                     f"{current['line']}", row=n)
+                    raise InputError(
+                        path,
+                        f"second {tag!r} in the [Term] starting at line {current['line']}",
+                        row=n,
+                    )
                 current[tag] = value
     _ = stanza
     return header, terms
 
 
-def load(files: list[Path] | None = None, vocab: str | None = None,
-         version: str | None = None, domain: str = "other", **_: object) -> OntologyTables:
+def load(
+    files: list[Path] | None = None,
+    vocab: str | None = None,
+    version: str | None = None,
+    domain: str = "other",
+    **_: object,
+) -> OntologyTables:
     if not files:
         raise InputError("obo", "an OBO ontology needs its file", hint="--file ontology.obo")
     path = Path(files[0])
@@ -89,15 +100,28 @@ def load(files: list[Path] | None = None, vocab: str | None = None,
         if not t.get("name"):
             raise InputError(path, f"{t['id']} has no name", row=t["line"])
         node_id = f"{vocab}:{code}"
-        nodes.append({"id": node_id, "vocab": vocab, "code": code, "name": t["name"],
-                      "domain": domain, "synonyms": t["synonyms"]})
+        nodes.append(
+            {
+                "id": node_id,
+                "vocab": vocab,
+                "code": code,
+                "name": t["name"],
+                "domain": domain,
+                "synonyms": t["synonyms"],
+            }
+        )
         for parent in dict.fromkeys(t["is_a"]):
             p_prefix, p_code = parent.split(":", 1) if ":" in parent else (vocab, parent)
             p_vocab = p_prefix.upper()
-            edges.append({"start": node_id, "end": f"{p_vocab}:{p_code}", "type": "IS_A",
-                          "vocab": vocab})
+            edges.append(
+                {"start": node_id, "end": f"{p_vocab}:{p_code}", "type": "IS_A", "vocab": vocab}
+            )
     version = version or header.get("data-version") or header.get("date") or path.name
     return OntologyTables(
-        source="obo", vocabularies=vocab_table([(vocab, version, header.get("ontology", path.name))]),
-        nodes=make_nodes(nodes), edges=make_edges(edges),
-        edge_groups=[("IS_A", "vocab", vocab)], origin=str(path))
+        source="obo",
+        vocabularies=vocab_table([(vocab, version, header.get("ontology", path.name))]),
+        nodes=make_nodes(nodes),
+        edges=make_edges(edges),
+        edge_groups=[("IS_A", "vocab", vocab)],
+        origin=str(path),
+    )

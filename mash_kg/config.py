@@ -84,8 +84,11 @@ def load_config(path: Path | None = None) -> Config:
     section = raw.get("neo4j", {})
     for key, value in section.items():
         if key not in _NEO4J_KEYS:
-            raise InputError(cfg_path, f"unknown key [neo4j].{key}",
-                             hint=f"known keys: {', '.join(sorted(_NEO4J_KEYS))}")
+            raise InputError(
+                cfg_path,
+                f"unknown key [neo4j].{key}",
+                hint=f"known keys: {', '.join(sorted(_NEO4J_KEYS))}",
+            )
         try:
             value = _NEO4J_KEYS[key](value)
         except (TypeError, ValueError):

@@ -40,4 +40,5 @@ def run_demo(config: Config, console: Console) -> None:
         f"Browse the graph: Neo4j Browser at http://127.0.0.1:{settings.http_port}/browser/ "
         f"(connect to {settings.bolt_uri}, user {settings.user}), or cypher-shell -a "
         f"{settings.bolt_uri} -u {settings.user}. Stop the server with `mash-kg neo4j stop`.",
-        highlight=False)
+        highlight=False,
+    )

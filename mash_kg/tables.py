@@ -81,8 +81,11 @@ def validate(tables: OntologyTables) -> None:
         if not isinstance(row.id, str) or not row.id:
             raise InputError(origin, f"code without an id (node {i + 1})")
         if row.vocab not in vocabs:
-            raise InputError(origin, f"{row.id}: vocabulary {row.vocab!r} is not one this "
-                             f"source owns ({sorted(vocabs)})")
+            raise InputError(
+                origin,
+                f"{row.id}: vocabulary {row.vocab!r} is not one this "
+                f"source owns ({sorted(vocabs)})",
+            )
         if not isinstance(row.name, str) or not row.name.strip():
             raise InputError(origin, f"{row.id} has no name")
         if row.domain not in DOMAINS:
@@ -106,8 +109,10 @@ def validate(tables: OntologyTables) -> None:
                 raise InputError(origin, f"{etype} edges need a {key!r} value")
             for value in sub[key].unique():
                 if (etype, key, value) not in groups:
-                    raise InputError(origin, f"{etype} edges with {key}={value!r} are not in "
-                                     "this source's edge groups")
+                    raise InputError(
+                        origin,
+                        f"{etype} edges with {key}={value!r} are not in this source's edge groups",
+                    )
         loops = edges[edges["start"] == edges["end"]]
         if len(loops):
             raise InputError(origin, f"{loops['start'].iloc[0]} is its own parent")

@@ -26,15 +26,23 @@ def _free_port() -> int:
 def neo4j_settings(tmp_path_factory) -> Neo4jSettings:
     uri = os.environ.get("MASH_KG_TEST_NEO4J_URI")
     if uri:
-        settings = Neo4jSettings(uri=uri, user=os.environ.get("NEO4J_USER", "neo4j"),
-                                 password=os.environ.get("NEO4J_PASSWORD", "mash-kg-local"))
+        settings = Neo4jSettings(
+            uri=uri,
+            user=os.environ.get("NEO4J_USER", "neo4j"),
+            password=os.environ.get("NEO4J_PASSWORD", "mash-kg-local"),
+        )
         yield settings
         return
     from mash_kg.neo4j_server import server
 
-    settings = Neo4jSettings(home=tmp_path_factory.mktemp("neo4j-home"),
-                             bolt_port=_free_port(), http_port=_free_port(),
-                             heap="2g", pagecache="256m", password="mash-kg-test")
+    settings = Neo4jSettings(
+        home=tmp_path_factory.mktemp("neo4j-home"),
+        bolt_port=_free_port(),
+        http_port=_free_port(),
+        heap="2g",
+        pagecache="256m",
+        password="mash-kg-test",
+    )
     server.start(settings)
     yield settings
     server.stop(settings)
@@ -51,8 +59,9 @@ def driver(neo4j_settings):
 
 def wipe(driver) -> None:
     with driver.session() as session:  # CALL IN TRANSACTIONS needs an auto-commit query
-        session.run("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
-                    ).consume()
+        session.run(
+            "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
+        ).consume()
 
 
 @pytest.fixture

@@ -22,8 +22,9 @@ def test_load_icd10cm_counts_views_and_reload(cli_env, graph):
     result = run("load", "icd10cm")
     assert result.exit_code == 0, result.output
     assert count(graph, "MATCH (n:Code {vocab: 'ICD10CM'}) RETURN count(n)") == 98505
-    assert count(graph, "MATCH (:Code)-[r:IS_A {vocab: 'ICD10CM'}]->(:Code) "
-                        "RETURN count(r)") == 98483
+    assert (
+        count(graph, "MATCH (:Code)-[r:IS_A {vocab: 'ICD10CM'}]->(:Code) RETURN count(r)") == 98483
+    )
     out = run("query", "ancestors", "-p", "code=ICD10CM:E11.9", "--format", "json")
     ids = [r["id"] for r in json.loads(out.output)]
     assert ids == ["ICD10CM:E11", "ICD10CM:E08-E13", "ICD10CM:4"]
@@ -34,8 +35,9 @@ def test_load_icd10cm_counts_views_and_reload(cli_env, graph):
 
     # PheCode maps land on the loaded ICD-10-CM codes
     assert run("load", "phecode").exit_code == 0
-    rows = json.loads(run("query", "phecode_of", "-p", "code=ICD10CM:E11.9", "--format",
-                          "json").output)
+    rows = json.loads(
+        run("query", "phecode_of", "-p", "code=ICD10CM:E11.9", "--format", "json").output
+    )
     assert {"PHECODE:250.2", "PHECODEX:EM_202.2"} <= {r["id"] for r in rows}
     csv_out = run("query", "codes_per_chapter", "-p", "vocab=ICD10CM", "--format", "csv").output
     lines = csv_out.strip().splitlines()
@@ -44,8 +46,10 @@ def test_load_icd10cm_counts_views_and_reload(cli_env, graph):
 
 
 def test_malformed_source_is_one_line_and_graph_unchanged(cli_env, graph):
-    assert run("load", "edges", "--file", str(FIXTURES / "edges_v1.csv"),
-               "--vocab", "LAB").exit_code == 0
+    assert (
+        run("load", "edges", "--file", str(FIXTURES / "edges_v1.csv"), "--vocab", "LAB").exit_code
+        == 0
+    )
     before = count(graph, "MATCH (n) RETURN count(n)")
     result = CliRunner().invoke(cli, ["load", "atc", "--file", str(FIXTURES / "atc_bad.csv")])
     assert result.exit_code == 1
@@ -89,5 +93,7 @@ def test_demo_runs_on_the_configured_graph(cli_env, graph):
     assert "Ancestors of ICD10CM:E11.9" in out and "ICD10CM:E08-E13" in out
     assert "PHECODE:250.2" in out and "Type 2 diabetes" in out
     assert "ICD-10-CM codes per chapter" in out
-    assert count(graph, "MATCH ()-[r:MAPS_TO {source: 'gem_icd9_icd10cm'}]->() "
-                        "RETURN count(r)") > 20000
+    assert (
+        count(graph, "MATCH ()-[r:MAPS_TO {source: 'gem_icd9_icd10cm'}]->() RETURN count(r)")
+        > 20000
+    )

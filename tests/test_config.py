@@ -8,8 +8,13 @@ from mash_kg.errors import InputError
 
 def test_defaults_and_environment(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for var in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "MASH_KG_NEO4J_HOME",
-                "MASH_KG_BOLT_PORT"):
+    for var in (
+        "NEO4J_URI",
+        "NEO4J_USER",
+        "NEO4J_PASSWORD",
+        "MASH_KG_NEO4J_HOME",
+        "MASH_KG_BOLT_PORT",
+    ):
         monkeypatch.delenv(var, raising=False)
     cfg = load_config()
     assert cfg.neo4j.bolt_uri == "bolt://127.0.0.1:7687"

@@ -13,8 +13,9 @@ from .conftest import FIXTURES
 
 def parents(tables) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for s, e, t in zip(tables.edges["start"], tables.edges["end"], tables.edges["type"],
-                       strict=True):
+    for s, e, t in zip(
+        tables.edges["start"], tables.edges["end"], tables.edges["type"], strict=True
+    ):
         if t == "IS_A":
             out.setdefault(s, []).append(e)
     return out

@@ -66,3 +66,17 @@ def test_missing_java_is_one_clear_line(monkeypatch, tmp_path):
 def test_supported_java_passes(tmp_path, monkeypatch):
     monkeypatch.setenv("JAVA_HOME", str(_fake_java(tmp_path, 'openjdk version "17.0.15" 2025')))
     assert server.check_java().endswith("bin/java")
+
+
+def test_port_in_use_is_one_clear_line(tmp_path):
+    import socket
+
+    from mash_kg.config import Neo4jSettings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        settings = Neo4jSettings(home=tmp_path, bolt_port=port, http_port=0)
+        with pytest.raises(MashError, match=f"Bolt port {port} on 127.0.0.1 is already in use"):
+            server.start(settings)

@@ -21,13 +21,17 @@ def edges_source(name: str):
 
 def snapshot(driver) -> tuple:
     nodes, _, _ = driver.execute_query(
-        "MATCH (n) RETURN labels(n) AS l, properties(n) AS p ORDER BY n.id")
+        "MATCH (n) RETURN labels(n) AS l, properties(n) AS p ORDER BY n.id"
+    )
     rels, _, _ = driver.execute_query(
         "MATCH (a)-[r]->(b) RETURN a.id AS a, type(r) AS t, properties(r) AS p, b.id AS b "
-        "ORDER BY a, t, b")
+        "ORDER BY a, t, b"
+    )
     strip = lambda p: {k: v for k, v in p.items() if k != "loaded_at"}  # noqa: E731
-    return ([(r["l"], strip(r["p"])) for r in nodes],
-            [(r["a"], r["t"], r["p"], r["b"]) for r in rels])
+    return (
+        [(r["l"], strip(r["p"])) for r in nodes],
+        [(r["a"], r["t"], r["p"], r["b"]) for r in rels],
+    )
 
 
 def test_load_twice_is_a_no_op(graph):
@@ -63,8 +67,10 @@ def test_newer_release_reports_added_changed_retired(graph):
 def test_other_sources_edges_and_properties_are_left_alone(graph):
     write_tables(graph, edges_source("edges_v1.csv"))
     graph.execute_query("MATCH (n:Code {id: 'LOCAL_LAB:LAB1'}) SET n.embedding = [0.5, 0.25]")
-    graph.execute_query("MATCH (a:Code {id: 'LOCAL_LAB:LAB1'}), (b:Code {id: 'LOCAL_LAB:LAB2'}) "
-                        "CREATE (a)-[:MASH_IS_A {score: 0.9, build: 'b1'}]->(b)")
+    graph.execute_query(
+        "MATCH (a:Code {id: 'LOCAL_LAB:LAB1'}), (b:Code {id: 'LOCAL_LAB:LAB2'}) "
+        "CREATE (a)-[:MASH_IS_A {score: 0.9, build: 'b1'}]->(b)"
+    )
     report = write_tables(graph, edges_source("edges_v2.csv"))
     assert report.nodes_changed == 1
     assert count(graph, "MATCH ()-[r:MASH_IS_A]->() RETURN count(r)") == 1
@@ -76,15 +82,19 @@ def test_failure_mid_write_leaves_graph_as_before(graph):
     before = snapshot(graph)
     # a second vocabulary whose last node collides with an existing id: the server refuses
     # it after the first rows were already written inside the transaction
-    rows = [{"id": f"OTHER:{i}", "vocab": "OTHER", "code": str(i), "name": f"n{i}"}
-            for i in range(30)]
+    rows = [
+        {"id": f"OTHER:{i}", "vocab": "OTHER", "code": str(i), "name": f"n{i}"} for i in range(30)
+    ]
     rows.append({"id": "LOCAL_LAB:LAB1", "vocab": "OTHER", "code": "x", "name": "clash"})
     tables = OntologyTables(
-        source="other", vocabularies=pd.DataFrame([{"id": "OTHER", "version": "1", "source": "t"}]),
+        source="other",
+        vocabularies=pd.DataFrame([{"id": "OTHER", "version": "1", "source": "t"}]),
         nodes=make_nodes(rows),
-        edges=make_edges([{"start": "OTHER:1", "end": "OTHER:0", "type": "IS_A",
-                           "vocab": "OTHER"}]),
-        edge_groups=[("IS_A", "vocab", "OTHER")])
+        edges=make_edges(
+            [{"start": "OTHER:1", "end": "OTHER:0", "type": "IS_A", "vocab": "OTHER"}]
+        ),
+        edge_groups=[("IS_A", "vocab", "OTHER")],
+    )
     with pytest.raises(ConstraintError):
         write_tables(graph, tables, batch_size=7)
     assert snapshot(graph) == before
@@ -93,14 +103,37 @@ def test_failure_mid_write_leaves_graph_as_before(graph):
 def test_maps_to_with_missing_end_is_skipped_and_reported(graph):
     write_tables(graph, edges_source("edges_v1.csv"))
     tables = OntologyTables(
-        source="map", vocabularies=pd.DataFrame([{"id": "LOINC", "version": "1", "source": "t"}]),
-        nodes=make_nodes([{"id": "LOINC:2345-7", "vocab": "LOINC", "code": "2345-7",
-                           "name": "Glucose", "domain": "lab"}]),
-        edges=make_edges([
-            {"start": "LOCAL_LAB:LAB1", "end": "LOINC:2345-7", "type": "MAPS_TO", "source": "k"},
-            {"start": "LOCAL_LAB:NOPE", "end": "LOINC:2345-7", "type": "MAPS_TO", "source": "k"},
-        ]),
-        edge_groups=[("MAPS_TO", "source", "k")])
+        source="map",
+        vocabularies=pd.DataFrame([{"id": "LOINC", "version": "1", "source": "t"}]),
+        nodes=make_nodes(
+            [
+                {
+                    "id": "LOINC:2345-7",
+                    "vocab": "LOINC",
+                    "code": "2345-7",
+                    "name": "Glucose",
+                    "domain": "lab",
+                }
+            ]
+        ),
+        edges=make_edges(
+            [
+                {
+                    "start": "LOCAL_LAB:LAB1",
+                    "end": "LOINC:2345-7",
+                    "type": "MAPS_TO",
+                    "source": "k",
+                },
+                {
+                    "start": "LOCAL_LAB:NOPE",
+                    "end": "LOINC:2345-7",
+                    "type": "MAPS_TO",
+                    "source": "k",
+                },
+            ]
+        ),
+        edge_groups=[("MAPS_TO", "source", "k")],
+    )
     report = write_tables(graph, tables)
     assert report.edges_added == 1 and report.edges_skipped == 1
     assert "LOCAL_LAB:NOPE" in report.skipped_examples[0]
@@ -111,7 +144,8 @@ def test_full_text_index_finds_names_and_synonyms(graph):
     graph.execute_query("CALL db.awaitIndexes(60)")
     hits = graph.execute_query(
         "CALL db.index.fulltext.queryNodes('code_text', $q) YIELD node RETURN node.id AS id",
-        q="organ")[0]
+        q="organ",
+    )[0]
     assert [h["id"] for h in hits] == ["HP:0000118"]  # only through its synonym
 
 
@@ -121,8 +155,7 @@ def test_schema_is_idempotent(graph):
     apply_schema(graph)
     apply_schema(graph)
     names = {r["name"] for r in graph.execute_query("SHOW CONSTRAINTS YIELD name")[0]}
-    assert {"code_id", "latent_id", "vocabulary_id", "site_id", "build_id",
-            "phenotype_id"} <= names
+    assert {"code_id", "latent_id", "vocabulary_id", "site_id", "build_id", "phenotype_id"} <= names
     indexes = {r["name"] for r in graph.execute_query("SHOW INDEXES YIELD name")[0]}
     assert {"code_vocab", "code_site", "code_text"} <= indexes
     with pytest.raises(ConstraintError):

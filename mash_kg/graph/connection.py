@@ -28,18 +28,23 @@ def apply_schema(driver: Driver, database: str = "neo4j") -> None:
 
 def connect(settings: Neo4jSettings, schema: bool = True) -> Driver:
     """A verified driver for the configured graph; the schema is applied unless told not to."""
-    driver = GraphDatabase.driver(settings.bolt_uri, auth=(settings.user, settings.password),
-                                  notifications_min_severity="OFF")
+    driver = GraphDatabase.driver(
+        settings.bolt_uri, auth=(settings.user, settings.password), notifications_min_severity="OFF"
+    )
     try:
         driver.verify_connectivity()
     except AuthError:
         driver.close()
-        raise Neo4jUnavailable(f"Neo4j at {settings.bolt_uri} rejected user {settings.user!r}: "
-                               "check NEO4J_USER / NEO4J_PASSWORD") from None
+        raise Neo4jUnavailable(
+            f"Neo4j at {settings.bolt_uri} rejected user {settings.user!r}: "
+            "check NEO4J_USER / NEO4J_PASSWORD"
+        ) from None
     except (ServiceUnavailable, OSError, ValueError) as exc:
         driver.close()
-        raise Neo4jUnavailable(f"no Neo4j answers at {settings.bolt_uri} ({exc}); start one with "
-                               "`mash-kg neo4j start` or set NEO4J_URI") from None
+        raise Neo4jUnavailable(
+            f"no Neo4j answers at {settings.bolt_uri} ({exc}); start one with "
+            "`mash-kg neo4j start` or set NEO4J_URI"
+        ) from None
     if schema:
         apply_schema(driver, settings.database)
     return driver

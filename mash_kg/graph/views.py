@@ -34,8 +34,9 @@ def _parse(name: str, text: str) -> View:
         pname, _, desc = part.partition(" ")
         if pname.lower() != "none":
             params[pname] = desc.strip()
-    return View(name, header["purpose"], params, header["example"],
-                "\n".join(body).strip().rstrip(";"))
+    return View(
+        name, header["purpose"], params, header["example"], "\n".join(body).strip().rstrip(";")
+    )
 
 
 def list_views() -> dict[str, View]:
@@ -56,6 +57,7 @@ def run_view(driver: Driver, name: str, params: dict, database: str = "neo4j") -
     missing = [p for p in view.parameters if p not in params]
     if missing:
         raise MashError(f"view {name} needs -p {missing[0]}=VALUE ({view.parameters[missing[0]]})")
-    records, _, _ = driver.execute_query(view.query, params, database_=database,
-                                         routing_=RoutingControl.READ)
+    records, _, _ = driver.execute_query(
+        view.query, params, database_=database, routing_=RoutingControl.READ
+    )
     return [dict(r) for r in records]

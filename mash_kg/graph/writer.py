@@ -44,8 +44,14 @@ class LoadReport:
 
     @property
     def changes(self) -> int:
-        return (self.nodes_added + self.nodes_changed + self.nodes_retired + self.edges_added
-                + self.edges_changed + self.edges_retired)
+        return (
+            self.nodes_added
+            + self.nodes_changed
+            + self.nodes_retired
+            + self.edges_added
+            + self.edges_changed
+            + self.edges_retired
+        )
 
 
 def _clean(value):
@@ -83,7 +89,9 @@ def _batches(rows: list, size: int) -> Iterable[list]:
 def _existing_nodes(driver: Driver, vocabs: list[str], db: str) -> dict[str, dict]:
     records, _, _ = driver.execute_query(
         "MATCH (n:Code) WHERE n.vocab IN $vocabs RETURN n.id AS id, properties(n) AS p",
-        vocabs=vocabs, database_=db)
+        vocabs=vocabs,
+        database_=db,
+    )
     return {r["id"]: r["p"] for r in records}
 
 
@@ -92,7 +100,10 @@ def _existing_edges(driver: Driver, groups: list[tuple[str, str, str]], db: str)
     for etype, key, value in groups:
         records, _, _ = driver.execute_query(
             f"MATCH (a:Code)-[r:{etype}]->(b:Code) WHERE r.{key} = $value "
-            "RETURN a.id AS s, b.id AS e, properties(r) AS p", value=value, database_=db)
+            "RETURN a.id AS s, b.id AS e, properties(r) AS p",
+            value=value,
+            database_=db,
+        )
         for r in records:
             out[(r["s"], r["e"], etype, value)] = r["p"]
     return out
@@ -101,7 +112,9 @@ def _existing_edges(driver: Driver, groups: list[tuple[str, str, str]], db: str)
 def _previous_node_keys(driver: Driver, vocabs: list[str], db: str) -> set[str]:
     records, _, _ = driver.execute_query(
         "MATCH (v:Vocabulary) WHERE v.id IN $vocabs RETURN v.node_properties AS k",
-        vocabs=vocabs, database_=db)
+        vocabs=vocabs,
+        database_=db,
+    )
     return {k for r in records for k in (r["k"] or [])}
 
 
@@ -109,7 +122,8 @@ def _present_ids(driver: Driver, ids: list[str], db: str) -> set[str]:
     found: set[str] = set()
     for batch in _batches(ids, 20000):
         records, _, _ = driver.execute_query(
-            "UNWIND $ids AS id MATCH (n:Code {id: id}) RETURN id", ids=batch, database_=db)
+            "UNWIND $ids AS id MATCH (n:Code {id: id}) RETURN id", ids=batch, database_=db
+        )
         found.update(r["id"] for r in records)
     return found
 
@@ -152,8 +166,9 @@ def write_tables(
             props.update(row)
             update_nodes.append({"id": row["id"], "props": props})
     new_ids = {row["id"] for row in new_nodes}
-    retire_nodes = [{"id": i} for i, p in old_nodes.items()
-                    if i not in new_ids and p.get("status") != "retired"]
+    retire_nodes = [
+        {"id": i} for i, p in old_nodes.items() if i not in new_ids and p.get("status") != "retired"
+    ]
     report.nodes_added, report.nodes_changed = len(create_nodes), len(update_nodes)
     report.nodes_retired = len(retire_nodes)
     report.nodes_total = len(new_nodes)
@@ -166,8 +181,9 @@ def write_tables(
         external = sorted((set(edges["start"]) | set(edges["end"])) - new_ids)
         present = _present_ids(driver, external, database) if external else set()
         known = new_ids | present
-        for s, e, t, props in zip(edges["start"], edges["end"], edges["type"],
-                                  _records(edges, edge_cols), strict=True):
+        for s, e, t, props in zip(
+            edges["start"], edges["end"], edges["type"], _records(edges, edge_cols), strict=True
+        ):
             if s not in known or e not in known:
                 report.edges_skipped += 1
                 if len(report.skipped_examples) < 3:
@@ -194,34 +210,62 @@ def write_tables(
                 progress(label, len(batch))
 
     with driver.session(database=database) as session, session.begin_transaction() as tx:
-        run(tx, "UNWIND $rows AS row CREATE (n:Code {id: row.id}) SET n += row.props",
-            create_nodes, "nodes")
-        run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) SET n += row.props",
-            update_nodes, "nodes")
-        run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
-            "SET n.status = 'retired', n.retired_in = $version", retire_nodes, "nodes",
-            version=version)
+        run(
+            tx,
+            "UNWIND $rows AS row CREATE (n:Code {id: row.id}) SET n += row.props",
+            create_nodes,
+            "nodes",
+        )
+        run(
+            tx,
+            "UNWIND $rows AS row MATCH (n:Code {id: row.id}) SET n += row.props",
+            update_nodes,
+            "nodes",
+        )
+        run(
+            tx,
+            "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
+            "SET n.status = 'retired', n.retired_in = $version",
+            retire_nodes,
+            "nodes",
+            version=version,
+        )
         for etype, key in EDGE_TYPES.items():
-            match = ("UNWIND $rows AS row MATCH (a:Code {id: row.s}) "
-                     f"MATCH (b:Code {{id: row.e}}) ")
-            rows = [{"s": k[0], "e": k[1], "p": p} for k, p in create_edges.items()
-                    if k[2] == etype]
+            match = "UNWIND $rows AS row MATCH (a:Code {id: row.s}) MATCH (b:Code {id: row.e}) "
+            rows = [
+                {"s": k[0], "e": k[1], "p": p} for k, p in create_edges.items() if k[2] == etype
+            ]
             run(tx, match + f"CREATE (a)-[r:{etype}]->(b) SET r = row.p", rows, "edges")
-            rows = [{"s": k[0], "e": k[1], "v": k[3], "p": p} for k, p in update_edges.items()
-                    if k[2] == etype]
-            run(tx, match + f"MATCH (a)-[r:{etype}]->(b) WHERE r.{key} = row.v SET r = row.p",
-                rows, "edges")
+            rows = [
+                {"s": k[0], "e": k[1], "v": k[3], "p": p}
+                for k, p in update_edges.items()
+                if k[2] == etype
+            ]
+            run(
+                tx,
+                match + f"MATCH (a)-[r:{etype}]->(b) WHERE r.{key} = row.v SET r = row.p",
+                rows,
+                "edges",
+            )
             rows = [{"s": k[0], "e": k[1], "v": k[3]} for k in retire_edges if k[2] == etype]
-            run(tx, match + f"MATCH (a)-[r:{etype}]->(b) WHERE r.{key} = row.v DELETE r",
-                rows, "edges")
+            run(
+                tx,
+                match + f"MATCH (a)-[r:{etype}]->(b) WHERE r.{key} = row.v DELETE r",
+                rows,
+                "edges",
+            )
         now = datetime.now(UTC).isoformat(timespec="seconds")
         vocab_rows = _records(tables.vocabularies, list(tables.vocabularies.columns))
         counts = tables.nodes["vocab"].value_counts().to_dict()
         for v in vocab_rows:
             v["codes"] = int(counts.get(v["id"], 0))
-        tx.run("UNWIND $rows AS row MERGE (v:Vocabulary {id: row.id}) "
-               "SET v += row, v.node_properties = $keys, v.loaded_at = $now",
-               rows=vocab_rows, keys=sorted(set(node_cols) | {"status"}), now=now).consume()
+        tx.run(
+            "UNWIND $rows AS row MERGE (v:Vocabulary {id: row.id}) "
+            "SET v += row, v.node_properties = $keys, v.loaded_at = $now",
+            rows=vocab_rows,
+            keys=sorted(set(node_cols) | {"status"}),
+            now=now,
+        ).consume()
         tx.commit()
     report.seconds = time.perf_counter() - t0
     return report

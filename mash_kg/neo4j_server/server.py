@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -56,8 +57,10 @@ def java_executable() -> str:
         return str(Path(home) / "bin" / "java")
     found = shutil.which("java")
     if not found:
-        raise MashError("Java not found: Neo4j 5.26 needs a JDK 17 or 21 "
-                        "(install openjdk-17-jre-headless, or set JAVA_HOME)")
+        raise MashError(
+            "Java not found: Neo4j 5.26 needs a JDK 17 or 21 "
+            "(install openjdk-17-jre-headless, or set JAVA_HOME)"
+        )
     return found
 
 
@@ -74,11 +77,15 @@ def check_java() -> str:
     java = java_executable()
     major = java_major_version(java)
     if major < 17:
-        raise MashError(f"Java {major} at {java} is too old: Neo4j 5.26 needs Java 17 or 21 "
-                        "(install openjdk-17-jre-headless, or set JAVA_HOME)")
+        raise MashError(
+            f"Java {major} at {java} is too old: Neo4j 5.26 needs Java 17 or 21 "
+            "(install openjdk-17-jre-headless, or set JAVA_HOME)"
+        )
     if major not in (17, 21):
-        raise MashError(f"Java {major} at {java} is not supported by Neo4j 5.26 (needs 17 or 21): "
-                        "set JAVA_HOME to a JDK 17 or 21")
+        raise MashError(
+            f"Java {major} at {java} is not supported by Neo4j 5.26 (needs 17 or 21): "
+            "set JAVA_HOME to a JDK 17 or 21"
+        )
     return java
 
 
@@ -99,24 +106,36 @@ def ensure_server_jars(settings: Neo4jSettings, echo=print) -> Path:
         return dist
     mvn = shutil.which("mvn")
     if not mvn:
-        raise MashError("Maven (mvn) not found: it fetches Neo4j's jars once "
-                        "(install maven, e.g. `apt-get install maven`)")
+        raise MashError(
+            "Maven (mvn) not found: it fetches Neo4j's jars once "
+            "(install maven, e.g. `apt-get install maven`)"
+        )
     echo(f"Fetching Neo4j {NEO4J_VERSION} from Maven Central into {dist} (once) ...")
     tmp = dist.with_name(dist.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     log = tmp / "maven.log"
-    cmd = [mvn, "-B", "-q", "-f", str(_pom_path()), "package",
-           f"-DlibDir={tmp / 'lib'}", f"-DpluginDir={tmp / 'plugins'}"]
+    cmd = [
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(_pom_path()),
+        "package",
+        f"-DlibDir={tmp / 'lib'}",
+        f"-DpluginDir={tmp / 'plugins'}",
+    ]
     env = dict(os.environ)
     java_home = Path(check_java()).resolve().parent.parent
     env.setdefault("JAVA_HOME", str(java_home))
     with log.open("w") as fh:
-        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, check=False,
-                              cwd=tmp)
+        proc = subprocess.run(
+            cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, check=False, cwd=tmp
+        )
     if proc.returncode != 0:
-        raise MashError(f"Maven could not fetch Neo4j {NEO4J_VERSION} (exit {proc.returncode}); "
-                        f"see {log}")
+        raise MashError(
+            f"Maven could not fetch Neo4j {NEO4J_VERSION} (exit {proc.returncode}); see {log}"
+        )
     shutil.rmtree(dist, ignore_errors=True)
     tmp.rename(dist)
     (dist / "READY").write_text(NEO4J_VERSION + "\n")
@@ -158,8 +177,10 @@ def write_conf(settings: Neo4jSettings, dist: Path) -> Path:
         "db.tx_log.rotation.retention_policy": "2 files",
     }
     conf = conf_dir / "neo4j.conf"
-    conf.write_text("# written by `mash-kg neo4j start`; edit mash-kg.toml instead\n"
-                    + "".join(f"{k}={v}\n" for k, v in lines.items()))
+    conf.write_text(
+        "# written by `mash-kg neo4j start`; edit mash-kg.toml instead\n"
+        + "".join(f"{k}={v}\n" for k, v in lines.items())
+    )
     return conf
 
 
@@ -200,8 +221,9 @@ def _alive(pid: int) -> bool:
 def _try_connect(settings: Neo4jSettings, password: str):
     from neo4j import GraphDatabase
 
-    driver = GraphDatabase.driver(settings.bolt_uri, auth=(settings.user, password),
-                                  connection_timeout=3)
+    driver = GraphDatabase.driver(
+        settings.bolt_uri, auth=(settings.user, password), connection_timeout=3
+    )
     try:
         driver.verify_connectivity()
         return driver
@@ -217,8 +239,11 @@ def _set_initial_password(settings: Neo4jSettings) -> None:
     if len(settings.password) < 8:
         raise MashError("NEO4J_PASSWORD must have at least 8 characters for Neo4j 5")
     with GraphDatabase.driver(settings.bolt_uri, auth=(settings.user, "neo4j")) as driver:
-        driver.execute_query("ALTER CURRENT USER SET PASSWORD FROM 'neo4j' TO $pw",
-                             pw=settings.password, database_="system")
+        driver.execute_query(
+            "ALTER CURRENT USER SET PASSWORD FROM 'neo4j' TO $pw",
+            pw=settings.password,
+            database_="system",
+        )
 
 
 def wait_for_bolt(settings: Neo4jSettings, proc: subprocess.Popen | None, deadline: float) -> None:
@@ -228,8 +253,7 @@ def wait_for_bolt(settings: Neo4jSettings, proc: subprocess.Popen | None, deadli
     last_error: Exception | None = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise Neo4jUnavailable(f"Neo4j exited during start (code {proc.returncode}); "
-                                   f"see {log}")
+            raise Neo4jUnavailable(f"Neo4j exited during start (code {proc.returncode}); see {log}")
         try:
             _try_connect(settings, settings.password).close()
             return
@@ -250,8 +274,16 @@ def wait_for_bolt(settings: Neo4jSettings, proc: subprocess.Popen | None, deadli
         except Exception as exc:  # the driver raises several kinds while the server boots
             last_error = exc
         time.sleep(0.5)
-    raise Neo4jUnavailable(f"Neo4j did not answer on {settings.bolt_uri} within "
-                           f"{settings.start_timeout:.0f} s ({last_error}); see {log}")
+    raise Neo4jUnavailable(
+        f"Neo4j did not answer on {settings.bolt_uri} within "
+        f"{settings.start_timeout:.0f} s ({last_error}); see {log}"
+    )
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 # ---------------------------------------------------------------------------------- verbs
@@ -264,18 +296,41 @@ def start(settings: Neo4jSettings, echo=print) -> ServerStatus:
         wait_for_bolt(settings, None, time.monotonic() + settings.start_timeout)
         return status(settings)
     java = check_java()
+    for port, what, var in (
+        (settings.bolt_port, "Bolt", "MASH_KG_BOLT_PORT"),
+        (settings.http_port, "HTTP", "MASH_KG_HTTP_PORT"),
+    ):
+        if port and _port_in_use(port):
+            raise MashError(
+                f"{what} port {port} on 127.0.0.1 is already in use (another "
+                f"Neo4j?): stop it, or choose another port with {var}"
+            )
     dist = ensure_server_jars(settings, echo=echo)
     conf = write_conf(settings, dist)
     console = settings.home / "logs" / "console.log"
     classpath = f"{dist / 'plugins'}/*:{dist / 'lib'}/*"
-    cmd = [java, f"-Xms{settings.heap}", f"-Xmx{settings.heap}", *JVM_FLAGS, "-cp", classpath,
-           ENTRY_POINT, f"--home-dir={settings.home}", f"--config-dir={conf.parent}"]
+    cmd = [
+        java,
+        f"-Xms{settings.heap}",
+        f"-Xmx{settings.heap}",
+        *JVM_FLAGS,
+        "-cp",
+        classpath,
+        ENTRY_POINT,
+        f"--home-dir={settings.home}",
+        f"--config-dir={conf.parent}",
+    ]
     if settings.password == DEFAULT_PASSWORD:
         echo("Using the documented local default password; set NEO4J_PASSWORD to change it.")
     with console.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=settings.home,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=settings.home,
+            start_new_session=True,
+        )
     _pid_file(settings).write_text(f"{proc.pid}\n")
     try:
         wait_for_bolt(settings, proc, time.monotonic() + settings.start_timeout)
@@ -307,8 +362,10 @@ def stop(settings: Neo4jSettings, timeout: float = 90.0) -> bool:
             pass
         time.sleep(0.2)
     else:
-        raise MashError(f"Neo4j (pid {pid}) did not stop within {timeout:.0f} s; "
-                        f"see {settings.home / 'logs' / 'neo4j.log'}")
+        raise MashError(
+            f"Neo4j (pid {pid}) did not stop within {timeout:.0f} s; "
+            f"see {settings.home / 'logs' / 'neo4j.log'}"
+        )
     _pid_file(settings).unlink(missing_ok=True)
     return True
 
@@ -322,10 +379,17 @@ def status(settings: Neo4jSettings) -> ServerStatus:
             with driver:
                 records, _, _ = driver.execute_query(
                     "CALL dbms.components() YIELD versions, edition "
-                    "RETURN versions[0] + ' ' + edition AS v")
+                    "RETURN versions[0] + ' ' + edition AS v"
+                )
                 version = records[0]["v"]
         except Exception:
             version = None
     http = f"http://127.0.0.1:{settings.http_port}/browser/" if settings.http_port else None
-    return ServerStatus(running=pid is not None and version is not None, pid=pid,
-                        address=settings.bolt_uri, version=version, home=settings.home, http=http)
+    return ServerStatus(
+        running=pid is not None and version is not None,
+        pid=pid,
+        address=settings.bolt_uri,
+        version=version,
+        home=settings.home,
+        http=http,
+    )
