@@ -23,6 +23,16 @@ def vocab_table(rows: list[tuple[str, str, str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["id", "version", "source"])
 
 
+def require_file(files: list[Path] | None, source: str, hint: str) -> Path:
+    """The one file a source reads; absent or missing is a clear error."""
+    if not files:
+        raise InputError(source, "this source needs its file", hint=hint)
+    path = Path(files[0])
+    if not path.exists():
+        raise InputError(path, "file not found")
+    return path
+
+
 def read_rows(
     path: Path, required: list[str], delimiter: str = ",", header: list[str] | None = None
 ) -> Iterator[tuple[int, dict]]:

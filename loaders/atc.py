@@ -12,7 +12,7 @@ import csv
 from pathlib import Path
 
 from mash_kg.errors import InputError
-from mash_kg.loaders._common import read_rows, vocab_table
+from mash_kg.loaders._common import read_rows, require_file, vocab_table
 from mash_kg.tables import OntologyTables, make_edges, make_nodes
 
 VOCAB = "ATC"
@@ -30,15 +30,7 @@ def _atc_parent(code: str) -> str | None:
 def load(
     files: list[Path] | None = None, version: str | None = None, **_: object
 ) -> OntologyTables:
-    if not files:
-        raise InputError(
-            "atc",
-            "ATC needs its file",
-            hint="--file atc_only-utf8.csv (GNUmed) or a code,name,parent CSV",
-        )
-    path = Path(files[0])
-    if not path.exists():
-        raise InputError(path, "file not found")
+    path = require_file(files, "atc", "--file atc_only-utf8.csv (GNUmed) or a code,name,parent CSV")
     with path.open(newline="", encoding="utf-8-sig") as fh:
         first = next(csv.reader(fh), [])
     plain = [c.strip().lower() for c in first[:3]] == ["code", "name", "parent"]

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from mash_kg.errors import InputError
-from mash_kg.loaders._common import read_rows, vocab_table
+from mash_kg.loaders._common import read_rows, require_file, vocab_table
 from mash_kg.tables import DOMAINS, OntologyTables, make_edges, make_nodes
 
 VOCAB_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -20,9 +20,7 @@ def load(
     domain: str = "other",
     **_: object,
 ) -> OntologyTables:
-    if not files:
-        raise InputError("edges", "an edge list needs its file", hint="--file edges.csv")
-    path = Path(files[0])
+    path = require_file(files, "edges", "--file edges.csv (columns child,parent)")
     if not vocab or not VOCAB_RE.match(vocab.upper()):
         raise InputError(
             path, f"--vocab {vocab!r} must be a name like MYONTOLOGY (letters, digits, _)"

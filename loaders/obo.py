@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from mash_kg.errors import InputError
-from mash_kg.loaders._common import vocab_table
+from mash_kg.loaders._common import require_file, vocab_table
 from mash_kg.tables import DOMAINS, OntologyTables, make_edges, make_nodes
 
 SYNONYM = re.compile(r'^"((?:[^"\\]|\\.)*)"')
@@ -75,11 +75,7 @@ def load(
     domain: str = "other",
     **_: object,
 ) -> OntologyTables:
-    if not files:
-        raise InputError("obo", "an OBO ontology needs its file", hint="--file ontology.obo")
-    path = Path(files[0])
-    if not path.exists():
-        raise InputError(path, "file not found")
+    path = require_file(files, "obo", "--file ontology.obo")
     if domain not in DOMAINS:
         raise InputError(path, f"domain {domain!r} is not one of {DOMAINS}")
     header, terms = parse_obo(path)

@@ -183,3 +183,14 @@ def test_edge_csv_and_its_errors():
 def test_every_registered_source_has_a_loader():
     for source in REGISTRY:
         assert callable(get_loader(source))
+
+
+def test_file_sources_without_file_say_what_to_pass():
+    for source, hint in (
+        ("atc", "atc_only-utf8.csv"),
+        ("obo", "ontology.obo"),
+        ("rxnorm", "RXNCONSO"),
+        ("loinc", "LoincTableCore"),
+    ):
+        with pytest.raises(InputError, match=hint):
+            get_loader(source)()
