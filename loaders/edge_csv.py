@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mash_kg.errors import InputError
 from mash_kg.loaders._common import read_rows, require_file, vocab_table
-from mash_kg.tables import DOMAINS, OntologyTables, make_edges, make_nodes
+from mash_kg.tables import DOMAINS, OntologyTables, dedupe_edges, make_edges, make_nodes
 
 VOCAB_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
@@ -51,9 +51,7 @@ def load(
         {"id": f"{vocab}:{c}", "vocab": vocab, "code": c, "name": name, "domain": domain}
         for c, name in names.items()
     ]
-    edges_df = make_edges(edges)
-    if len(edges_df):
-        edges_df = edges_df.drop_duplicates(["start", "end"])
+    edges_df = dedupe_edges(make_edges(edges))
     return OntologyTables(
         source="edges",
         vocabularies=vocab_table([(vocab, version or path.name, str(path))]),

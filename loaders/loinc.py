@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mash_kg.errors import InputError
 from mash_kg.loaders._common import read_rows, vocab_table
-from mash_kg.tables import OntologyTables, make_edges, make_nodes
+from mash_kg.tables import OntologyTables, dedupe_edges, make_edges, make_nodes
 
 VOCAB = "LOINC"
 CLASSTYPES = {"1": "lab", "2": "other", "3": "other", "4": "other"}
@@ -88,9 +88,8 @@ def load(
                     "vocab": VOCAB,
                 }
             )
-    edges_df = make_edges(edges)
+    edges_df = dedupe_edges(make_edges(edges))
     if len(edges_df):
-        edges_df = edges_df.drop_duplicates(["start", "end"])
         unknown = set(edges_df["end"]) - {n["id"] for n in nodes.values()}
         if unknown:
             raise InputError(mah, f"parent {sorted(unknown)[0]} never appears as a CODE")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mash_kg.errors import InputError
 from mash_kg.loaders._common import read_rows, vocab_table
-from mash_kg.tables import OntologyTables, make_edges, make_nodes
+from mash_kg.tables import OntologyTables, dedupe_edges, make_edges, make_nodes
 
 VOCAB = "RXNORM"
 CONSO = [
@@ -141,9 +141,7 @@ def load(
                 "rela": row["RELA"],
             }
         )
-    edges_df = make_edges(edges)
-    if len(edges_df):
-        edges_df = edges_df.drop_duplicates(["start", "end"])
+    edges_df = dedupe_edges(make_edges(edges))
     nodes = [
         {
             "id": f"{VOCAB}:{cui}",
