@@ -21,41 +21,37 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def _one_line(exc: Exception) -> str | None:
+    """The line a user sees for an error they can hit; None for a bug (traceback)."""
+    from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
+
+    if isinstance(exc, MashError):
+        return str(exc)
+    if isinstance(exc, (ServiceUnavailable, SessionExpired)):
+        return f"lost the connection to Neo4j ({exc}); nothing was committed"
+    if isinstance(exc, Neo4jError):
+        if "MemoryPoolOutOfMemoryError" in (exc.code or ""):
+            return (
+                "the release does not fit in one transaction on this Neo4j (loads are "
+                "all-or-nothing): raise server.memory.heap.max_size or "
+                "dbms.memory.transaction.total.max (the local server uses 2g); nothing was "
+                "committed"
+            )
+        return f"Neo4j refused: {exc.message} ({exc.code}); nothing was committed"
+    return None
+
+
 class MashGroup(click.Group):
     """Turns the errors a user can hit into one line on stderr and exit status 1."""
 
     def invoke(self, ctx: click.Context):
-        from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
-
         try:
             return super().invoke(ctx)
-        except MashError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-            sys.exit(1)
-        except (ServiceUnavailable, SessionExpired) as exc:
-            err_console.print(
-                f"[bold red]error:[/] lost the connection to Neo4j ({exc}); nothing was committed",
-                highlight=False,
-                soft_wrap=True,
-            )
-            sys.exit(1)
-        except Neo4jError as exc:
-            if "MemoryPoolOutOfMemoryError" in (exc.code or ""):
-                err_console.print(
-                    "[bold red]error:[/] the release does not fit in one transaction on this "
-                    "Neo4j (loads are all-or-nothing): raise server.memory.heap.max_size or "
-                    "dbms.memory.transaction.total.max (the local server uses 2g); nothing "
-                    "was committed",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-                sys.exit(1)
-            err_console.print(
-                f"[bold red]error:[/] Neo4j refused: {exc.message} "
-                f"({exc.code}); nothing was committed",
-                highlight=False,
-                soft_wrap=True,
-            )
+        except Exception as exc:
+            line = _one_line(exc)
+            if line is None:
+                raise
+            err_console.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
             sys.exit(1)
 
 
@@ -76,11 +72,7 @@ def _config(ctx: click.Context) -> Config:
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """mash-kg: harmonise medical codes of several sites into one hierarchy in Neo4j."""
     ctx.ensure_object(dict)
-    try:
-        ctx.obj["config"] = load_config(config_path)
-    except MashError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(1)
+    ctx.obj["config"] = load_config(config_path)  # errors reach MashGroup.invoke
 
 
 # ------------------------------------------------------------------------------------- neo4j
