@@ -44,3 +44,15 @@ def test_bad_project_file_is_one_line(tmp_path, monkeypatch):
     (tmp_path / "mash-kg.toml").write_text("[neo4j\n")
     with pytest.raises(InputError, match="not valid TOML"):
         load_config()
+
+
+def test_cli_prints_config_errors_verbatim(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from mash_kg.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mash-kg.toml").write_text("[neo4j]\nbolt_prot = 7700\n")
+    result = CliRunner().invoke(cli, ["neo4j", "status"])
+    assert result.exit_code == 1
+    assert "unknown key [neo4j].bolt_prot" in result.output  # not eaten as rich markup
