@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from mash_kg import __version__
 from mash_kg.config import Config, load_config
@@ -324,7 +325,7 @@ def print_rows(rows: list[dict], title: str = "") -> None:
     for col in rows[0] if rows else ["(no rows)"]:
         table.add_column(str(col))
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+        table.add_row(*(Text("" if v is None else str(v)) for v in row.values()))  # no markup
     console.print(table)
 
 
