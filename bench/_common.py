@@ -6,11 +6,12 @@ import contextlib
 import json
 import os
 import platform
-import socket
 import sys
 import tempfile
 from datetime import date
 from pathlib import Path
+
+from mash_kg.neo4j_server.scratch import scratch_server
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -42,36 +43,9 @@ def write_results(name: str, tasks: dict) -> Path:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def scratch_neo4j(heap: str = "2g", pagecache: str = "512m"):
     """A fresh bundled Neo4j in a temporary folder, stopped afterwards: benchmarks wipe it."""
-    from mash_kg.config import Neo4jSettings
-    from mash_kg.neo4j_server import server
-
     with tempfile.TemporaryDirectory(prefix="mash-kg-bench-") as home:
-        settings = Neo4jSettings(
-            home=Path(home),
-            bolt_port=_free_port(),
-            http_port=0,
-            heap=heap,
-            pagecache=pagecache,
-            password="mash-kg-bench",
-        )
-        server.start(settings)
-        try:
+        with scratch_server(Path(home), heap=heap, pagecache=pagecache, http=False) as settings:
             yield settings
-        finally:
-            server.stop(settings)
-
-
-def wipe(driver) -> None:
-    with driver.session() as session:
-        session.run(
-            "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
-        ).consume()

@@ -19,11 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import scratch_neo4j, wipe, write_results  # noqa: E402
+from _common import scratch_neo4j, write_results  # noqa: E402
 
 from mash_kg.graph import connect  # noqa: E402
 from mash_kg.graph.writer import _records, write_tables  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
+from mash_kg.neo4j_server.scratch import wipe  # noqa: E402
 
 
 def naive_load(driver, tables, n_nodes: int) -> tuple[int, int, float]:

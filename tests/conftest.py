@@ -6,20 +6,14 @@ graph is wiped between tests, so never point MASH_KG_TEST_NEO4J_URI at a graph y
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
 
 from mash_kg.config import Neo4jSettings
+from mash_kg.neo4j_server.scratch import scratch_server, wipe
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -33,19 +27,9 @@ def neo4j_settings(tmp_path_factory) -> Neo4jSettings:
         )
         yield settings
         return
-    from mash_kg.neo4j_server import server
-
-    settings = Neo4jSettings(
-        home=tmp_path_factory.mktemp("neo4j-home"),
-        bolt_port=_free_port(),
-        http_port=_free_port(),
-        heap="2g",
-        pagecache="256m",
-        password="mash-kg-test",
-    )
-    server.start(settings)
-    yield settings
-    server.stop(settings)
+    home = tmp_path_factory.mktemp("neo4j-home")
+    with scratch_server(home, pagecache="256m", password="mash-kg-test") as settings:
+        yield settings
 
 
 @pytest.fixture(scope="session")
@@ -55,13 +39,6 @@ def driver(neo4j_settings):
     drv = connect(neo4j_settings)
     yield drv
     drv.close()
-
-
-def wipe(driver) -> None:
-    with driver.session() as session:  # CALL IN TRANSACTIONS needs an auto-commit query
-        session.run(
-            "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 20000 ROWS"
-        ).consume()
 
 
 @pytest.fixture
