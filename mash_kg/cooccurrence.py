@@ -82,10 +82,11 @@ def cooccurrence_matrix(
     # unique (patient, day, code), sorted by patient then day
     frame = pd.DataFrame({"p": patient_idx, "d": day, "c": code_idx}).drop_duplicates()
     frame = frame.sort_values(["p", "d"], kind="stable")
-    span = int(frame["d"].max() - frame["d"].min()) + window_days + 1 if len(frame) else 1
-    key = frame["p"].to_numpy() * span + (
-        frame["d"].to_numpy() - int(frame["d"].min() if len(frame) else 0)
-    )
+    # one sortable key per event: patients are `span` days apart, so no window crosses two
+    d = frame["d"].to_numpy()
+    d0 = int(d.min()) if len(d) else 0
+    span = int(d.max()) - d0 + window_days + 1 if len(d) else 1
+    key = frame["p"].to_numpy() * span + (d - d0)
     code_arr = frame["c"].to_numpy()
     n_codes, n = len(codes), len(key)
     end = np.searchsorted(key, key + window_days, side="right")
