@@ -1,5 +1,8 @@
-"""Source adapters: each turns one source into `OntologyTables` (mash_kg.tables) and never
-talks to Neo4j. `REGISTRY` maps the word of `mash-kg load SOURCE` to its adapter."""
+"""Source adapters: each turns one source into tables and never talks to Neo4j.
+
+`REGISTRY` maps the word of `mash-kg load SOURCE` to an ontology adapter (-> `OntologyTables`);
+`SITE_FORMATS` maps a site's `format` in mash-kg.toml to its extract adapter (-> `SiteData`).
+"""
 
 from __future__ import annotations
 
@@ -28,3 +31,16 @@ REGISTRY: dict[str, tuple[str, str]] = {
 def get_loader(source: str) -> Callable[..., OntologyTables]:
     module, _ = REGISTRY[source]
     return import_module(f"mash_kg.loaders.{module}").load
+
+
+# site format -> (module, one-line description); each module has load_site(site, path, ...)
+SITE_FORMATS: dict[str, tuple[str, str]] = {
+    "tables": ("mash_kg.sites", "codes + counts or events tables (CSV or Parquet)"),
+    "fhir": ("mash_kg.loaders.fhir", "FHIR R4 bulk NDJSON or Bundle JSON (Synthea)"),
+    "omop": ("mash_kg.loaders.omop", "OMOP CDM tables with concept"),
+}
+
+
+def get_site_adapter(fmt: str) -> Callable[..., object]:
+    module, _ = SITE_FORMATS[fmt]
+    return import_module(module).load_site

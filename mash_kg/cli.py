@@ -360,6 +360,62 @@ def query(
         click.echo(format_rows(rows, fmt), nl=False)
 
 
+# ------------------------------------------------------------------------------- init, build
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing mash-kg.toml.")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), default=".")
+def init(folder: Path, force: bool) -> None:
+    """Write a commented mash-kg.toml template into FOLDER (default: here)."""
+    from mash_kg.config import CONFIG_NAME
+    from mash_kg.project import TEMPLATE
+
+    target = folder / CONFIG_NAME
+    if target.exists() and not force:
+        raise MashError(f"{target}: already exists (use --force to overwrite)")
+    folder.mkdir(parents=True, exist_ok=True)
+    target.write_text(TEMPLATE, encoding="utf-8")
+    console.print(f"wrote {target}: name your sites and their inputs, then run mash-kg build")
+
+
+def run_build_with_progress(config: Config):
+    """Run `mash-kg build` for a loaded config with progress bars; returns the build folder."""
+    from mash_kg.build import run_build
+    from mash_kg.project import load_project
+
+    project = load_project(config)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+
+        def step(description: str, total: int | None):
+            task = bar.add_task(description, total=total)
+            return lambda n: bar.advance(task, n)
+
+        return run_build(project, config.neo4j, step=step)
+
+
+@cli.command()
+@click.pass_context
+def build(ctx: click.Context) -> None:
+    """Run Stage I (site inputs, embeddings, alignment) from mash-kg.toml into a build folder."""
+    folder = run_build_with_progress(_config(ctx))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    table = Table(title=f"build {manifest['id']}")
+    for col in ("site", "codes", "events", "co-occurring pairs"):
+        table.add_column(col, justify="right" if col != "site" else "left")
+    for site, fig in manifest["sites"].items():
+        events = "counts given" if fig["events"] is None else f"{fig['events']:,}"
+        table.add_row(site, f"{fig['codes']:,}", events, f"{fig['pairs']:,}")
+    console.print(table)
+    console.print(f"build folder: {folder} ({manifest['seconds']} s)")
+
+
 # ------------------------------------------------------------------------------------- demo
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -114,6 +115,9 @@ class TextEmbedder:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # our own progress bars report the work
 
         self._tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
         self._model = AutoModel.from_pretrained(self.path, local_files_only=True)
@@ -144,7 +148,14 @@ class TextEmbedder:
         """One l2-normalised row per text (float32), in the order given."""
         hashes = [_text_hash(t) for t in texts]
         cache = self._read_cache()
-        todo = sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in cache}.items())
+        # sorted by length, so that a batch pads its texts to similar lengths
+        todo = sorted(
+            {h: t for h, t in zip(hashes, texts, strict=True) if h not in cache}.items(),
+            key=lambda ht: (len(ht[1]), ht[0]),
+        )
+        uses = Counter(hashes)  # progress counts input rows, duplicates included
+        if progress:
+            progress(len(hashes) - sum(uses[h] for h, _ in todo))
         pending_h: list[str] = []
         pending_v: list[np.ndarray] = []
         for i in range(0, len(todo), self.batch_size):
@@ -157,7 +168,7 @@ class TextEmbedder:
                 self._write_cache(pending_h, np.concatenate(pending_v))
                 pending_h, pending_v = [], []
             if progress:
-                progress(len(chunk))
+                progress(sum(uses[h] for h, _ in chunk))
         if pending_h:
             self._write_cache(pending_h, np.concatenate(pending_v))
         if not hashes:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy.stats import ortho_group
 
-from mash_kg.align import csls_topk, procrustes, sinkhorn_plan
+from mash_kg.align import METHODS, align_sites, counterparts, csls_topk, procrustes, sinkhorn_plan
 
 
 def test_procrustes_recovers_a_known_rotation():
@@ -36,3 +37,38 @@ def test_csls_finds_counterparts_and_scores_in_order():
     idx, score = csls_topk(source, target, k=3)
     assert (idx[:, 0] == np.arange(49, -1, -1)).all()
     assert (np.diff(score, axis=1) <= 0).all()
+
+
+def _rotated_pair(n=120, d=16, noise=0.01, seed=4):
+    """A cloud, a rotated and shuffled noisy copy, and the true match of every source row."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    rot = ortho_group.rvs(d, random_state=seed)
+    perm = rng.permutation(n)
+    y = (x @ rot)[perm] + noise * rng.standard_normal((n, d))
+    return x, y, np.argsort(perm)  # source row i sits at target row argsort(perm)[i]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_recovers_a_rotated_shuffled_copy_from_anchors(method):
+    x, y, match = _rotated_pair()
+    anchors = np.stack([np.arange(30), match[:30]], axis=1)
+    al = align_sites(x, y, anchors, method=method, epochs=150, fgw_sample=120, seed=0)
+    assert al.method == method and al.mapped.shape == x.shape
+    assert np.allclose(np.linalg.norm(al.mapped, axis=1), 1)
+    idx, score, prob = counterparts(al, y, k=3)
+    assert (idx[30:, 0] == match[30:]).mean() >= 0.95
+    assert (np.diff(score, axis=1) <= 1e-9).all() or al.plan is not None
+    if al.plan is not None:
+        assert (idx[:30, 0] == match[:30]).all()  # anchors are pinned in the plan
+        assert ((prob >= 0) & (prob <= 1 + 1e-9)).all()
+    else:
+        assert np.isnan(prob).all()
+
+
+def test_unknown_method_and_bad_anchors_are_errors():
+    x = np.eye(3)
+    with pytest.raises(ValueError, match="unknown alignment method"):
+        align_sites(x, x, method="magic")
+    with pytest.raises(ValueError, match=r"\(n, 2\)"):
+        align_sites(x, x, np.arange(3), method="procrustes")

@@ -1,0 +1,187 @@
+"""The project part of `mash-kg.toml`: where builds go, the model settings, and the sites.
+
+`mash-kg init` writes `TEMPLATE`, a commented file that `load_project` reads back as is.
+Relative paths are relative to the file. Unknown keys are errors, so a typo never silently
+falls back to a default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mash_kg.config import Config
+from mash_kg.errors import InputError
+from mash_kg.loaders import SITE_FORMATS
+
+ALIGN_METHODS = ("neural_ot", "procrustes", "sinkhorn", "fused_gw")
+
+
+@dataclass
+class ModelSettings:
+    text_model: str = "all-MiniLM-L6-v2"  # or a local folder (CODER, SapBERT, ...)
+    dim: int = 128  # Stage I vector: dim/2 text + dim/2 co-occurrence
+    window_days: int = 30
+    min_cell_count: int = 0  # counts below this are dropped before use (small-cell rule)
+    sppmi_shift: float = 1.0
+    align_method: str = "neural_ot"
+    reference_site: str = ""  # default: the first site
+    top_k: int = 5
+    anchor_vocabs: list[str] = field(default_factory=list)  # default: every standard vocab
+    epochs: int = 300
+    seed: int = 0
+
+
+@dataclass
+class SiteSpec:
+    id: str
+    format: str = "tables"
+    codes: Path | None = None
+    counts: Path | None = None
+    events: Path | None = None
+    path: Path | None = None  # fhir: files/folder; omop: folder
+    prefer: str = "source"  # omop: source or standard concepts
+
+
+@dataclass
+class Project:
+    name: str
+    builds: Path
+    model: ModelSettings
+    sites: list[SiteSpec]
+    path: Path
+
+    def config_hash(self) -> str:
+        """Hash of the settings that shape a build (paths by name, not by content)."""
+        blob = json.dumps(
+            {"model": asdict(self.model), "sites": [asdict(s) for s in self.sites]},
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _fill(obj: object, section: dict, where: str, cfg: Path) -> None:
+    known = {k: type(v) for k, v in asdict(obj).items()}  # type: ignore[arg-type]
+    for key, value in section.items():
+        if key not in known:
+            raise InputError(
+                cfg, f"unknown key {where}.{key}", hint=f"known keys: {', '.join(sorted(known))}"
+            )
+        current = getattr(obj, key)
+        if isinstance(current, bool) or (current is not None and not isinstance(current, Path)):
+            kind = type(current)
+            ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+            if not ok or (kind is int and isinstance(value, bool)):
+                raise InputError(cfg, f"{where}.{key} = {value!r} is not a {kind.__name__}")
+        else:  # a path
+            if not isinstance(value, str) or not value:
+                raise InputError(cfg, f"{where}.{key} must be a path string")
+            value = (cfg.parent / Path(value).expanduser()).resolve()
+        setattr(obj, key, value)
+
+
+def load_project(config: Config) -> Project:
+    """The project of a loaded config; no file or no sites is a clear error."""
+    if config.path is None:
+        raise InputError("mash-kg.toml", "no project file here", hint="run `mash-kg init`")
+    cfg, raw = config.path, config.raw
+    for key in raw:
+        if key not in ("project", "model", "sites", "neo4j"):
+            raise InputError(cfg, f"unknown section [{key}]", hint="sections: project, model, "
+                             "sites, neo4j")  # fmt: skip
+    proj = raw.get("project", {})
+    for key in proj:
+        if key not in ("name", "builds"):
+            raise InputError(cfg, f"unknown key [project].{key}", hint="known keys: builds, name")
+    name = str(proj.get("name", cfg.parent.name))
+    builds = (cfg.parent / str(proj.get("builds", "builds"))).resolve()
+    model = ModelSettings()
+    _fill(model, raw.get("model", {}), "[model]", cfg)
+    if model.align_method not in ALIGN_METHODS:
+        raise InputError(cfg, f"[model].align_method {model.align_method!r} is unknown",
+                         hint=f"use one of {', '.join(ALIGN_METHODS)}")  # fmt: skip
+    if model.dim < 2 or model.dim % 2:
+        raise InputError(cfg, f"[model].dim = {model.dim} must be an even number >= 2")
+    sites: list[SiteSpec] = []
+    for n, section in enumerate(raw.get("sites", []), start=1):
+        if "id" not in section:
+            raise InputError(cfg, f"[[sites]] number {n} has no id")
+        spec = SiteSpec(id=str(section["id"]))
+        _fill(spec, {k: v for k, v in section.items() if k != "id"}, f"[[sites]] {spec.id}", cfg)
+        _check_site(spec, cfg)
+        sites.append(spec)
+    if not sites:
+        raise InputError(cfg, "no [[sites]] listed", hint="add one [[sites]] table per site")
+    ids = [s.id for s in sites]
+    if len(set(ids)) != len(ids):
+        raise InputError(cfg, "two [[sites]] share an id")
+    if not model.reference_site:
+        model.reference_site = ids[0]
+    elif model.reference_site not in ids:
+        raise InputError(cfg, f"[model].reference_site {model.reference_site!r} is not a site")
+    return Project(name=name, builds=builds, model=model, sites=sites, path=cfg)
+
+
+def _check_site(spec: SiteSpec, cfg: Path) -> None:
+    where = f"[[sites]] {spec.id}"
+    if "/" in spec.id or ":" in spec.id or not spec.id:
+        raise InputError(cfg, f"{where}: a site id may not contain '/' or ':'")
+    if spec.format not in SITE_FORMATS:
+        raise InputError(cfg, f"{where}: format {spec.format!r} is unknown",
+                         hint=f"use one of {', '.join(SITE_FORMATS)}")  # fmt: skip
+    if spec.format == "tables":
+        if spec.codes is None or (spec.counts is None) == (spec.events is None):
+            raise InputError(cfg, f"{where}: format 'tables' needs codes and one of counts "
+                             "or events")  # fmt: skip
+    elif spec.path is None:
+        raise InputError(cfg, f"{where}: format {spec.format!r} needs path")
+
+
+TEMPLATE = """\
+# mash-kg project file. `mash-kg build` reads it; paths are relative to this file.
+# Secrets stay out of it: NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD override [neo4j].
+
+[project]
+name = "my-project"
+builds = "builds"              # each `mash-kg build` writes builds/<build id>/*.parquet
+
+[model]
+text_model = "all-MiniLM-L6-v2"  # the bundled model, or a local folder (CODER, SapBERT)
+dim = 128                      # Stage I vector: dim/2 text + dim/2 co-occurrence (SPPMI+SVD)
+window_days = 30               # co-occurrence window over a patient's record
+min_cell_count = 0             # drop co-occurrence counts below this (small-cell rule)
+sppmi_shift = 1.0              # s in SPPMI = max(PMI - log s, 0)
+align_method = "neural_ot"     # neural_ot | procrustes | sinkhorn | fused_gw
+reference_site = ""            # the space the others are mapped into (default: first site)
+top_k = 5                      # counterparts kept per code and site pair (CSLS scores)
+anchor_vocabs = []             # vocabularies whose shared codes anchor the alignment
+                               # (default: all standard ones: ICD10CM, LOINC, RXNORM, ...)
+epochs = 300                   # training steps of the neural OT map
+seed = 0
+
+# One [[sites]] table per institution. Formats:
+#   tables: codes (code, vocab, name[, domain, frequency]) and either
+#           counts (code_a, code_b, count) or events (patient_id, date, code[, vocab]);
+#           CSV or Parquet
+#   fhir:   path = a folder or file of FHIR R4 NDJSON (bulk export) or Bundle JSON (Synthea)
+#   omop:   path = a folder with concept and condition_occurrence / drug_exposure /
+#           measurement / procedure_occurrence; prefer = "source" (site codes) or "standard"
+
+[[sites]]
+id = "SITE_A"
+format = "tables"
+codes = "site_a/codes.csv"
+events = "site_a/events.csv"
+
+[[sites]]
+id = "SITE_B"
+format = "fhir"
+path = "site_b/fhir"
+
+# [neo4j]                      # only when not using the bundled local server defaults
+# uri = "bolt://localhost:7687"
+# user = "neo4j"
+"""

@@ -1,0 +1,85 @@
+"""mash-kg.toml project settings, `mash-kg init` and `mash-kg build` on the two-site example."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from mash_kg.cli import cli
+from mash_kg.config import load_config
+from mash_kg.errors import InputError
+from mash_kg.project import load_project
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "two_sites"
+
+
+def test_init_writes_a_template_that_loads(tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(cli, ["init", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    project = load_project(load_config(tmp_path / "mash-kg.toml"))
+    assert [s.id for s in project.sites] == ["SITE_A", "SITE_B"]
+    assert project.model.reference_site == "SITE_A" and project.model.window_days == 30
+    assert project.sites[0].codes == (tmp_path / "site_a" / "codes.csv").resolve()
+    again = runner.invoke(cli, ["init", str(tmp_path)])
+    assert again.exit_code == 1 and "already exists" in again.output
+
+
+@pytest.mark.parametrize(
+    "extra, problem",
+    [
+        ("[model]\nwindow = 30\n", "unknown key [model].window"),
+        ('[model]\nalign_method = "magic"\n', "align_method 'magic' is unknown"),
+        ('[model]\ndim = "big"\n', "[model].dim = 'big' is not a int"),
+        ("[model]\ndim = 127\n", "must be an even number"),
+        ('[[sites]]\nid = "X"\nformat = "tables"\ncodes = "c.csv"\n', "needs codes and one of"),
+        ('[[sites]]\nid = "X"\nformat = "hl7"\npath = "p"\n', "format 'hl7' is unknown"),
+        ('[[sites]]\nid = "X/Y"\nformat = "fhir"\npath = "p"\n', "may not contain"),
+        ('[projekt]\nname = "x"\n', "unknown section [projekt]"),
+    ],
+)
+def test_bad_project_files_are_one_clear_line(tmp_path, extra, problem):
+    cfg = tmp_path / "mash-kg.toml"
+    sites = '[[sites]]\nid = "A"\nformat = "fhir"\npath = "a"\n'
+    cfg.write_text(extra + ("" if "[[sites]]" in extra else sites))
+    with pytest.raises(InputError) as err:
+        load_project(load_config(cfg))
+    assert problem in str(err.value) and str(cfg) in str(err.value)
+
+
+def test_build_on_the_two_site_example(tmp_path, monkeypatch):
+    project = tmp_path / "two_sites"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
+    cfg = project / "mash-kg.toml"
+    cfg.write_text(cfg.read_text().replace("epochs = 200", "epochs = 40"))
+    res = CliRunner().invoke(cli, ["--config", str(cfg), "build"])
+    assert res.exit_code == 0, res.output
+    (folder,) = (project / "builds").iterdir()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["id"] == folder.name and manifest["stages"] == ["I"]
+    codes = pd.read_parquet(folder / "codes.parquet")
+    emb = pq.read_table(folder / "embeddings.parquet")
+    assert emb.num_rows == len(codes) == sum(f["codes"] for f in manifest["sites"].values())
+    vec = np.stack(emb.column("vector").to_numpy(zero_copy_only=False))
+    assert vec.shape[1] == 128 and np.allclose(
+        np.linalg.norm(vec, axis=1)[vec.any(1)], 1, atol=1e-5
+    )
+    cp = pd.read_parquet(folder / "counterparts.parquet")
+    b = codes[codes["site"] == "B"]
+    assert set(cp["site"]) == {"B"} and set(cp["other_site"]) == {"A"}
+    assert (cp.groupby("id").size() == 5).all() and len(cp) == 5 * len(b)
+    # a standard code both sites have is an anchor: its counterpart is itself
+    shared = set(b["id"]) & set(codes.loc[codes["site"] == "A", "id"])
+    top = cp[cp["rank"] == 1].set_index("id")["other_id"]
+    assert len(shared) > 50 and all(top[c] == c for c in shared)
+    assert cp["transport"].between(0, 1).all()
+    co = pd.read_parquet(folder / "cooccurrence.parquet")
+    assert (co["count"] > 0).all() and set(co["site"]) == {"A", "B"}
+    assert not list((project / "builds").glob(".*.tmp"))

@@ -1,0 +1,128 @@
+"""FHIR R4 and OMOP CDM extracts -> codes and events."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mash_kg.errors import InputError
+from mash_kg.loaders import fhir, omop
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "two_sites"
+PATIENT = {"reference": "urn:uuid:p1"}
+LOINC, RXNORM = "http://loinc.org", "http://www.nlm.nih.gov/research/umls/rxnorm"
+
+
+def _bundle(*resources):
+    return {"resourceType": "Bundle", "type": "transaction",
+            "entry": [{"resource": r} for r in resources]}  # fmt: skip
+
+
+def test_bundle_resources_become_events_with_domains(tmp_path):
+    bundle = _bundle(
+        {"resourceType": "Patient", "id": "p1"},
+        {"resourceType": "Condition", "id": "c", "subject": PATIENT,
+         "code": {"coding": [{"system": "http://snomed.info/sct", "code": "44054006",
+                              "display": "Diabetes mellitus type 2 (disorder)"}]},
+         "onsetDateTime": "2020-03-01T10:00:00+00:00"},
+        {"resourceType": "Observation", "id": "o", "subject": PATIENT,
+         "code": {"coding": [{"system": LOINC, "code": "85354-9", "display": "BP panel"}]},
+         "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6",
+                                             "display": "Systolic blood pressure"}]}}],
+         "effectiveDateTime": "2020-03-02"},
+        {"resourceType": "MedicationRequest", "id": "m", "subject": PATIENT,
+         "medicationCodeableConcept": {"coding": [{"system": RXNORM,
+                                                   "code": "860975", "display": "metformin"}]},
+         "authoredOn": "2020-03-03"},
+        {"resourceType": "Procedure", "id": "x", "subject": PATIENT,
+         "code": {"coding": [{"system": "http://hospital.example/px", "code": "P7"}]},
+         "performedPeriod": {"start": "2020-03-04T00:00:00Z"}},
+    )  # fmt: skip
+    path = tmp_path / "p1.json"
+    path.write_text(json.dumps(bundle))
+    site = fhir.load_site("H", [tmp_path])
+    codes = site.codes.set_index("id")
+    assert set(codes.index) == {"SNOMED:44054006", "LOINC:85354-9", "LOINC:8480-6",
+                                "RXNORM:860975", "H/LOCAL:P7"}  # fmt: skip
+    assert codes.loc["RXNORM:860975", "domain"] == "medication"
+    assert codes.loc["H/LOCAL:P7", "name"] == "P7"  # no display: the code stands in
+    assert site.events["patient_id"].unique().tolist() == ["p1"]
+    assert site.events["date"].dt.strftime("%Y-%m-%d").tolist()[-1] == "2020-03-04"
+
+
+def test_bulk_ndjson_example_site_loads():
+    site = fhir.load_site("B", [EXAMPLE / "site_b" / "fhir"])
+    assert len(site.codes) > 100 and len(site.events) > 1000
+    assert set(site.codes["domain"]) == {"diagnosis", "lab", "medication", "procedure"}
+
+
+def test_fhir_errors_name_file_and_line(tmp_path):
+    nd = tmp_path / "Condition.ndjson"
+    good = {"resourceType": "Condition", "id": "a", "subject": PATIENT,
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "1"}]},
+            "onsetDateTime": "2020-01-01"}  # fmt: skip
+    nd.write_text(json.dumps(good) + "\n" + json.dumps({**good, "onsetDateTime": None}) + "\n")
+    with pytest.raises(InputError, match=r"Condition.ndjson: line 2: Condition a has no onset"):
+        fhir.load_site("H", [nd])
+    broken = tmp_path / "b.json"
+    broken.write_text("{not json")
+    with pytest.raises(InputError, match="not valid JSON"):
+        fhir.load_site("H", [broken])
+    with pytest.raises(InputError, match="file or folder not found"):
+        fhir.load_site("H", [tmp_path / "missing"])
+
+
+def _omop(folder: Path, concept_sep: str = "\t") -> None:
+    folder.mkdir()
+    rows = [["concept_id", "concept_name", "vocabulary_id", "concept_code", "domain_id"],
+            ["201826", "Type 2 diabetes mellitus", "SNOMED", "44054006", "Condition"],
+            ["45576876", "Type 2 diabetes mellitus without complications", "ICD10CM", "E11.9",
+             "Condition"],
+            ["1503297", "metformin", "RxNorm", "6809", "Drug"],
+            ["3004410", "Hemoglobin A1c/Hemoglobin.total in Blood", "LOINC", "4548-4",
+             "Measurement"]]  # fmt: skip
+    (folder / "CONCEPT.csv").write_text("\n".join(concept_sep.join(r) for r in rows) + "\n")
+    (folder / "condition_occurrence.csv").write_text(
+        "person_id,condition_concept_id,condition_start_date,condition_source_value,"
+        "condition_source_concept_id\n1,201826,2020-01-01,E11.9,45576876\n2,201826,2020-02-01,,0\n"
+    )
+    (folder / "drug_exposure.csv").write_text(
+        "person_id,drug_concept_id,drug_exposure_start_date,drug_source_value\n1,1503297,2020-01-05,\n"
+    )
+    (folder / "measurement.csv").write_text(
+        "person_id,measurement_concept_id,measurement_date,measurement_source_value\n"
+        "1,0,2020-01-06,HGBA1C-LOCAL\n2,3004410,2020-02-02,\n"
+    )
+
+
+def test_omop_prefers_the_sites_own_codes(tmp_path):
+    _omop(tmp_path / "cdm")
+    site = omop.load_site("MGB", tmp_path / "cdm")
+    ids = set(site.codes["id"])
+    # source concept (ICD10CM) for row 1, standard SNOMED where no source, local lab value
+    assert {"ICD10CM:E11.9", "SNOMED:44054006", "RXNORM:6809", "MGB/LOCAL_LAB:HGBA1C-LOCAL",
+            "LOINC:4548-4"} == ids  # fmt: skip
+    std = omop.load_site("MGB", tmp_path / "cdm", prefer="standard")
+    assert "ICD10CM:E11.9" not in set(std.codes["id"])
+    assert len(site.events) == 5
+
+
+def test_omop_errors(tmp_path):
+    _omop(tmp_path / "cdm", concept_sep=",")
+    (tmp_path / "cdm" / "drug_exposure.csv").write_text(
+        "person_id,drug_concept_id,drug_exposure_start_date\n1,1503297,2020-01-05\n1,42,2020-01-05\n"
+    )
+    with pytest.raises(
+        InputError, match=r"drug_exposure.csv, row 3: drug_concept_id '42' is not in"
+    ):
+        omop.load_site("S", tmp_path / "cdm")
+    (tmp_path / "cdm" / "drug_exposure.csv").write_text(
+        "person_id,drug_concept_id,drug_exposure_start_date\n1,1503297,5/1/2020\n"
+    )
+    with pytest.raises(InputError, match=r"row 2: drug_exposure_start_date is not YYYY-MM-DD"):
+        omop.load_site("S", tmp_path / "cdm")
+    (tmp_path / "cdm" / "CONCEPT.csv").unlink()
+    with pytest.raises(InputError, match="no concept table"):
+        omop.load_site("S", tmp_path / "cdm")
