@@ -152,7 +152,8 @@ def synthea_sites(quick: bool, n_patients: int = 80, seed: int = 0) -> dict:
             "note": "A: standard codes; B, C: opaque local codes with name variants; 20% of "
             "shared codes anchors, 80% evaluated against all of A's codes; features: text = "
             "text half (PCA 64 of all-MiniLM-L6-v2), cooc = SPPMI+SVD half (64), both = text, "
-            "cooc and SPPMI-weighted neighbour text; seconds = all feature sets and site pairs",
+            "cooc and SPPMI-weighted neighbour text, weighted 1, 0.3, 0.3 (the build default, "
+            "chosen on sites A and B); seconds = all feature sets and site pairs",
             "methods": results,
         }
     }

@@ -86,7 +86,8 @@ def run_build(
     advance = step(f"aligning sites onto {m.reference_site} ({m.align_method})", 1)
     aligned, table = align_to_reference(
         vectors, reference, m.align_method, top_k=m.top_k,
-        anchor_vocabs=m.anchor_vocabs or None, epochs=m.epochs, seed=m.seed,
+        anchor_vocabs=m.anchor_vocabs or None, weights=tuple(m.feature_weights),
+        epochs=m.epochs, seed=m.seed,
     )  # fmt: skip
     advance(1)
     for s, sv in zip(sites, vectors, strict=True):

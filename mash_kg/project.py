@@ -30,7 +30,8 @@ class ModelSettings:
     reference_site: str = ""  # default: the first site
     top_k: int = 5
     anchor_vocabs: list[str] = field(default_factory=list)  # default: every standard vocab
-    epochs: int = 300
+    feature_weights: list[float] = field(default_factory=lambda: [1.0, 0.3, 0.3])
+    epochs: int = 300  # training steps of the neural OT map
     seed: int = 0
 
 
@@ -103,6 +104,10 @@ def load_project(config: Config) -> Project:
     if model.align_method not in ALIGN_METHODS:
         raise InputError(cfg, f"[model].align_method {model.align_method!r} is unknown",
                          hint=f"use one of {', '.join(ALIGN_METHODS)}")  # fmt: skip
+    if len(model.feature_weights) != 3 or any(
+        not isinstance(w, int | float) or w < 0 for w in model.feature_weights
+    ):
+        raise InputError(cfg, "[model].feature_weights must be three numbers >= 0")
     if model.dim < 2 or model.dim % 2:
         raise InputError(cfg, f"[model].dim = {model.dim} must be an even number >= 2")
     sites: list[SiteSpec] = []
@@ -159,6 +164,7 @@ reference_site = ""            # the space the others are mapped into (default: 
 top_k = 5                      # counterparts kept per code and site pair (CSLS scores)
 anchor_vocabs = []             # vocabularies whose shared codes anchor the alignment
                                # (default: all standard ones: ICD10CM, LOINC, RXNORM, ...)
+feature_weights = [1.0, 0.3, 0.3]  # alignment features: text, co-occurrence, neighbour text
 epochs = 300                   # training steps of the neural OT map
 seed = 0
 
