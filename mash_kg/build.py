@@ -32,7 +32,7 @@ from mash_kg.cooccurrence import matrix_to_counts
 from mash_kg.loaders import get_site_adapter
 from mash_kg.project import Project, SiteSpec
 from mash_kg.sites import SiteData
-from mash_kg.stage1 import align_to_reference, site_vectors
+from mash_kg.stage1 import SiteVectors, align_to_reference, site_vectors
 from mash_kg.text_embed import TextEmbedder
 
 Step = Callable[[str, int | None], Callable[[int], None]]  # (description, total) -> advance
@@ -51,6 +51,35 @@ def load_site(spec: SiteSpec) -> SiteData:
 def _vectors_column(x: np.ndarray) -> pa.Array:
     x = np.ascontiguousarray(x, dtype=np.float32)
     return pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), x.shape[1])
+
+
+def _write_tables(
+    tmp: Path, sites: list[SiteData], vectors: list[SiteVectors], aligned: dict[str, np.ndarray],
+    counterparts: pd.DataFrame, ids: list[str],
+) -> None:  # fmt: skip
+    """The Parquet tables of a build (see the module docstring for their columns)."""
+    codes = pd.concat([sv.codes for sv in vectors], ignore_index=True)
+    codes.to_parquet(tmp / "codes.parquet", index=False)
+    pairs = [
+        matrix_to_counts(sv.counts, list(sv.codes["id"])).assign(site=s.site)
+        for s, sv in zip(sites, vectors, strict=True)
+    ]
+    pd.concat(pairs, ignore_index=True)[["site", "code_a", "code_b", "count"]].to_parquet(
+        tmp / "cooccurrence.parquet", index=False
+    )
+    emb = pa.table(
+        {
+            "id": pa.array(codes["id"].astype(str)),
+            "site": pa.array(codes["site"].astype(str)),
+            "text": _vectors_column(np.concatenate([sv.text for sv in vectors])),
+            "cooc": _vectors_column(np.concatenate([sv.cooc for sv in vectors])),
+            "context": _vectors_column(np.concatenate([sv.context for sv in vectors])),
+            "vector": _vectors_column(np.concatenate([sv.vector for sv in vectors])),
+            "aligned": _vectors_column(np.concatenate([aligned[s] for s in ids])),
+        }
+    )
+    pq.write_table(emb, tmp / "embeddings.parquet")
+    counterparts.to_parquet(tmp / "counterparts.parquet", index=False)
 
 
 def _quiet_step(description: str, total: int | None) -> Callable[[int], None]:
@@ -103,42 +132,25 @@ def run_build(
     tmp = project.builds / f".{build_id}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    codes = pd.concat([sv.codes for sv in vectors], ignore_index=True)
-    codes.to_parquet(tmp / "codes.parquet", index=False)
-    pairs = [
-        matrix_to_counts(sv.counts, list(sv.codes["id"])).assign(site=s.site)
-        for s, sv in zip(sites, vectors, strict=True)
-    ]
-    pd.concat(pairs, ignore_index=True)[["site", "code_a", "code_b", "count"]].to_parquet(
-        tmp / "cooccurrence.parquet", index=False
-    )
-    emb = pa.table(
-        {
-            "id": pa.array(codes["id"].astype(str)),
-            "site": pa.array(codes["site"].astype(str)),
-            "text": _vectors_column(np.concatenate([sv.text for sv in vectors])),
-            "cooc": _vectors_column(np.concatenate([sv.cooc for sv in vectors])),
-            "context": _vectors_column(np.concatenate([sv.context for sv in vectors])),
-            "vector": _vectors_column(np.concatenate([sv.vector for sv in vectors])),
-            "aligned": _vectors_column(np.concatenate([aligned[s] for s in ids])),
+    try:
+        _write_tables(tmp, sites, vectors, aligned, table, ids)
+        manifest = {
+            "id": build_id,
+            "created_at": created.isoformat(timespec="seconds"),
+            "config_hash": project.config_hash(),
+            "version": __version__,
+            "project": project.name,
+            "config": str(project.path),
+            "model": dict(vars(m)),
+            "reference_site": m.reference_site,
+            "sites": figures,
+            "stages": ["I"],
+            "seconds": round(time.perf_counter() - started, 1),
         }
-    )
-    pq.write_table(emb, tmp / "embeddings.parquet")
-    table.to_parquet(tmp / "counterparts.parquet", index=False)
-    manifest = {
-        "id": build_id,
-        "created_at": created.isoformat(timespec="seconds"),
-        "config_hash": project.config_hash(),
-        "version": __version__,
-        "project": project.name,
-        "config": str(project.path),
-        "model": {k: v for k, v in vars(m).items()},
-        "reference_site": m.reference_site,
-        "sites": figures,
-        "stages": ["I"],
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # never leave half a build behind
+        raise
     final = project.builds / build_id
     tmp.rename(final)
     return final

@@ -59,6 +59,18 @@ class MashGroup(click.Group):
             sys.exit(1)
 
 
+def progress_bars(transient: bool = False) -> Progress:
+    """The progress display of every long step: description, bar, done/total, elapsed."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=transient,
+    )
+
+
 def _config(ctx: click.Context) -> Config:
     return ctx.obj["config"]
 
@@ -238,14 +250,7 @@ def load_source(
     driver = connect(settings)
     try:
         total = len(tables.nodes) + len(tables.edges)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
+        with progress_bars(transient=True) as bar:
             task = bar.add_task(f"Writing {source}", total=total)
             report = write_tables(
                 driver,
@@ -385,13 +390,7 @@ def run_build_with_progress(config: Config):
     from mash_kg.project import load_project
 
     project = load_project(config)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with progress_bars() as bar:
 
         def step(description: str, total: int | None):
             task = bar.add_task(description, total=total)

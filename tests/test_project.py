@@ -83,3 +83,16 @@ def test_build_on_the_two_site_example(tmp_path, monkeypatch):
     co = pd.read_parquet(folder / "cooccurrence.parquet")
     assert (co["count"] > 0).all() and set(co["site"]) == {"A", "B"}
     assert not list((project / "builds").glob(".*.tmp"))
+
+
+def test_build_with_a_bad_row_fails_in_one_line_and_leaves_no_build(tmp_path):
+    project = tmp_path / "two_sites"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
+    events = project / "site_a" / "events.csv"
+    lines = events.read_text().splitlines()
+    lines[5] = lines[5].replace(lines[5].split(",")[1], "2020-13-45")
+    events.write_text("\n".join(lines) + "\n")
+    res = CliRunner().invoke(cli, ["--config", str(project / "mash-kg.toml"), "build"])
+    assert res.exit_code == 1
+    assert f"{events}, row 6: date is not YYYY-MM-DD" in res.output.replace("\n", "")
+    assert not (project / "builds").exists() or not any((project / "builds").iterdir())
