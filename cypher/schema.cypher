@@ -8,6 +8,8 @@ CREATE CONSTRAINT vocabulary_id IF NOT EXISTS FOR (n:Vocabulary) REQUIRE n.id IS
 CREATE CONSTRAINT site_id IF NOT EXISTS FOR (n:Site) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT build_id IF NOT EXISTS FOR (n:Build) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT phenotype_id IF NOT EXISTS FOR (n:Phenotype) REQUIRE n.id IS UNIQUE;
+// one `mash-kg sync` at a time: the lock is a node with a unique id
+CREATE CONSTRAINT sync_lock_id IF NOT EXISTS FOR (n:SyncLock) REQUIRE n.id IS UNIQUE;
 
 CREATE INDEX code_vocab IF NOT EXISTS FOR (n:Code) ON (n.vocab);
 CREATE INDEX code_site IF NOT EXISTS FOR (n:Code) ON (n.site);

@@ -415,6 +415,57 @@ def build(ctx: click.Context) -> None:
     console.print(f"build folder: {folder} ({manifest['seconds']} s)")
 
 
+@cli.command()
+@click.argument("build_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print the counts it would change; write nothing.")
+@click.option("--break-lock", is_flag=True, help="Clear a stale lock left by a killed sync.")
+@click.option("--batch-size", type=click.IntRange(1), default=5000, show_default=True)
+@click.pass_context
+def sync(
+    ctx: click.Context, build_dir: Path | None, dry_run: bool, break_lock: bool, batch_size: int
+) -> None:
+    """Make Neo4j hold BUILD_DIR (default: the newest build of the project): only the difference,
+    in one transaction, one sync at a time."""
+    from mash_kg.graph.connection import connect
+    from mash_kg.graph.sync import clear_lock, sync_build
+
+    config = _config(ctx)
+    driver = connect(config.neo4j)
+    try:
+        if break_lock:
+            had = clear_lock(driver, config.neo4j.database)
+            console.print("sync lock cleared" if had else "there was no sync lock")
+            if build_dir is None:
+                return
+        if build_dir is None:
+            from mash_kg.project import load_project
+
+            builds = load_project(config).builds
+            found = sorted(p for p in builds.glob("*") if (p / "manifest.json").is_file())
+            if not found:
+                raise MashError(f"{builds}: no build yet (run mash-kg build)")
+            build_dir = found[-1]
+        report = sync_build(
+            driver, build_dir, database=config.neo4j.database, batch_size=batch_size,
+            dry_run=dry_run,
+        )  # fmt: skip
+    finally:
+        driver.close()
+    verb = "would change" if dry_run else "changed"
+    table = Table(title=f"sync {report.build} ({verb})")
+    table.add_column("what")
+    table.add_column("added", justify="right")
+    table.add_column("changed", justify="right")
+    table.add_column("retired/removed", justify="right")
+    table.add_row("codes", str(report.codes_added), str(report.codes_changed),
+                  str(report.codes_retired))  # fmt: skip
+    table.add_row("ALIGNED_WITH", str(report.aligned_added), str(report.aligned_changed),
+                  str(report.aligned_removed))  # fmt: skip
+    table.add_row("sites", str(report.sites_added), "0", "0")
+    console.print(table)
+    console.print(f"{report.changes} changes in {report.seconds:.1f} s")
+
+
 # ------------------------------------------------------------------------------------- demo
 
 

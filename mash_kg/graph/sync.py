@@ -1,0 +1,250 @@
+"""`mash-kg sync`: make Neo4j hold a build's learned content, writing only the difference.
+
+What a build owns in the graph (curated ontology content is never touched):
+- ``:Site`` nodes; ``:Code`` nodes the build brings that no load created (``origin: 'build'``,
+  e.g. a site's local lab codes), retired (``status: 'retired'``) when a later build drops them;
+- on every code of the build: ``sites`` (where it is seen), ``embedding`` (aligned vector, unit
+  norm); removed again from codes a later build no longer has;
+- ``ALIGNED_WITH {score, transport, rank, method, build}`` edges; ``build`` names the build that
+  last wrote the edge, so an unchanged edge is not rewritten;
+- ``:Build {id, created_at, config_hash, version, metrics, synced_at, current}``.
+
+The difference is applied in ONE transaction of batched UNWIND statements: a sync killed or
+cut off midway is rolled back by Neo4j, readers see the old build or the new one, and the
+next run recomputes the difference from what the graph really holds, so it converges to
+exactly the state of a clean sync. One sync at a time: a ``:SyncLock`` node (unique id) is
+created before and deleted after; a stale one (a killed process) is cleared with
+``mash-kg sync --break-lock``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from neo4j import Driver
+from neo4j.exceptions import ConstraintError
+
+from mash_kg.errors import InputError, MashError
+from mash_kg.graph.writer import DEFAULT_BATCH, _batches
+
+LOCK_ID = "sync"
+NODE_KEYS = ("sites", "embedding")  # properties a build owns on every code it has
+CREATED_KEYS = ("vocab", "code", "name", "domain", "site")  # on codes it creates
+
+
+@dataclass
+class SyncReport:
+    build: str
+    codes_added: int = 0
+    codes_changed: int = 0
+    codes_retired: int = 0
+    aligned_added: int = 0
+    aligned_changed: int = 0
+    aligned_removed: int = 0
+    sites_added: int = 0
+    dry_run: bool = False
+    seconds: float = 0.0
+
+    @property
+    def changes(self) -> int:
+        return (self.codes_added + self.codes_changed + self.codes_retired + self.aligned_added
+                + self.aligned_changed + self.aligned_removed + self.sites_added)  # fmt: skip
+
+
+class SyncLocked(MashError):
+    """Another sync holds the lock."""
+
+
+def read_build(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, dict[str, list[float]]]:
+    """(manifest, codes, counterparts, embedding by code id) of a build folder."""
+    folder = Path(folder)
+    need = ["manifest.json", "codes.parquet", "counterparts.parquet", "embeddings.parquet"]
+    for name in need:
+        if not (folder / name).is_file():
+            raise InputError(folder / name, "missing from the build folder",
+                             hint="run mash-kg build, then sync the folder it prints")  # fmt: skip
+    manifest = json.loads((folder / "manifest.json").read_text())
+    codes = pd.read_parquet(folder / "codes.parquet")
+    counterparts = pd.read_parquet(folder / "counterparts.parquet")
+    emb = pq.read_table(folder / "embeddings.parquet", columns=["id", "site", "aligned"])
+    vectors = np.stack(emb.column("aligned").to_numpy(zero_copy_only=False)).astype(np.float64)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    vectors = vectors.astype(np.float32).astype(np.float64)  # stable values across runs
+    ref = manifest.get("reference_site")
+    order = sorted(range(emb.num_rows), key=lambda i: emb.column("site")[i].as_py() != ref)
+    ids = emb.column("id").to_pylist()
+    embedding: dict[str, list[float]] = {}
+    for i in order:  # a shared code keeps the reference site's vector
+        embedding.setdefault(ids[i], vectors[i].tolist())
+    return manifest, codes, counterparts, embedding
+
+
+def clear_lock(driver: Driver, database: str = "neo4j") -> bool:
+    """Delete the sync lock; True when there was one."""
+    records, _, _ = driver.execute_query(
+        "MATCH (l:SyncLock {id: $id}) DELETE l RETURN count(*) AS n", id=LOCK_ID,
+        database_=database,
+    )  # fmt: skip
+    return records[0]["n"] > 0
+
+
+def _take_lock(driver: Driver, build: str, database: str) -> None:
+    try:
+        driver.execute_query(
+            "CREATE (:SyncLock {id: $id, build: $build, pid: $pid, host: $host, since: $since})",
+            id=LOCK_ID, build=build, pid=os.getpid(), host=socket.gethostname(),
+            since=datetime.now(UTC).isoformat(timespec="seconds"), database_=database,
+        )  # fmt: skip
+    except ConstraintError:
+        records, _, _ = driver.execute_query(
+            "MATCH (l:SyncLock {id: $id}) RETURN properties(l) AS p", id=LOCK_ID,
+            database_=database,
+        )  # fmt: skip
+        p = records[0]["p"] if records else {}
+        raise SyncLocked(
+            f"another sync holds the lock (build {p.get('build')}, pid {p.get('pid')} on "
+            f"{p.get('host')}, since {p.get('since')}); if that process is gone, run "
+            "`mash-kg sync --break-lock`"
+        ) from None
+
+
+def sync_build(
+    driver: Driver, folder: Path, *, database: str = "neo4j", batch_size: int = DEFAULT_BATCH,
+    dry_run: bool = False, progress: Callable[[int], None] | None = None,
+    _fail_after: int | None = None,
+) -> SyncReport:  # fmt: skip
+    """Make the graph hold the build in `folder` (see the module docstring)."""
+    t0 = time.perf_counter()
+    manifest, codes, counterparts, embedding = read_build(folder)
+    build = manifest["id"]
+    report = SyncReport(build=build, dry_run=dry_run)
+
+    # target state ----------------------------------------------------------------------
+    sites_of = codes.groupby("id")["site"].agg(lambda s: sorted(set(s))).to_dict()
+    first = codes.drop_duplicates("id").set_index("id")
+    target_nodes = {i: {"sites": sites_of[i], "embedding": embedding[i]} for i in sites_of}
+    target_edges = {
+        (r.id, r.other_id): {"score": float(r.score), "rank": int(r.rank), "method": r.method,
+                             **({} if pd.isna(r.transport) else {"transport": float(r.transport)})}
+        for r in counterparts.itertuples()
+    }  # fmt: skip
+
+    # what the graph holds ----------------------------------------------------------------
+    held, _, _ = driver.execute_query(
+        "MATCH (n:Code) WHERE n.sites IS NOT NULL OR n.origin = 'build' OR n.id IN $ids "
+        "RETURN n.id AS id, n.sites AS sites, n.embedding AS embedding, n.origin AS origin, "
+        "n.status AS status", ids=list(target_nodes), database_=database,
+    )  # fmt: skip
+    held_nodes = {r["id"]: r for r in held}
+    edges, _, _ = driver.execute_query(
+        "MATCH (a:Code)-[r:ALIGNED_WITH]->(b:Code) RETURN a.id AS s, b.id AS e, properties(r) AS p",
+        database_=database,
+    )
+    held_edges = {(r["s"], r["e"]): r["p"] for r in edges}
+    sites_held, _, _ = driver.execute_query("MATCH (s:Site) RETURN s.id AS id", database_=database)
+    new_sites = sorted(set(codes["site"]) - {r["id"] for r in sites_held})
+
+    # the difference --------------------------------------------------------------------
+    create, update, retire, strip = [], [], [], []
+    for cid, props in target_nodes.items():
+        old = held_nodes.get(cid)
+        if old is None:
+            row = first.loc[cid]
+            extra = {k: row[k] for k in CREATED_KEYS if k in row and not pd.isna(row[k])}
+            if extra.get("vocab") and not str(cid).startswith(f"{extra.get('site')}/"):
+                extra.pop("site", None)  # standard codes have no site
+            create.append({"id": cid, "props": {**extra, **props, "origin": "build",
+                                                "status": "active"}})  # fmt: skip
+        elif (
+            old["sites"] != props["sites"]
+            or old["embedding"] != props["embedding"]
+            or (old["origin"] == "build" and old["status"] != "active")
+        ):
+            update.append({"id": cid, "props": {**props, "status": "active"}
+                           if old["origin"] == "build" else props})  # fmt: skip
+    for cid, old in held_nodes.items():
+        if cid in target_nodes:
+            continue
+        if old["origin"] == "build" and old["status"] != "retired":
+            retire.append({"id": cid})
+        elif old["sites"] is not None:
+            strip.append({"id": cid})
+    e_create = [{"s": s, "e": e, "p": {**p, "build": build}}
+                for (s, e), p in target_edges.items() if (s, e) not in held_edges]  # fmt: skip
+    e_update = [
+        {"s": s, "e": e, "p": {**p, "build": build}}
+        for (s, e), p in target_edges.items()
+        if (s, e) in held_edges
+        and {k: v for k, v in held_edges[(s, e)].items() if k != "build"} != p
+    ]
+    e_delete = [{"s": s, "e": e} for (s, e) in held_edges if (s, e) not in target_edges]
+    report.codes_added, report.codes_changed = len(create), len(update) + len(strip)
+    report.codes_retired = len(retire)
+    report.aligned_added, report.aligned_changed = len(e_create), len(e_update)
+    report.aligned_removed, report.sites_added = len(e_delete), len(new_sites)
+    build_changed = report.changes > 0 or not _is_current(driver, build, database)
+    if dry_run:
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    _take_lock(driver, build, database)
+    try:
+        done = 0
+
+        def run(tx, query: str, rows: list, **params) -> None:
+            nonlocal done
+            for batch in _batches(rows, batch_size):
+                tx.run(query, rows=batch, **params).consume()
+                done += 1
+                if _fail_after is not None and done >= _fail_after:
+                    os._exit(137)  # test hook: the process dies mid-transaction, like kill -9
+                if progress:
+                    progress(len(batch))
+
+        with driver.session(database=database) as session, session.begin_transaction() as tx:
+            run(tx, "UNWIND $rows AS id MERGE (:Site {id: id})", new_sites)
+            run(tx, "UNWIND $rows AS row CREATE (n:Code {id: row.id}) SET n += row.props", create)
+            run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) SET n += row.props", update)
+            run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
+                "SET n.status = 'retired', n.sites = null, n.embedding = null", retire)  # fmt: skip
+            run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
+                "SET n.sites = null, n.embedding = null", strip)  # fmt: skip
+            match = "UNWIND $rows AS row MATCH (a:Code {id: row.s}) MATCH (b:Code {id: row.e}) "
+            run(tx, match + "CREATE (a)-[r:ALIGNED_WITH]->(b) SET r = row.p", e_create)
+            run(tx, match + "MATCH (a)-[r:ALIGNED_WITH]->(b) SET r = row.p", e_update)
+            run(tx, match + "MATCH (a)-[r:ALIGNED_WITH]->(b) DELETE r", e_delete)
+            if build_changed:
+                tx.run(
+                    "MATCH (b:Build) WHERE b.id <> $id SET b.current = false "
+                    "WITH count(*) AS _ MERGE (b:Build {id: $id}) "
+                    "SET b.created_at = $created, b.config_hash = $hash, b.version = $version, "
+                    "b.metrics = $metrics, b.synced_at = $now, b.current = true",
+                    id=build, created=manifest.get("created_at"),
+                    hash=manifest.get("config_hash"), version=manifest.get("version"),
+                    metrics=json.dumps(manifest.get("sites", {}), sort_keys=True),
+                    now=datetime.now(UTC).isoformat(timespec="seconds"),
+                ).consume()  # fmt: skip
+            tx.commit()
+    finally:
+        clear_lock(driver, database)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _is_current(driver: Driver, build: str, database: str) -> bool:
+    records, _, _ = driver.execute_query(
+        "MATCH (b:Build {id: $id, current: true}) RETURN count(b) AS n", id=build,
+        database_=database,
+    )  # fmt: skip
+    return records[0]["n"] > 0

@@ -1,0 +1,158 @@
+"""`mash-kg sync` against a real Neo4j: incremental, idempotent, atomic, locked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from mash_kg.build import run_build
+from mash_kg.cli import cli
+from mash_kg.config import load_config
+from mash_kg.graph.sync import SyncLocked, sync_build
+from mash_kg.graph.writer import write_tables
+from mash_kg.loaders import get_loader
+from mash_kg.neo4j_server.scratch import wipe
+from mash_kg.project import load_project
+from tests.conftest import count
+
+pytestmark = pytest.mark.neo4j
+EXAMPLE = Path(__file__).parent.parent / "examples" / "two_sites"
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory) -> Path:
+    project = tmp_path_factory.mktemp("sync") / "two_sites"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
+    cfg = project / "mash-kg.toml"
+    cfg.write_text(cfg.read_text().replace('"neural_ot"', '"sinkhorn"'))
+    return run_build(load_project(load_config(cfg)))
+
+
+def _changed_build(build: Path, dest: Path, n_changed: int, n_dropped: int) -> Path:
+    """A copy of `build` with some counterpart scores changed and some dropped, a new id."""
+    shutil.copytree(build, dest)
+    cp = pd.read_parquet(dest / "counterparts.parquet")
+    cp.loc[: n_changed - 1, "score"] += 0.5
+    cp = cp.drop(index=range(n_changed, n_changed + n_dropped))
+    cp.to_parquet(dest / "counterparts.parquet", index=False)
+    manifest = json.loads((dest / "manifest.json").read_text())
+    manifest["id"] = dest.name
+    (dest / "manifest.json").write_text(json.dumps(manifest))
+    return dest
+
+
+def snapshot(driver) -> tuple:
+    """Every node and relationship with its properties (sync timestamps left out)."""
+    nodes, _, _ = driver.execute_query(
+        "MATCH (n) RETURN labels(n) AS l, properties(n) AS p ORDER BY n.id"
+    )
+    rels, _, _ = driver.execute_query(
+        "MATCH (a)-[r]->(b) RETURN type(r) AS t, a.id AS s, b.id AS e, properties(r) AS p "
+        "ORDER BY s, e, t"
+    )
+    clean = lambda p: {k: v for k, v in p.items() if k != "synced_at"}  # noqa: E731
+    return (
+        sorted((tuple(r["l"]), json.dumps(clean(r["p"]), sort_keys=True)) for r in nodes),
+        sorted((r["t"], r["s"], r["e"], json.dumps(r["p"], sort_keys=True)) for r in rels),
+    )
+
+
+def test_sync_creates_then_is_idempotent_then_incremental(graph, build, tmp_path):
+    codes = pd.read_parquet(build / "codes.parquet")
+    cp = pd.read_parquet(build / "counterparts.parquet")
+    first = sync_build(graph, build)
+    assert first.codes_added == codes["id"].nunique() and first.aligned_added == len(cp)
+    assert first.sites_added == 2
+    assert count(graph, "MATCH ()-[r:ALIGNED_WITH]->() RETURN count(r)") == len(cp)
+    assert count(graph, "MATCH (b:Build {current: true}) RETURN count(b)") == 1
+    local = count(graph, "MATCH (n:Code) WHERE n.id STARTS WITH 'B/' RETURN count(n)")
+    assert local == 0  # both example sites use standard codes (SNOMED, LOINC, RxNorm)
+    assert sync_build(graph, build).changes == 0
+    before = snapshot(graph)
+    assert sync_build(graph, build, dry_run=True).changes == 0 and snapshot(graph) == before
+
+    changed = _changed_build(build, tmp_path / "b2", n_changed=10, n_dropped=5)
+    dry = sync_build(graph, changed, dry_run=True)
+    assert (dry.aligned_changed, dry.aligned_removed, dry.aligned_added) == (10, 5, 0)
+    assert snapshot(graph) == before  # a dry run writes nothing
+    second = sync_build(graph, changed)
+    assert (second.aligned_changed, second.aligned_removed) == (10, 5)
+    assert second.codes_added == second.codes_changed == 0
+    assert count(graph, "MATCH (b:Build {current: true}) RETURN b.id = $id AS n",
+                 id=changed.name) == 1  # fmt: skip
+    unchanged = cp.iloc[20]
+    rel, _, _ = graph.execute_query(
+        "MATCH (:Code {id: $s})-[r:ALIGNED_WITH]->(:Code {id: $e}) RETURN r.build AS b",
+        s=unchanged["id"], e=unchanged["other_id"],
+    )  # fmt: skip
+    assert rel[0]["b"] == build.name  # an unchanged edge is not rewritten
+    assert sync_build(graph, changed).changes == 0
+
+
+def test_curated_content_is_left_alone(graph, build, tmp_path):
+    edges = tmp_path / "loinc.csv"
+    edges.write_text("child,parent,child_name,parent_name\n8480-6,85354-9,Systolic BP,BP panel\n")
+    write_tables(graph, get_loader("edges")(files=[edges], vocab="LOINC"))
+    sync_build(graph, build)
+    node, _, _ = graph.execute_query(
+        "MATCH (n:Code {id: 'LOINC:8480-6'}) RETURN properties(n) AS p"
+    )
+    props = node[0]["p"]
+    assert props["name"] == "Systolic BP" and "origin" not in props
+    assert props["sites"] == ["A", "B"] and len(props["embedding"]) > 0
+    assert count(graph, "MATCH ()-[r:IS_A]->() RETURN count(r)") == 1
+    # a build without that code takes its learned properties back, never the node
+    shrunk = tmp_path / "b3"
+    shutil.copytree(build, shrunk)
+    codes = pd.read_parquet(shrunk / "codes.parquet")
+    codes[codes["id"] != "LOINC:8480-6"].to_parquet(shrunk / "codes.parquet", index=False)
+    cp = pd.read_parquet(shrunk / "counterparts.parquet")
+    keep = (cp["id"] != "LOINC:8480-6") & (cp["other_id"] != "LOINC:8480-6")
+    cp[keep].to_parquet(shrunk / "counterparts.parquet", index=False)
+    sync_build(graph, shrunk)
+    node, _, _ = graph.execute_query(
+        "MATCH (n:Code {id: 'LOINC:8480-6'}) RETURN properties(n) AS p"
+    )
+    assert "sites" not in node[0]["p"] and node[0]["p"]["name"] == "Systolic BP"
+    assert count(graph, "MATCH ()-[r:IS_A]->() RETURN count(r)") == 1
+
+
+def test_killed_sync_leaves_the_old_graph_and_a_rerun_converges(graph, build, neo4j_settings,
+                                                                 cli_env, tmp_path):  # fmt: skip
+    clean_first = sync_build(graph, build)
+    assert clean_first.changes > 0
+    old = snapshot(graph)
+    changed = _changed_build(build, tmp_path / "b2", n_changed=300, n_dropped=200)
+    # the expected end state: a clean sync of the changed build on top of the old one
+    sync_build(graph, changed)
+    expected = snapshot(graph)
+    wipe(graph)
+    sync_build(graph, build)
+    assert snapshot(graph) == old
+    code = (
+        "import sys; from mash_kg.config import load_config; "
+        "from mash_kg.graph.connection import connect; from mash_kg.graph.sync import sync_build; "
+        "d = connect(load_config().neo4j); "
+        f"sync_build(d, {str(changed)!r}, batch_size=50, _fail_after=4)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 137, proc.stderr  # died inside the transaction
+    assert snapshot(graph)[1] == old[1]  # readers still see the old build's edges
+    locked = CliRunner().invoke(cli, ["sync", str(changed)])
+    assert locked.exit_code == 1 and "another sync holds the lock" in locked.output
+    with pytest.raises(SyncLocked):
+        sync_build(graph, changed)
+    res = CliRunner().invoke(cli, ["sync", "--break-lock", str(changed)])
+    assert res.exit_code == 0, res.output
+    after = snapshot(graph)
+    assert after[1] == expected[1]
+    assert after[0] == [n for n in expected[0] if "SyncLock" not in n[0]]
+    again = CliRunner().invoke(cli, ["sync", str(changed), "--dry-run"])
+    assert again.exit_code == 0 and "0 changes" in again.output
