@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import geoopt
 import numpy as np
+import pandas as pd
 import torch
 
 from mash_kg.nn.conv import HGCNConv
@@ -102,6 +103,11 @@ def train(
     model = PoincareModel(x.shape[1], s).to(dev)
     opt = geoopt.optim.RiemannianAdam(model.parameters(), lr=s.lr)
     ei = None if graph is None else torch.tensor(graph, dtype=torch.long, device=dev)
+    if graph is not None:
+        # the graph edge ids of each supervised (child, parent) pair, both directions: an
+        # epoch's pairs are hidden from message passing, as a held-out code's edge is
+        key = graph[0].astype(np.int64) * n + graph[1]
+        edge_ids = pd.Series(np.arange(len(key))).groupby(key).agg(list).to_dict()
     siblings = sibling_table(child, parent, n)
     start = time.perf_counter()
     losses = []
@@ -115,7 +121,10 @@ def train(
             hard[row] = pool[rng.integers(0, len(pool), s.hard_negatives)]
         pair_i, pair_j = rng.integers(0, n, s.batch), rng.integers(0, n, s.batch)
         if model.convs:
-            z = model(x, ei)
+            keep = torch.ones(ei.shape[1], dtype=torch.bool, device=dev)
+            hide = [e for k in np.concatenate([c * n + p, p * n + c]) for e in edge_ids.get(k, [])]
+            keep[torch.as_tensor(hide, dtype=torch.long, device=dev)] = False
+            z = model(x, ei[:, keep])
         else:  # without message passing only the codes of this batch need encoding
             rows = torch.as_tensor(
                 np.unique(np.concatenate([c, p, hard.ravel(), shared, pair_i, pair_j])), device=dev

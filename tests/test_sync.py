@@ -156,3 +156,39 @@ def test_killed_sync_leaves_the_old_graph_and_a_rerun_converges(graph, build, ne
     assert after[0] == [n for n in expected[0] if "SyncLock" not in n[0]]
     again = CliRunner().invoke(cli, ["sync", str(changed), "--dry-run"])
     assert again.exit_code == 0 and "0 changes" in again.output
+
+
+def test_views_answer_on_a_synced_graph(graph, build, tmp_path):
+    from mash_kg.graph.views import list_views, run_view
+
+    tree = tmp_path / "tree.csv"
+    tree.write_text(
+        "child,parent,child_name,parent_name\n"
+        "LP2,LP1,Blood pressure,Vital signs\n"
+        "8480-6,LP2,Systolic blood pressure,Blood pressure\n"
+        "8462-4,LP2,Diastolic blood pressure,Blood pressure\n"
+    )
+    write_tables(graph, get_loader("edges")(files=[tree], vocab="LOINC"))
+    sync_build(graph, build)
+    rows = lambda name, **p: run_view(graph, name, p)  # noqa: E731
+    assert [(r["id"], r["distance"]) for r in rows("ancestors", code="LOINC:8480-6")] == [
+        ("LOINC:LP2", 1), ("LOINC:LP1", 2)]  # fmt: skip
+    assert rows("ancestors", code="LOINC:8480-6", which="learned") == []
+    assert len(rows("descendants", code="LOINC:LP1")) == 3
+    assert [r["id"] for r in rows("path_to_root", code="LOINC:8480-6")] == [
+        "LOINC:8480-6", "LOINC:LP2", "LOINC:LP1"]  # fmt: skip
+    assert [r["id"] for r in rows("siblings", code="LOINC:8480-6")] == ["LOINC:8462-4"]
+    lca = rows("lowest_common_ancestor", a="LOINC:8480-6", b="LOINC:8462-4")
+    assert [(r["id"], r["steps_from_a"], r["steps_from_b"]) for r in lca] == [("LOINC:LP2", 1, 1)]
+    eq = rows("equivalents", code="LOINC:8480-6")
+    assert eq and eq[0]["id"] == "LOINC:8480-6" or any(r["rank"] == 1 for r in eq)
+    similar = rows("similar", code="LOINC:8480-6", k=3)
+    assert len(similar) == 3 and all(r["id"] != "LOINC:8480-6" for r in similar)
+    assert [r["score"] for r in similar] == sorted((r["score"] for r in similar), reverse=True)
+    queue = rows("review_queue", threshold=1.01, limit=20)
+    assert len(queue) == 20 and [r["confidence"] for r in queue] == sorted(
+        r["confidence"] for r in queue)  # fmt: skip
+    assert rows("unparented_local_codes") == []  # the example's sites use standard codes only
+    for view in list_views().values():  # each example sets every parameter (cypher-shell)
+        named = {p.split("=>")[0].replace(":param", "").strip() for p in view.example.split(";")}
+        assert set(view.parameters) <= named, view.name

@@ -238,8 +238,31 @@ def sync_build(
             tx.commit()
     finally:
         clear_lock(driver, database)
+    if embedding:
+        ensure_vector_index(driver, len(next(iter(embedding.values()))), database)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def ensure_vector_index(driver: Driver, dimensions: int, database: str = "neo4j") -> None:
+    """The cosine vector index `code_embedding` over Code.embedding, at the build's dimension
+    (schema statements cannot share the data transaction, so this follows the commit)."""
+    records, _, _ = driver.execute_query(
+        "SHOW INDEXES YIELD name, options WHERE name = 'code_embedding' RETURN options",
+        database_=database,
+    )
+    if records:
+        config = records[0]["options"].get("indexConfig", {})
+        if config.get("vector.dimensions") == dimensions:
+            return
+        driver.execute_query("DROP INDEX code_embedding", database_=database)
+    driver.execute_query(
+        "CREATE VECTOR INDEX code_embedding IF NOT EXISTS FOR (n:Code) ON n.embedding "
+        "OPTIONS {indexConfig: {`vector.dimensions`: $dims, "
+        "`vector.similarity_function`: 'cosine'}}",
+        dims=dimensions, database_=database,
+    )  # fmt: skip
+    driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
 
 
 def _is_current(driver: Driver, build: str, database: str) -> bool:

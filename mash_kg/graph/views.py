@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 
 from neo4j import Driver, RoutingControl
@@ -18,6 +19,7 @@ class View:
     parameters: dict[str, str]  # name -> description
     example: str
     query: str
+    defaults: dict = field(default_factory=dict)  # from "(type, default VALUE)" in the header
 
 
 def _parse(name: str, text: str) -> View:
@@ -34,9 +36,15 @@ def _parse(name: str, text: str) -> View:
         pname, _, desc = part.partition(" ")
         if pname.lower() != "none":
             params[pname] = desc.strip()
+    defaults = {}
+    for pname, desc in params.items():  # "(string, default 'curated')" -> 'curated'
+        m = re.match(r"^\(\w+, default ([^)]+)\)", desc)
+        if m:
+            defaults[pname] = json.loads(m.group(1).replace("'", '"'))
     return View(
-        name, header["purpose"], params, header["example"], "\n".join(body).strip().rstrip(";")
-    )
+        name, header["purpose"], params, header["example"],
+        "\n".join(body).strip().rstrip(";"), defaults,
+    )  # fmt: skip
 
 
 def list_views() -> dict[str, View]:
@@ -54,6 +62,7 @@ def run_view(driver: Driver, name: str, params: dict, database: str = "neo4j") -
     if name not in views:
         raise MashError(f"no view named {name!r}: known views are {', '.join(views)}")
     view = views[name]
+    params = {**view.defaults, **params}
     missing = [p for p in view.parameters if p not in params]
     if missing:
         raise MashError(f"view {name} needs -p {missing[0]}=VALUE ({view.parameters[missing[0]]})")
