@@ -384,12 +384,17 @@ def init(folder: Path, force: bool) -> None:
     console.print(f"wrote {target}: name your sites and their inputs, then run mash-kg build")
 
 
-def run_build_with_progress(config: Config):
-    """Run `mash-kg build` for a loaded config with progress bars; returns the build folder."""
+def run_build_with_progress(config: Config, builds: Path | None = None):
+    """Run `mash-kg build` for a loaded config with progress bars; returns the build folder
+    (under `builds` when given, else the project's builds folder)."""
+    from dataclasses import replace
+
     from mash_kg.build import run_build
     from mash_kg.project import load_project
 
     project = load_project(config)
+    if builds is not None:
+        project = replace(project, builds=builds)
     with progress_bars() as bar:
 
         def step(description: str, total: int | None):

@@ -1,19 +1,28 @@
-"""`mash-kg demo`: the main job on the bundled real terminologies.
+"""`mash-kg demo`: the main job on the bundled real terminologies and a two-site example.
 
-Until Stages I-III land it: starts the local Neo4j (unless NEO4J_URI names another), loads
-ICD-10-CM, ICD-9-CM with the GEMs and PheCode 1.2 / X, and prints three example views.
+Starts the local Neo4j (unless NEO4J_URI names another), loads ICD-10-CM, ICD-9-CM with the
+GEMs and PheCode 1.2 / X, runs Stage I on examples/two_sites (Synthea sites: tables + FHIR),
+syncs the build and prints example views. Stages II-III join when they land (issue 4).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 from rich.console import Console
 
-from mash_kg.config import Config
+from mash_kg.config import Config, load_config
+from mash_kg.errors import InputError
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "two_sites" / "mash-kg.toml"
 
 EXAMPLES = [
     ("ancestors", {"code": "ICD10CM:E11.9"}, "Ancestors of ICD10CM:E11.9"),
     ("phecode_of", {"code": "ICD10CM:E11.9"}, "PheCodes of ICD10CM:E11.9"),
     ("codes_per_chapter", {"vocab": "ICD10CM"}, "ICD-10-CM codes per chapter"),
+    ("equivalents", {"code": "LOINC:8480-6"}, "Site A counterparts of site B's LOINC:8480-6"),
+    ("similar", {"code": "LOINC:8480-6", "k": 5}, "Codes embedded nearest to LOINC:8480-6"),
 ]
 
 
@@ -30,8 +39,20 @@ def run_demo(config: Config, console: Console) -> None:
         console.print(f"Neo4j {st.version} on {st.address} (data: {st.home})", highlight=False)
     for source in ("icd10cm", "icd9cm", "phecode"):
         print_report(load_source(config, source))
+    if not EXAMPLE.is_file():
+        raise InputError(EXAMPLE, "the bundled two-site example is missing",
+                         hint="run the demo from a clone of the repository")  # fmt: skip
+    from mash_kg.cli import run_build_with_progress
+    from mash_kg.graph.sync import sync_build
+
+    example = load_config(EXAMPLE)
+    example = replace(example, neo4j=settings)
+    console.print("Stage I on examples/two_sites (sites A: tables, B: FHIR R4) ...")
+    folder = run_build_with_progress(example, builds=settings.cache / "demo-builds")
     driver = connect(settings, schema=False)
     try:
+        report = sync_build(driver, folder, database=settings.database)
+        console.print(f"synced build {report.build}: {report.changes} changes", highlight=False)
         for view, params, title in EXAMPLES:
             print_rows(run_view(driver, view, params, settings.database), title)
     finally:
