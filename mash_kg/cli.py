@@ -471,6 +471,26 @@ def sync(
     console.print(f"{report.changes} changes in {report.seconds:.1f} s")
 
 
+@cli.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def export(ctx: click.Context, out: Path) -> None:
+    """Write the merged hierarchy to OUT: OMOP CONCEPT, CONCEPT_RELATIONSHIP, CONCEPT_ANCESTOR
+    (tab-separated) and plain edges.csv."""
+    from mash_kg.graph.connection import connect
+    from mash_kg.graph.export import export_graph
+
+    config = _config(ctx)
+    driver = connect(config.neo4j, schema=False)
+    try:
+        with console.status("Exporting ..."):
+            counts = export_graph(driver, out, config.neo4j.database)
+    finally:
+        driver.close()
+    for name, n in counts.items():
+        console.print(f"{out / name}: {n:,} rows", highlight=False)
+
+
 # ------------------------------------------------------------------------------------- demo
 
 
