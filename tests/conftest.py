@@ -61,3 +61,19 @@ def cli_env(neo4j_settings, monkeypatch, tmp_path):
 def count(driver, query: str, **params) -> int:
     records, _, _ = driver.execute_query(query, params)
     return records[0][0]
+
+
+def snapshot(driver, ignore: tuple[str, ...] = ("loaded_at", "synced_at")) -> tuple:
+    """Every node and relationship with its properties, in a stable order (timestamps left out),
+    for comparing whole graphs."""
+    import json
+
+    nodes, _, _ = driver.execute_query("MATCH (n) RETURN labels(n) AS l, properties(n) AS p")
+    rels, _, _ = driver.execute_query(
+        "MATCH (a)-[r]->(b) RETURN type(r) AS t, a.id AS s, b.id AS e, properties(r) AS p"
+    )
+    clean = lambda p: json.dumps({k: v for k, v in p.items() if k not in ignore}, sort_keys=True)  # noqa: E731
+    return (
+        sorted((tuple(sorted(r["l"])), clean(r["p"])) for r in nodes),
+        sorted((r["t"], r["s"], r["e"], clean(r["p"])) for r in rels),
+    )

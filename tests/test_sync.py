@@ -20,7 +20,7 @@ from mash_kg.graph.writer import write_tables
 from mash_kg.loaders import get_loader
 from mash_kg.neo4j_server.scratch import wipe
 from mash_kg.project import load_project
-from tests.conftest import count
+from tests.conftest import count, snapshot
 
 pytestmark = pytest.mark.neo4j
 EXAMPLE = Path(__file__).parent.parent / "examples" / "two_sites"
@@ -46,22 +46,6 @@ def _changed_build(build: Path, dest: Path, n_changed: int, n_dropped: int) -> P
     manifest["id"] = dest.name
     (dest / "manifest.json").write_text(json.dumps(manifest))
     return dest
-
-
-def snapshot(driver) -> tuple:
-    """Every node and relationship with its properties (sync timestamps left out)."""
-    nodes, _, _ = driver.execute_query(
-        "MATCH (n) RETURN labels(n) AS l, properties(n) AS p ORDER BY n.id"
-    )
-    rels, _, _ = driver.execute_query(
-        "MATCH (a)-[r]->(b) RETURN type(r) AS t, a.id AS s, b.id AS e, properties(r) AS p "
-        "ORDER BY s, e, t"
-    )
-    clean = lambda p: {k: v for k, v in p.items() if k != "synced_at"}  # noqa: E731
-    return (
-        sorted((tuple(r["l"]), json.dumps(clean(r["p"]), sort_keys=True)) for r in nodes),
-        sorted((r["t"], r["s"], r["e"], json.dumps(r["p"], sort_keys=True)) for r in rels),
-    )
 
 
 def test_sync_creates_then_is_idempotent_then_incremental(graph, build, tmp_path):

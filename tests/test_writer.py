@@ -10,28 +10,13 @@ from mash_kg.graph.writer import write_tables
 from mash_kg.loaders import get_loader
 from mash_kg.tables import OntologyTables, make_edges, make_nodes
 
-from .conftest import FIXTURES, count
+from .conftest import FIXTURES, count, snapshot
 
 pytestmark = pytest.mark.neo4j
 
 
 def edges_source(name: str):
     return get_loader("edges")(files=[FIXTURES / name], vocab="LOCAL_LAB", domain="lab")
-
-
-def snapshot(driver) -> tuple:
-    nodes, _, _ = driver.execute_query(
-        "MATCH (n) RETURN labels(n) AS l, properties(n) AS p ORDER BY n.id"
-    )
-    rels, _, _ = driver.execute_query(
-        "MATCH (a)-[r]->(b) RETURN a.id AS a, type(r) AS t, properties(r) AS p, b.id AS b "
-        "ORDER BY a, t, b"
-    )
-    strip = lambda p: {k: v for k, v in p.items() if k != "loaded_at"}  # noqa: E731
-    return (
-        [(r["l"], strip(r["p"])) for r in nodes],
-        [(r["a"], r["t"], r["p"], r["b"]) for r in rels],
-    )
 
 
 def test_load_twice_is_a_no_op(graph):
