@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from mash_kg.errors import InputError
-from mash_kg.sites import SiteData, codes_from_events, events_frame
+from mash_kg.sites import SiteData, site_from_events
 
 SYSTEMS = {
     "http://snomed.info/sct": "SNOMED",
@@ -149,6 +149,4 @@ def load_site(site: str, paths: list[Path], systems: dict[str, str] | None = Non
             ", ".join(map(str, paths)),
             "no Condition, Observation, MedicationRequest or Procedure with a code found",
         )
-    codes = codes_from_events(site, raw)
-    label = ", ".join(map(str, paths))
-    return SiteData(site, codes, events=events_frame(Path(label), raw, 1, codes))
+    return site_from_events(site, raw, Path(", ".join(map(str, paths))))

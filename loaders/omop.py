@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mash_kg.errors import InputError
-from mash_kg.sites import SiteData, check_rows, codes_from_events, events_frame, read_table
+from mash_kg.sites import SiteData, check_rows, read_table, site_from_events
 
 # table -> (concept column prefix, date column, domain)
 TABLES = {
@@ -110,6 +110,4 @@ def read_events(folder: Path, prefer: str = "source") -> pd.DataFrame:
 
 def load_site(site: str, folder: Path, prefer: str = "source") -> SiteData:
     """A site from OMOP CDM tables: codes (named from concept, counted) and events."""
-    raw = read_events(folder, prefer)
-    codes = codes_from_events(site, raw)
-    return SiteData(site, codes, events=events_frame(Path(folder), raw, 1, codes))
+    return site_from_events(site, read_events(folder, prefer), Path(folder))

@@ -11,6 +11,8 @@ import numpy as np
 import scipy.sparse as sp
 
 TREE_WEIGHTS = (1.0, 1.0, 0.5, 0.25)  # self, parent, grandparent, great-grandparent
+# alignment features of a site: text, co-occurrence, neighbour text (stage1.SiteVectors)
+FEATURE_WEIGHTS = (1.0, 0.3, 0.3)
 
 
 def parent_index(ids: list[str], child: list[str], parent: list[str]) -> np.ndarray:

@@ -12,11 +12,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from mash_kg.align import METHODS as ALIGN_METHODS
 from mash_kg.config import Config
 from mash_kg.errors import InputError
+from mash_kg.features import FEATURE_WEIGHTS
 from mash_kg.loaders import SITE_FORMATS
-
-ALIGN_METHODS = ("neural_ot", "procrustes", "sinkhorn", "fused_gw")
 
 
 @dataclass
@@ -30,7 +30,7 @@ class ModelSettings:
     reference_site: str = ""  # default: the first site
     top_k: int = 5
     anchor_vocabs: list[str] = field(default_factory=list)  # default: every standard vocab
-    feature_weights: list[float] = field(default_factory=lambda: [1.0, 0.3, 0.3])
+    feature_weights: list[float] = field(default_factory=lambda: list(FEATURE_WEIGHTS))
     epochs: int = 300  # training steps of the neural OT map
     seed: int = 0
 

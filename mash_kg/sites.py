@@ -203,6 +203,12 @@ def codes_from_events(site: str, raw: pd.DataFrame) -> pd.DataFrame:
     return out[["id", "site", "vocab", "code", "name", "domain", "frequency"]]
 
 
+def site_from_events(site: str, raw: pd.DataFrame, origin: Path) -> SiteData:
+    """A site from an adapter's raw events (patient_id, date, code, vocab, domain, name)."""
+    codes = codes_from_events(site, raw)
+    return SiteData(site, codes, events=events_frame(origin, raw, 1, codes))
+
+
 def load_site(
     site: str, codes: Path, counts: Path | None = None, events: Path | None = None
 ) -> SiteData:

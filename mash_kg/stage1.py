@@ -19,11 +19,9 @@ import scipy.sparse as sp
 
 from mash_kg.align import align_sites, counterparts
 from mash_kg.cooccurrence import cooccurrence_matrix, counts_to_matrix, drop_small_cells
-from mash_kg.features import neighbour_text
+from mash_kg.features import FEATURE_WEIGHTS, neighbour_text
 from mash_kg.sites import STANDARD_VOCABS, SiteData
 from mash_kg.sppmi import sppmi, svd_embedding
-
-FEATURE_WEIGHTS = (1.0, 0.3, 0.3)  # text, co-occurrence, context (see SiteVectors.features)
 
 
 @dataclass

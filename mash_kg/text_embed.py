@@ -90,16 +90,21 @@ class TextEmbedder:
         self.cache_dir = Path(cache_dir) / self.key if cache_dir else None
         self._model = None
         self._tokenizer = None
+        self._cache: dict[str, np.ndarray] | None = None  # the disk cache, read once
         self.model_loads = 0
 
     # -- cache -----------------------------------------------------------------------------
     def _read_cache(self) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        if self.cache_dir and self.cache_dir.is_dir():
-            for shard in sorted(self.cache_dir.glob("shard-*.npz")):
-                with np.load(shard) as data:
-                    out.update(zip(data["hashes"].tolist(), data["vectors"], strict=True))
-        return out
+        """The disk cache, read on first use; `embed` adds what it computes to it."""
+        if self._cache is None:
+            self._cache = {}
+            if self.cache_dir and self.cache_dir.is_dir():
+                for shard in sorted(self.cache_dir.glob("shard-*.npz")):
+                    with np.load(shard) as data:
+                        self._cache.update(
+                            zip(data["hashes"].tolist(), data["vectors"], strict=True)
+                        )
+        return self._cache
 
     def _write_cache(self, hashes: list[str], vectors: np.ndarray) -> None:
         if not self.cache_dir or not hashes:

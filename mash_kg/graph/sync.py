@@ -82,7 +82,8 @@ def read_build(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, dict[str
     vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
     vectors = vectors.astype(np.float32).astype(np.float64)  # stable values across runs
     ref = manifest.get("reference_site")
-    order = sorted(range(emb.num_rows), key=lambda i: emb.column("site")[i].as_py() != ref)
+    sites = emb.column("site").to_pylist()
+    order = sorted(range(emb.num_rows), key=lambda i: sites[i] != ref)
     ids = emb.column("id").to_pylist()
     embedding: dict[str, list[float]] = {}
     for i in order:  # a shared code keeps the reference site's vector
@@ -132,7 +133,7 @@ def sync_build(
 
     # target state ----------------------------------------------------------------------
     sites_of = codes.groupby("id")["site"].agg(lambda s: sorted(set(s))).to_dict()
-    first = codes.drop_duplicates("id").set_index("id")
+    first = codes.drop_duplicates("id").set_index("id").to_dict("index")
     target_nodes = {i: {"sites": sites_of[i], "embedding": embedding[i]} for i in sites_of}
     target_edges = {
         (r.id, r.other_id): {"score": float(r.score), "rank": int(r.rank), "method": r.method,
@@ -160,7 +161,7 @@ def sync_build(
     for cid, props in target_nodes.items():
         old = held_nodes.get(cid)
         if old is None:
-            row = first.loc[cid]
+            row = first[cid]
             extra = {k: row[k] for k in CREATED_KEYS if k in row and not pd.isna(row[k])}
             if extra.get("vocab") and not str(cid).startswith(f"{extra.get('site')}/"):
                 extra.pop("site", None)  # standard codes have no site

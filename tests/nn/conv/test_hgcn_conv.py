@@ -45,12 +45,17 @@ def test_outputs_stay_inside_the_ball(c, seed):
     ball.assert_check_point_on_manifold(out)
 
 
+def _identity_conv(dim: int, c: float) -> HGCNConv:
+    """A float64 layer with W = I and no bias: only the aggregation acts."""
+    conv = HGCNConv(dim, dim, geoopt.PoincareBall(c=c), bias=False).double()
+    with torch.no_grad():
+        conv.weight.copy_(torch.eye(dim))
+    return conv
+
+
 @pytest.mark.parametrize("c", CURVATURES)
 def test_identity_layer_returns_its_input(c):
-    ball = geoopt.PoincareBall(c=c)
-    conv = HGCNConv(5, 5, ball, bias=False).double()
-    with torch.no_grad():
-        conv.weight.copy_(torch.eye(5))
+    conv = _identity_conv(5, c)
     x = _points(7, 5, c, seed=3)
     out = conv(x, torch.empty(2, 0, dtype=torch.long))  # self-loops only
     torch.testing.assert_close(out, x, atol=1e-10, rtol=1e-8)
@@ -58,10 +63,7 @@ def test_identity_layer_returns_its_input(c):
 
 @pytest.mark.parametrize("c", CURVATURES)
 def test_aggregation_matches_the_closed_form(c):
-    ball = geoopt.PoincareBall(c=c)
-    conv = HGCNConv(3, 3, ball, bias=False).double()
-    with torch.no_grad():
-        conv.weight.copy_(torch.eye(3))
+    conv = _identity_conv(3, c)
     x = _points(3, 3, c, seed=4)
     edges = torch.tensor([[1, 2], [0, 0]])  # 1 -> 0, 2 -> 0; node 0 also hears itself
     weights = torch.tensor([2.0, 1.0], dtype=torch.float64)
