@@ -9,6 +9,12 @@ when complete, so a half-written build never exists under its id):
   aligned (the alignment features mapped into the reference site's space); float32 lists
 - ``counterparts.parquet``: site, id, other_site, other_id, rank, score (CSLS), transport
   (plan probability, NaN for methods without a plan), method -> ALIGNED_WITH edges
+- Stages II-III (unless ``[hierarchy] enabled = false``; see stage2.py and stage3.py):
+  ``poincare.parquet`` (id, role, point, norm: every code and curated context code, and the
+  latent groups), ``candidates.parquet`` (id, candidate, rank, score, distance),
+  ``hierarchy.parquet`` (child, parent, score, rank, parent_label -> MASH_IS_A edges),
+  ``latent.parquet`` (id, name, domain, size, members, norm -> :Latent nodes),
+  ``holdout.parquet`` (id, parent, rank, text_rank, candidates -> `mash-kg eval`)
 - ``manifest.json``: build id, created_at, config_hash, version, settings, per-stage figures
 """
 
@@ -82,6 +88,64 @@ def _write_tables(
     counterparts.to_parquet(tmp / "counterparts.parquet", index=False)
 
 
+def run_hierarchy(
+    project: Project, settings: Neo4jSettings, codes: pd.DataFrame, counterparts: pd.DataFrame,
+    cooc: pd.DataFrame, embedder: TextEmbedder, step: Step,
+) -> tuple[dict[str, pd.DataFrame], dict]:  # fmt: skip
+    """Stages II-III: the curated context read from Neo4j, the hyperbolic space, the learned
+    hierarchy; returns the tables to write and their figures."""
+    from mash_kg.graph import connect
+    from mash_kg.graph.reader import read_context
+    from mash_kg.stage2 import node_table, run_stage2
+    from mash_kg.stage3 import run_stage3
+
+    h = project.hierarchy
+    advance = step("reading the curated context from Neo4j", 1)
+    driver = connect(settings, schema=False)
+    try:
+        ctx_nodes, ctx_edges = read_context(driver, sorted(set(codes["id"])), settings.database)
+    finally:
+        driver.close()
+    advance(1)
+    nodes = node_table(codes, ctx_nodes)
+    advance = step(f"text embeddings of the context ({len(nodes)} codes)", len(nodes))
+    text = embedder.embed(list(nodes["name"]), progress=advance).astype(np.float32)
+    advance = step(f"Stage II: Poincaré embeddings ({h.gnn_layers} HGCN layers)", h.epochs)
+    epoch_log = lambda msg: advance(100)  # noqa: E731 (train logs every 100 epochs)
+    space = run_stage2(codes, ctx_nodes, ctx_edges, text, counterparts, cooc, h,
+                       seed=project.model.seed, log=epoch_log)  # fmt: skip
+    advance = step("Stage III: parents and latent groups", 1)
+    result = run_stage3(space, h)
+    advance(1)
+    norms = np.linalg.norm(space.points, axis=1)
+    poincare = pd.DataFrame({"id": space.nodes["id"], "role": space.nodes["role"],
+                             "point": list(space.points.astype(np.float32)),
+                             "norm": norms})  # fmt: skip
+    if len(result.latent):
+        poincare = pd.concat([poincare, pd.DataFrame({
+            "id": result.latent["id"], "role": "latent", "point": list(result.latent["point"]),
+            "norm": [float(np.linalg.norm(p)) for p in result.latent["point"]]})],
+            ignore_index=True)  # fmt: skip
+    tables = {
+        "poincare": poincare,
+        "candidates": result.candidates,
+        "hierarchy": result.hierarchy,
+        "latent": result.latent.drop(columns=["point"]),
+        "holdout": result.holdout,
+    }
+    return tables, {"stage2": space.figures, "stage3": result.figures}
+
+
+def _write_points(df: pd.DataFrame, path: Path) -> None:
+    table = pa.table({
+        "id": pa.array(df["id"].astype(str)), "role": pa.array(df["role"].astype(str)),
+        "point": _vectors_column(np.stack(df["point"].to_numpy())) if len(df)
+        else pa.array([], pa.list_(pa.float32())),
+        "norm": pa.array(df["norm"].astype(float)),
+    })  # fmt: skip
+    pq.write_table(table, path)
+
+
 def _quiet_step(description: str, total: int | None) -> Callable[[int], None]:
     return lambda n: None
 
@@ -89,7 +153,8 @@ def _quiet_step(description: str, total: int | None) -> Callable[[int], None]:
 def run_build(
     project: Project, settings: Neo4jSettings | None = None, step: Step = _quiet_step
 ) -> Path:
-    """Run Stage I of `project`; returns the build folder."""
+    """Run Stages I-III of `project` (I only when [hierarchy] is disabled); returns the build
+    folder."""
     settings = settings or Neo4jSettings()
     m = project.model
     started = time.perf_counter()
@@ -126,6 +191,19 @@ def run_build(
             "pairs": int(sv.counts.nnz // 2),
         }
 
+    extra_tables: dict[str, pd.DataFrame] = {}
+    stages = ["I"]
+    if project.hierarchy.enabled:
+        codes_all = pd.concat([sv.codes for sv in vectors], ignore_index=True)
+        cooc_all = pd.concat(
+            [matrix_to_counts(sv.counts, list(sv.codes["id"])) for sv in vectors],
+            ignore_index=True,
+        )
+        extra_tables, fig = run_hierarchy(project, settings, codes_all, table, cooc_all,
+                                          embedder, step)  # fmt: skip
+        figures.update(fig)
+        stages += ["II", "III"]
+
     created = datetime.now(UTC)
     build_id = f"{created:%Y%m%dT%H%M%S}-{project.config_hash()[:8]}"
     project.builds.mkdir(parents=True, exist_ok=True)
@@ -134,6 +212,11 @@ def run_build(
     tmp.mkdir()
     try:
         _write_tables(tmp, sites, vectors, aligned, table, ids)
+        for name, df in extra_tables.items():
+            if name == "poincare":
+                _write_points(df, tmp / "poincare.parquet")
+            else:
+                df.to_parquet(tmp / f"{name}.parquet", index=False)
         manifest = {
             "id": build_id,
             "created_at": created.isoformat(timespec="seconds"),
@@ -143,8 +226,11 @@ def run_build(
             "config": str(project.path),
             "model": dict(vars(m)),
             "reference_site": m.reference_site,
-            "sites": figures,
-            "stages": ["I"],
+            "sites": {k: v for k, v in figures.items() if k not in ("stage2", "stage3")},
+            "hierarchy": dict(vars(project.hierarchy)),
+            "stage2": figures.get("stage2"),
+            "stage3": figures.get("stage3"),
+            "stages": stages,
             "seconds": round(time.perf_counter() - started, 1),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")

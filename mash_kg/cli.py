@@ -407,7 +407,8 @@ def run_build_with_progress(config: Config, builds: Path | None = None):
 @cli.command()
 @click.pass_context
 def build(ctx: click.Context) -> None:
-    """Run Stage I (site inputs, embeddings, alignment) from mash-kg.toml into a build folder."""
+    """Run Stages I-III from mash-kg.toml into a build folder: site inputs, embeddings,
+    alignment; hyperbolic embeddings over the stored graph; the learned hierarchy."""
     folder = run_build_with_progress(_config(ctx))
     manifest = json.loads((folder / "manifest.json").read_text())
     table = Table(title=f"build {manifest['id']}")
@@ -417,7 +418,60 @@ def build(ctx: click.Context) -> None:
         events = "counts given" if fig["events"] is None else f"{fig['events']:,}"
         table.add_row(site, f"{fig['codes']:,}", events, f"{fig['pairs']:,}")
     console.print(table)
+    if manifest.get("stage3"):
+        s2, s3 = manifest["stage2"], manifest["stage3"]
+        console.print(
+            f"Stage II: {s2['nodes']:,} codes on the ball ({s2['train_edges']:,} curated edges, "
+            f"{s2['heldout_edges']:,} held out, {s2['graph_edges']:,} message-passing edges), "
+            f"{s2['train_seconds']} s. Stage III: {s3['unparented_codes']:,} codes without a "
+            f"curated parent: {s3['placed_codes']:,} placed, {s3['codes_in_latent_groups']:,} "
+            f"in {s3['latent_groups']:,} latent groups, {s3['codes_left_unparented']:,} left.",
+            highlight=False,
+        )
     console.print(f"build folder: {folder} ({manifest['seconds']} s)")
+
+
+def latest_build(config: Config) -> Path:
+    """The newest complete build folder of the project."""
+    from mash_kg.project import load_project
+
+    builds = load_project(config).builds
+    found = sorted(p for p in builds.glob("*") if (p / "manifest.json").is_file())
+    if not found:
+        raise MashError(f"{builds}: no build yet (run mash-kg build)")
+    return found[-1]
+
+
+@cli.command("eval")
+@click.argument("build_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)  # fmt: skip
+@click.pass_context
+def eval_(ctx: click.Context, build_dir: Path | None, fmt: str) -> None:
+    """Score BUILD_DIR (default: the newest build) against the curated edges it held out."""
+    from mash_kg.evaluate import evaluate_build
+
+    metrics = evaluate_build(build_dir or latest_build(_config(ctx)))
+    if fmt == "json":
+        click.echo(json.dumps(metrics, indent=2))
+        return
+    table = Table(title=f"build {metrics['build']}: {metrics['heldout_codes']} held-out codes, "
+                  f"{metrics['candidates_per_code']:.0f} candidates each")  # fmt: skip
+    table.add_column("parent ranking")
+    for col in ("hit@1", "hit@10", "MRR", "mean rank"):
+        table.add_column(col, justify="right")
+    for label, key in (("Stage II-III model", "model"), ("text model alone", "text_only")):
+        m = metrics[key]
+        table.add_row(label, *(("-" if m[k] is None else str(m[k]))
+                               for k in ("hit@1", "hit@10", "mrr", "mean_rank")))  # fmt: skip
+    console.print(table)
+    e = metrics["edges"]
+    console.print(
+        f"MASH_IS_A edges drawn for held-out codes (score >= {e['threshold']}): {e['drawn']}, "
+        f"precision {e['precision']}, recall {e['recall']}; "
+        f"{metrics['to_latent_or_none']:.1%} of held-out codes got no curated parent",
+        highlight=False,
+    )
 
 
 @cli.command()
@@ -442,14 +496,7 @@ def sync(
             console.print("sync lock cleared" if had else "there was no sync lock")
             if build_dir is None:
                 return
-        if build_dir is None:
-            from mash_kg.project import load_project
-
-            builds = load_project(config).builds
-            found = sorted(p for p in builds.glob("*") if (p / "manifest.json").is_file())
-            if not found:
-                raise MashError(f"{builds}: no build yet (run mash-kg build)")
-            build_dir = found[-1]
+        build_dir = build_dir or latest_build(config)
         report = sync_build(
             driver, build_dir, database=config.neo4j.database, batch_size=batch_size,
             dry_run=dry_run,
@@ -467,6 +514,10 @@ def sync(
     table.add_row("ALIGNED_WITH", str(report.aligned_added), str(report.aligned_changed),
                   str(report.aligned_removed))  # fmt: skip
     table.add_row("sites", str(report.sites_added), "0", "0")
+    table.add_row(":Latent", str(report.latent_added), str(report.latent_changed),
+                  str(report.latent_removed))  # fmt: skip
+    table.add_row("MASH_IS_A", str(report.learned_added), str(report.learned_changed),
+                  str(report.learned_removed))  # fmt: skip
     console.print(table)
     console.print(f"{report.changes} changes in {report.seconds:.1f} s")
 

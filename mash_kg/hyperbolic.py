@@ -159,7 +159,7 @@ def train(
             log(f"epoch {epoch + 1}: loss {np.mean(losses[-100:]):.4f}")
     seconds = time.perf_counter() - start
     return model, {"seconds": seconds, "seconds_per_epoch": seconds / max(s.epochs, 1),
-                   "final_loss": float(np.mean(losses[-20:]))}  # fmt: skip
+                   "final_loss": float(np.mean(losses[-20:])) if losses else None}  # fmt: skip
 
 
 @torch.no_grad()

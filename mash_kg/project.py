@@ -17,6 +17,7 @@ from mash_kg.config import Config
 from mash_kg.errors import InputError
 from mash_kg.features import FEATURE_WEIGHTS
 from mash_kg.loaders import SITE_FORMATS
+from mash_kg.stage2 import HierarchySettings
 
 
 @dataclass
@@ -53,11 +54,16 @@ class Project:
     model: ModelSettings
     sites: list[SiteSpec]
     path: Path
+    hierarchy: HierarchySettings = field(default_factory=HierarchySettings)
 
     def config_hash(self) -> str:
         """Hash of the settings that shape a build (paths by name, not by content)."""
         blob = json.dumps(
-            {"model": asdict(self.model), "sites": [asdict(s) for s in self.sites]},
+            {
+                "model": asdict(self.model),
+                "sites": [asdict(s) for s in self.sites],
+                "hierarchy": asdict(self.hierarchy),
+            },
             sort_keys=True,
             default=str,
         )
@@ -90,9 +96,9 @@ def load_project(config: Config) -> Project:
         raise InputError("mash-kg.toml", "no project file here", hint="run `mash-kg init`")
     cfg, raw = config.path, config.raw
     for key in raw:
-        if key not in ("project", "model", "sites", "neo4j"):
+        if key not in ("project", "model", "hierarchy", "sites", "neo4j"):
             raise InputError(cfg, f"unknown section [{key}]", hint="sections: project, model, "
-                             "sites, neo4j")  # fmt: skip
+                             "hierarchy, sites, neo4j")  # fmt: skip
     proj = raw.get("project", {})
     for key in proj:
         if key not in ("name", "builds"):
@@ -110,6 +116,9 @@ def load_project(config: Config) -> Project:
         raise InputError(cfg, "[model].feature_weights must be three numbers >= 0")
     if model.dim < 2 or model.dim % 2:
         raise InputError(cfg, f"[model].dim = {model.dim} must be an even number >= 2")
+    hierarchy = HierarchySettings()
+    _fill(hierarchy, raw.get("hierarchy", {}), "[hierarchy]", cfg)
+    _check_hierarchy(hierarchy, cfg)
     sites: list[SiteSpec] = []
     for n, section in enumerate(raw.get("sites", []), start=1):
         if "id" not in section:
@@ -127,7 +136,27 @@ def load_project(config: Config) -> Project:
         model.reference_site = ids[0]
     elif model.reference_site not in ids:
         raise InputError(cfg, f"[model].reference_site {model.reference_site!r} is not a site")
-    return Project(name=name, builds=builds, model=model, sites=sites, path=cfg)
+    return Project(name=name, builds=builds, model=model, sites=sites, path=cfg,
+                   hierarchy=hierarchy)  # fmt: skip
+
+
+def _check_hierarchy(h: HierarchySettings, cfg: Path) -> None:
+    checks = [
+        (h.dim >= 2, "dim must be >= 2"),
+        (h.curvature > 0, "curvature must be > 0"),
+        (0 <= h.gnn_layers <= 8, "gnn_layers must be between 0 and 8"),
+        (h.epochs >= 0, "epochs must be >= 0"),
+        (0 <= h.holdout < 1, "holdout must be in [0, 1)"),
+        (0 < h.parent_threshold <= 1, "parent_threshold must be in (0, 1]"),
+        (h.max_parents >= 1, "max_parents must be >= 1"),
+        (h.latent_cut > 0, "latent_cut must be > 0"),
+        (h.cooc_neighbours >= 0, "cooc_neighbours must be >= 0"),
+        (h.top_candidates >= 1, "top_candidates must be >= 1"),
+        (h.text_temperature >= 0, "text_temperature must be >= 0"),
+    ]
+    for ok, problem in checks:
+        if not ok:
+            raise InputError(cfg, f"[hierarchy].{problem}")
 
 
 def _check_site(spec: SiteSpec, cfg: Path) -> None:
@@ -167,6 +196,20 @@ anchor_vocabs = []             # vocabularies whose shared codes anchor the alig
 feature_weights = [1.0, 0.3, 0.3]  # alignment features: text, co-occurrence, neighbour text
 epochs = 300                   # training steps of the neural OT map
 seed = 0
+
+[hierarchy]                    # Stages II-III; they read the curated graph from Neo4j
+enabled = true                 # false: Stage I only (no Neo4j needed)
+dim = 32                       # Poincare ball dimension
+curvature = 1.0
+gnn_layers = 2                 # hyperbolic graph convolutions over the stored graph (0: none)
+epochs = 300
+holdout = 0.0                  # share of curated parent edges hidden, scored by `mash-kg eval`
+parent_threshold = 0.3         # candidates scoring at least this become parents
+max_parents = 3
+latent_cut = 0.6               # latent groups: cluster cut, share of the median distance
+cooc_neighbours = 5            # co-occurrence neighbours per code in the message passing
+top_candidates = 10            # parent candidates kept per code
+text_temperature = 0.05        # text similarity's weight in parent scores (0: distance only)
 
 # One [[sites]] table per institution. Formats:
 #   tables: codes (code, vocab, name[, domain, frequency]) and either

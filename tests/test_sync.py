@@ -31,7 +31,8 @@ def build(tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("sync") / "two_sites"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
     cfg = project / "mash-kg.toml"
-    cfg.write_text(cfg.read_text().replace('"neural_ot"', '"sinkhorn"'))
+    text = cfg.read_text().replace('"neural_ot"', '"sinkhorn"')
+    cfg.write_text(text.replace("[hierarchy]", "[hierarchy]\nenabled = false"))  # Stage I
     return run_build(load_project(load_config(cfg)))
 
 

@@ -7,6 +7,10 @@ What a build owns in the graph (curated ontology content is never touched):
   norm); removed again from codes a later build no longer has;
 - ``ALIGNED_WITH {score, transport, rank, method, build}`` edges; ``build`` names the build that
   last wrote the edge, so an unchanged edge is not rewritten;
+- Stages II-III: ``:Latent {id, name, domain, size, poincare, build}`` nodes (deleted with
+  their edges when a later build no longer has them), ``MASH_IS_A {score, rank, build}`` edges
+  from codes and latent groups to their learned parents, and ``poincare`` (the point on the
+  ball) on the build's codes;
 - ``:Build {id, created_at, config_hash, version, metrics, synced_at, current}``.
 
 The difference is applied in ONE transaction of batched UNWIND statements: a sync killed or
@@ -38,7 +42,7 @@ from mash_kg.errors import InputError, MashError
 from mash_kg.graph.writer import DEFAULT_BATCH, _batches
 
 LOCK_ID = "sync"
-NODE_KEYS = ("sites", "embedding")  # properties a build owns on every code it has
+NODE_KEYS = ("sites", "embedding", "poincare")  # properties a build owns on its codes
 CREATED_KEYS = ("vocab", "code", "name", "domain", "site")  # on codes it creates
 
 
@@ -52,13 +56,21 @@ class SyncReport:
     aligned_changed: int = 0
     aligned_removed: int = 0
     sites_added: int = 0
+    latent_added: int = 0
+    latent_changed: int = 0
+    latent_removed: int = 0
+    learned_added: int = 0
+    learned_changed: int = 0
+    learned_removed: int = 0
     dry_run: bool = False
     seconds: float = 0.0
 
     @property
     def changes(self) -> int:
         return (self.codes_added + self.codes_changed + self.codes_retired + self.aligned_added
-                + self.aligned_changed + self.aligned_removed + self.sites_added)  # fmt: skip
+                + self.aligned_changed + self.aligned_removed + self.sites_added
+                + self.latent_added + self.latent_changed + self.latent_removed
+                + self.learned_added + self.learned_changed + self.learned_removed)  # fmt: skip
 
 
 class SyncLocked(MashError):
@@ -89,6 +101,27 @@ def read_build(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, dict[str
     for i in order:  # a shared code keeps the reference site's vector
         embedding.setdefault(ids[i], vectors[i].tolist())
     return manifest, codes, counterparts, embedding
+
+
+def read_hierarchy(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[float]]]:
+    """(MASH_IS_A edges, latent groups, point on the ball by id) of a Stage III build; empty
+    tables for a Stage I build."""
+    folder = Path(folder)
+    if not (folder / "hierarchy.parquet").is_file():
+        empty = pd.DataFrame(columns=["child", "parent", "score", "rank", "parent_label"])
+        return empty, pd.DataFrame(columns=["id", "name", "domain", "size"]), {}
+    hierarchy = pd.read_parquet(folder / "hierarchy.parquet")
+    latent = pd.read_parquet(folder / "latent.parquet")
+    pts = pq.read_table(folder / "poincare.parquet", columns=["id", "role", "point"])
+    keep = [r != "context" for r in pts.column("role").to_pylist()]
+    points = np.stack(pts.column("point").to_numpy(zero_copy_only=False)).astype(np.float64)
+    poincare = {i: points[k].tolist() for k, i in enumerate(pts.column("id").to_pylist())
+                if keep[k]}  # fmt: skip
+    return hierarchy, latent, poincare
+
+
+def _round(x: float) -> float:
+    return float(np.float32(x))  # scores as float32 values: stable across runs and reads
 
 
 def clear_lock(driver: Driver, database: str = "neo4j") -> bool:
@@ -134,7 +167,21 @@ def sync_build(
     # target state ----------------------------------------------------------------------
     sites_of = codes.groupby("id")["site"].agg(lambda s: sorted(set(s))).to_dict()
     first = codes.drop_duplicates("id").set_index("id").to_dict("index")
-    target_nodes = {i: {"sites": sites_of[i], "embedding": embedding[i]} for i in sites_of}
+    hierarchy, latent, poincare = read_hierarchy(folder)
+    target_nodes = {i: {"sites": sites_of[i], "embedding": embedding[i],
+                        **({"poincare": poincare[i]} if i in poincare else {})}
+                    for i in sites_of}  # fmt: skip
+    target_latent = {
+        r.id: {"name": r.name, "size": int(r.size), "poincare": poincare.get(r.id),
+               **({} if r.domain is None or pd.isna(r.domain) else {"domain": r.domain})}
+        for r in latent.itertuples()
+    }  # fmt: skip
+    label = {r.id: "Latent" for r in latent.itertuples()}
+    target_learned = {
+        (r.child, r.parent): {"score": _round(r.score), "rank": int(r.rank),
+                              "labels": (label.get(r.child, "Code"), r.parent_label)}
+        for r in hierarchy.itertuples()
+    }  # fmt: skip
     target_edges = {
         (r.id, r.other_id): {"score": float(r.score), "rank": int(r.rank), "method": r.method,
                              **({} if pd.isna(r.transport) else {"transport": float(r.transport)})}
@@ -145,7 +192,7 @@ def sync_build(
     held, _, _ = driver.execute_query(
         "MATCH (n:Code) WHERE n.sites IS NOT NULL OR n.origin = 'build' OR n.id IN $ids "
         "RETURN n.id AS id, n.sites AS sites, n.embedding AS embedding, n.origin AS origin, "
-        "n.status AS status", ids=list(target_nodes), database_=database,
+        "n.status AS status, n.poincare AS poincare", ids=list(target_nodes), database_=database,
     )  # fmt: skip
     held_nodes = {r["id"]: r for r in held}
     edges, _, _ = driver.execute_query(
@@ -155,6 +202,17 @@ def sync_build(
     held_edges = {(r["s"], r["e"]): r["p"] for r in edges}
     sites_held, _, _ = driver.execute_query("MATCH (s:Site) RETURN s.id AS id", database_=database)
     new_sites = sorted(set(codes["site"]) - {r["id"] for r in sites_held})
+    held_lat, _, _ = driver.execute_query(
+        "MATCH (n:Latent) RETURN n.id AS id, properties(n) AS p", database_=database
+    )
+    held_latent = {r["id"]: r["p"] for r in held_lat}
+    held_mash, _, _ = driver.execute_query(
+        "MATCH (a)-[r:MASH_IS_A]->(b) RETURN a.id AS s, b.id AS e, properties(r) AS p, "
+        "CASE WHEN a:Latent THEN 'Latent' ELSE 'Code' END AS sl, "
+        "CASE WHEN b:Latent THEN 'Latent' ELSE 'Code' END AS el", database_=database,
+    )  # fmt: skip
+    held_learned = {(r["s"], r["e"]): r["p"] for r in held_mash}
+    held_labels = {(r["s"], r["e"]): (r["sl"], r["el"]) for r in held_mash}
 
     # the difference --------------------------------------------------------------------
     create, update, retire, strip = [], [], [], []
@@ -170,8 +228,10 @@ def sync_build(
         elif (
             old["sites"] != props["sites"]
             or old["embedding"] != props["embedding"]
+            or old["poincare"] != props.get("poincare")
             or (old["origin"] == "build" and old["status"] != "active")
         ):
+            props = {"poincare": None, **props}  # a code may lose its point
             update.append({"id": cid, "props": {**props, "status": "active"}
                            if old["origin"] == "build" else props})  # fmt: skip
     for cid, old in held_nodes.items():
@@ -190,6 +250,31 @@ def sync_build(
         and {k: v for k, v in held_edges[(s, e)].items() if k != "build"} != p
     ]
     e_delete = [{"s": s, "e": e} for (s, e) in held_edges if (s, e) not in target_edges]
+    l_create = [{"id": i, "p": {**p, "id": i, "build": build}}
+                for i, p in target_latent.items() if i not in held_latent]  # fmt: skip
+    l_update = [
+        {"id": i, "p": {**p, "id": i, "build": build}}
+        for i, p in target_latent.items()
+        if i in held_latent
+        and {k: v for k, v in held_latent[i].items() if k not in ("build", "id")}
+        != {k: v for k, v in p.items() if v is not None}
+    ]
+    l_delete = [{"id": i} for i in held_latent if i not in target_latent]
+    m_create, m_update = [], []
+    for (a, b), p in target_learned.items():
+        row = {"s": a, "e": b, "labels": p["labels"],
+               "p": {"score": p["score"], "rank": p["rank"], "build": build}}  # fmt: skip
+        old = held_learned.get((a, b))
+        if old is None:
+            m_create.append(row)
+        elif old.get("score") != p["score"] or old.get("rank") != p["rank"]:
+            m_update.append(row)
+    m_delete = [{"s": a, "e": b, "labels": held_labels[(a, b)]}
+                for (a, b) in held_learned if (a, b) not in target_learned]  # fmt: skip
+    report.latent_added, report.latent_changed = len(l_create), len(l_update)
+    report.latent_removed = len(l_delete)
+    report.learned_added, report.learned_changed = len(m_create), len(m_update)
+    report.learned_removed = len(m_delete)
     report.codes_added, report.codes_changed = len(create), len(update) + len(strip)
     report.codes_retired = len(retire)
     report.aligned_added, report.aligned_changed = len(e_create), len(e_update)
@@ -218,13 +303,26 @@ def sync_build(
             run(tx, "UNWIND $rows AS row CREATE (n:Code {id: row.id}) SET n += row.props", create)
             run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) SET n += row.props", update)
             run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
-                "SET n.status = 'retired', n.sites = null, n.embedding = null", retire)  # fmt: skip
+                "SET n.status = 'retired', n.sites = null, n.embedding = null, n.poincare = null",
+                retire)  # fmt: skip
             run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
-                "SET n.sites = null, n.embedding = null", strip)  # fmt: skip
+                "SET n.sites = null, n.embedding = null, n.poincare = null", strip)  # fmt: skip
             match = "UNWIND $rows AS row MATCH (a:Code {id: row.s}) MATCH (b:Code {id: row.e}) "
             run(tx, match + "CREATE (a)-[r:ALIGNED_WITH]->(b) SET r = row.p", e_create)
             run(tx, match + "MATCH (a)-[r:ALIGNED_WITH]->(b) SET r = row.p", e_update)
             run(tx, match + "MATCH (a)-[r:ALIGNED_WITH]->(b) DELETE r", e_delete)
+            for labels in sorted({r["labels"] for r in m_delete}):
+                run(tx, _mash_match(labels) + "MATCH (a)-[r:MASH_IS_A]->(b) DELETE r",
+                    [r for r in m_delete if r["labels"] == labels])  # fmt: skip
+            run(tx, "UNWIND $rows AS row MATCH (n:Latent {id: row.id}) DETACH DELETE n", l_delete)
+            run(tx, "UNWIND $rows AS row CREATE (n:Latent) SET n = row.p", l_create)
+            run(tx, "UNWIND $rows AS row MATCH (n:Latent {id: row.id}) SET n = row.p", l_update)
+            for labels in sorted({r["labels"] for r in m_create + m_update}):
+                m = _mash_match(labels)
+                run(tx, m + "CREATE (a)-[r:MASH_IS_A]->(b) SET r = row.p",
+                    [r for r in m_create if r["labels"] == labels])  # fmt: skip
+                run(tx, m + "MATCH (a)-[r:MASH_IS_A]->(b) SET r = row.p",
+                    [r for r in m_update if r["labels"] == labels])  # fmt: skip
             if build_changed:
                 tx.run(
                     "MATCH (b:Build) WHERE b.id <> $id SET b.current = false "
@@ -243,6 +341,14 @@ def sync_build(
         ensure_vector_index(driver, len(next(iter(embedding.values()))), database)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _mash_match(labels: tuple[str, str]) -> str:
+    """Both ends of a MASH_IS_A row, each by its label's unique id (labels are from a fixed
+    pair of names, never from input)."""
+    assert set(labels) <= {"Code", "Latent"}
+    return (f"UNWIND $rows AS row MATCH (a:{labels[0]} {{id: row.s}}) "
+            f"MATCH (b:{labels[1]} {{id: row.e}}) ")  # fmt: skip
 
 
 def ensure_vector_index(driver: Driver, dimensions: int, database: str = "neo4j") -> None:

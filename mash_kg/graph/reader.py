@@ -1,0 +1,52 @@
+"""The stored graph read back for Stage II: the curated neighbourhood of a build's codes.
+
+For the codes of a build, the context is: the codes themselves where the graph has them, all
+their curated ancestors (IS_A*), the children of those ancestors (siblings of the path: hard
+negatives and the places a code without a parent may go), and the codes they map to (MAPS_TO)
+with those codes' ancestors. Returned as two tables, so Stage II never sees the driver:
+
+- nodes: id, vocab, name, domain, kind
+- edges: child, parent, type (IS_A | MAPS_TO), both ends in nodes
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from neo4j import Driver
+
+NODES = """
+UNWIND $ids AS id
+MATCH (c:Code {id: id})
+OPTIONAL MATCH (c)-[:MAPS_TO]->(m:Code)
+WITH collect(DISTINCT c) + collect(DISTINCT m) AS seeds
+UNWIND seeds AS s
+OPTIONAL MATCH (s)-[:IS_A*1..]->(a:Code)
+WITH collect(DISTINCT s) + collect(DISTINCT a) AS path
+UNWIND path AS p
+OPTIONAL MATCH (k:Code)-[:IS_A*1..2]->(p)
+WITH collect(DISTINCT p) + collect(DISTINCT k) AS everything
+UNWIND everything AS n
+WITH DISTINCT n WHERE n IS NOT NULL
+RETURN n.id AS id, n.vocab AS vocab, n.name AS name, n.domain AS domain, n.kind AS kind
+"""
+
+EDGES = """
+UNWIND $ids AS id
+MATCH (a:Code {id: id})-[r:IS_A|MAPS_TO]->(b:Code)
+WHERE b.id IN $ids
+RETURN a.id AS child, b.id AS parent, type(r) AS type
+"""
+
+
+def read_context(
+    driver: Driver, ids: list[str], database: str = "neo4j"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(nodes, edges) of the curated neighbourhood of `ids` (see the module docstring)."""
+    with driver.session(database=database, default_access_mode="READ") as session:
+        nodes = session.execute_read(lambda tx: tx.run(NODES, ids=list(ids)).data())
+        node_ids = [n["id"] for n in nodes]
+        edges = session.execute_read(lambda tx: tx.run(EDGES, ids=node_ids).data())
+    cols = ["id", "vocab", "name", "domain", "kind"]
+    node_df = pd.DataFrame(nodes, columns=cols).sort_values("id", ignore_index=True)
+    edge_df = pd.DataFrame(edges, columns=["child", "parent", "type"])
+    return node_df, edge_df.sort_values(["type", "child", "parent"], ignore_index=True)

@@ -1,0 +1,188 @@
+"""Stages II-III: `mash-kg build` over the stored graph, `mash-kg eval`, and the learned
+hierarchy synced into Neo4j (MASH_IS_A edges, :Latent groups)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from mash_kg.cli import cli
+from mash_kg.graph.sync import sync_build
+from mash_kg.graph.views import run_view
+from mash_kg.graph.writer import write_tables
+from mash_kg.hyperbolic import poincare_distance
+from mash_kg.loaders import get_loader
+from mash_kg.neo4j_server.scratch import wipe
+from mash_kg.stage2 import HierarchySettings, Space
+from mash_kg.stage3 import descendants, group_point, latent_id, latent_name, run_stage3
+from tests.conftest import count, snapshot
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "two_sites"
+
+
+# -- Stage III on a small hand-made space ----------------------------------------------------
+def _space(points: dict[str, tuple], edges: list[tuple[str, str]], codes: set[str],
+           heldout: list[tuple[str, str]] = ()) -> Space:  # fmt: skip
+    ids = sorted(points)
+    nodes = pd.DataFrame({"id": ids, "name": [f"name of {i}" for i in ids],
+                          "domain": "diagnosis", "vocab": "X",
+                          "role": ["code" if i in codes else "context" for i in ids]})  # fmt: skip
+    pts = np.array([points[i] for i in ids], dtype=np.float64)
+    text = np.zeros((len(ids), 4))  # no text evidence: placement by distance alone
+    e = pd.DataFrame(edges, columns=["child", "parent"])
+    h = pd.DataFrame(list(heldout), columns=["child", "parent"])
+    return Space(nodes, pts, text, e[~e["child"].isin(h["child"])], h, e, {})
+
+
+def test_stage3_places_near_codes_and_groups_the_rest():
+    # two curated parents near the origin with a child each; code u sits by P1's child; v and
+    # w sit together far from both parents (latent group), z alone far away (left unparented)
+    pts = {"P1": (0.1, 0.0), "P2": (-0.1, 0.0), "P1a": (0.5, 0.0), "P2a": (-0.5, 0.0),
+           "u": (0.52, 0.02), "v": (0.0, 0.80), "w": (0.02, 0.81), "z": (0.0, -0.9)}  # fmt: skip
+    space = _space(pts, [("P1a", "P1"), ("P2a", "P2")], {"u", "v", "w", "z"})
+    res = run_stage3(space, HierarchySettings(parent_threshold=0.6, latent_cut=0.3))
+    top = res.candidates[res.candidates["rank"] == 1].set_index("id")["candidate"]
+    assert top["u"] == "P1"
+    scores = res.candidates.groupby("id")["score"].sum()
+    assert np.allclose(scores, 1.0)  # two candidates each: probabilities over both
+    code_parents = res.hierarchy[res.hierarchy["parent_label"] == "Code"]
+    assert ("u", "P1") in set(zip(code_parents["child"], code_parents["parent"], strict=True))
+    (group,) = res.latent.itertuples()
+    assert sorted(group.members) == ["v", "w"] and group.id == latent_id(["w", "v"])
+    members = res.hierarchy[res.hierarchy["parent"] == group.id]
+    assert set(members["child"]) == {"v", "w"} and members["score"].between(0, 1).all()
+    # depth follows the norm: the group sits nearer the origin than each member
+    assert group.norm < min(2 * np.arctanh(np.linalg.norm(pts[m])) for m in ("v", "w"))
+    assert res.figures["codes_left_unparented"] == 1  # z
+
+
+def test_stage3_never_proposes_a_code_or_its_descendants_as_its_parent():
+    pts = {"R": (0.0, 0.05), "A": (0.3, 0.0), "A1": (0.6, 0.0), "B": (-0.3, 0.0),
+           "B1": (-0.6, 0.0)}  # fmt: skip
+    edges = [("A", "R"), ("A1", "A"), ("B", "R"), ("B1", "B")]
+    space = _space(pts, edges, {"A", "A1"}, heldout=[("A", "R")])
+    res = run_stage3(space, HierarchySettings())
+    proposed = set(res.candidates.loc[res.candidates["id"] == "A", "candidate"])
+    assert proposed == {"R", "B"}  # not A itself, not A1 below it
+    (row,) = res.holdout.itertuples()
+    assert (row.id, row.parent, row.candidates) == ("A", "R", 2)
+    assert descendants("R", {"R": ["A", "B"], "A": ["A1"]}) == {"A", "B", "A1"}
+
+
+def test_latent_names_are_readable_and_deterministic():
+    names = ["Systolic blood pressure", "Diastolic blood pressure", "Blood pressure panel"]
+    assert latent_name(names) == "Blood pressure group (3 codes)"
+    assert latent_name(list(reversed(names))) == latent_name(names)
+    assert latent_name(["Asthma (disorder)", "Childhood asthma (disorder)"]).startswith("Asthma")
+
+
+def test_group_point_is_inside_the_ball_and_above_its_members():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        p = rng.normal(size=(5, 8))
+        p = p / np.linalg.norm(p, axis=1, keepdims=True) * rng.uniform(0.3, 0.999, (5, 1))
+        g = group_point(p, 1.0)
+        assert np.isfinite(g).all() and np.linalg.norm(g) < np.linalg.norm(p, axis=1).min()
+        assert poincare_distance(g[None], p).shape == (1, 5)
+
+
+# -- the example project end to end ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def hier_build(driver, neo4j_settings, tmp_path_factory):
+    """ICD-10-CM loaded, then `mash-kg build` with Stages I-III on the two-site example."""
+    wipe(driver)
+    write_tables(driver, get_loader("icd10cm")())
+    project = tmp_path_factory.mktemp("hier") / "two_sites"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
+    cfg = project / "mash-kg.toml"
+    text = (
+        cfg.read_text().replace('"neural_ot"', '"sinkhorn"').replace("epochs = 300", "epochs = 100")
+    )
+    s = neo4j_settings
+    cfg.write_text(f'{text}\n[neo4j]\nuri = "{s.bolt_uri}"\nuser = "{s.user}"\n'
+                   f'password = "{s.password}"\n')  # fmt: skip
+    res = CliRunner().invoke(cli, ["--config", str(cfg), "build"])
+    assert res.exit_code == 0, res.output
+    assert "Stage III" in res.output
+    (folder,) = (project / "builds").iterdir()
+    return cfg, folder
+
+
+@pytest.mark.neo4j
+def test_build_writes_the_learned_hierarchy_tables(hier_build):
+    _, folder = hier_build
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["stages"] == ["I", "II", "III"]
+    s2, s3 = manifest["stage2"], manifest["stage3"]
+    assert s2["train_edges"] > 1000 and s2["heldout_edges"] > 10 and s2["max_norm"] < 1
+    codes = pd.read_parquet(folder / "codes.parquet")
+    points = pd.read_parquet(folder / "poincare.parquet")
+    assert set(codes["id"]) <= set(points["id"])
+    assert np.isfinite(np.stack(points["point"])).all() and (points["norm"] < 1).all()
+    cand = pd.read_parquet(folder / "candidates.parquet")
+    # site B's SNOMED conditions have no curated parent: they get ICD-10-CM candidates
+    snomed = cand[cand["id"].str.startswith("SNOMED:") & (cand["rank"] == 1)]
+    assert len(snomed) > 30 and snomed["candidate"].str.startswith("ICD10CM:").all()
+    assert (cand.groupby("id")["score"].sum() <= 1 + 1e-6).all()
+    hier = pd.read_parquet(folder / "hierarchy.parquet")
+    latent = pd.read_parquet(folder / "latent.parquet")
+    assert s3["latent_groups"] == len(latent) > 0 and (latent["size"] >= 2).all()
+    assert set(hier.loc[hier["parent_label"] == "Latent", "parent"]) == set(latent["id"])
+    # labs have no curated hierarchy here: they end in latent groups, never under a diagnosis
+    lab_ids = set(codes.loc[codes["domain"] == "lab", "id"])
+    assert not (hier["child"].isin(lab_ids) & (hier["parent_label"] == "Code")).any()
+    assert latent["name"].str.endswith("codes)").all()
+
+
+@pytest.mark.neo4j
+def test_eval_scores_the_held_out_edges(hier_build):
+    cfg, folder = hier_build
+    res = CliRunner().invoke(cli, ["--config", str(cfg), "eval", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    m = json.loads(res.output)
+    assert m["build"] == folder.name and m["heldout_codes"] > 10
+    for key in ("model", "text_only"):
+        assert 0 <= m[key]["hit@1"] <= m[key]["hit@10"] <= 1 and m[key]["mean_rank"] >= 1
+    assert json.loads((folder / "eval.json").read_text()) == m
+    table = CliRunner().invoke(cli, ["--config", str(cfg), "eval"])
+    assert table.exit_code == 0 and "text model alone" in table.output
+
+
+def test_eval_of_a_build_without_holdout_is_one_clear_line(tmp_path):
+    (tmp_path / "manifest.json").write_text(json.dumps({"id": "b", "stages": ["I"]}))
+    res = CliRunner().invoke(cli, ["eval", str(tmp_path)])
+    assert res.exit_code == 1 and "has no Stage III" in res.output
+
+
+@pytest.mark.neo4j
+def test_sync_writes_the_learned_hierarchy_once(hier_build, driver, neo4j_settings):
+    _, folder = hier_build
+    report = sync_build(driver, folder)
+    hier = pd.read_parquet(folder / "hierarchy.parquet")
+    latent = pd.read_parquet(folder / "latent.parquet")
+    assert report.learned_added == len(hier) and report.latent_added == len(latent)
+    assert count(driver, "MATCH ()-[r:MASH_IS_A]->() RETURN count(r)") == len(hier)
+    assert count(driver, "MATCH (n:Latent) WHERE n.name IS NOT NULL AND size(n.poincare) = 32 "
+                 "RETURN count(n)") == len(latent)  # fmt: skip
+    before = snapshot(driver)
+    again = sync_build(driver, folder)
+    assert again.changes == 0 and snapshot(driver) == before
+    # curated and learned stay apart: IS_A edges are exactly the release's
+    assert count(driver, "MATCH ()-[r:IS_A]->() RETURN count(r)") == 98483
+    # views over the learned hierarchy answer: a SNOMED condition's learned ancestors
+    child = hier.loc[hier["child"].str.startswith("SNOMED:") & (hier["parent_label"] == "Code"),
+                     "child"].iloc[0]  # fmt: skip
+    learned = run_view(driver, "ancestors", {"code": child, "which": "learned"})
+    both = run_view(driver, "ancestors", {"code": child, "which": "both"})
+    parents = set(hier.loc[hier["child"] == child, "parent"])
+    assert {r["id"] for r in learned} == parents  # learned edges only: its parents
+    assert {r["id"] for r in both} > parents  # and through them the curated ICD-10-CM tree
+    assert any(r["id"].startswith("ICD10CM:") and r["kind"] == "chapter" for r in both)
+    queue = run_view(driver, "review_queue", {"threshold": 1.0, "limit": 5})
+    assert 0 < len(queue) <= 5
