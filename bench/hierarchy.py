@@ -12,7 +12,12 @@ F1: held-out (code, true category) against (code, random category) or (code, a s
 category of the true one), at the distance threshold that maximises F1 on the other half of
 the held-out codes.
 
-Run: python bench/hierarchy.py [--quick] [--epochs N]
+atc_placement: GNUmed's ATC list, 20% of level-5 substances held out, ranked among all level-4
+groups. icd10cm_reconstruction: Nickel & Kiela's protocol (10-dim free Poincaré embeddings of
+the transitive closure; mean rank and MAP on a sample of codes).
+
+Run: python bench/hierarchy.py --atc DIR/var/lib/gnumed/server/sql/v14-v15/data/atc_only-utf8.csv
+(DIR from `apt-get download gnumed-server && dpkg-deb -x gnumed-server_*.deb DIR`)
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from _common import write_results  # noqa: E402
 from mash_kg.config import Neo4jSettings  # noqa: E402
 from mash_kg.hyperbolic import TrainSettings, embed, poincare_distance, train  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
+from mash_kg.stage2 import HierarchySettings  # noqa: E402
+
+TEXT_TEMPERATURE = HierarchySettings.text_temperature
 from mash_kg.text_embed import TextEmbedder  # noqa: E402
 
 
@@ -76,41 +84,38 @@ def _metrics(score: np.ndarray, gold: np.ndarray, rand_neg, sib_neg) -> dict:
     }
 
 
-def icd10cm_placement(epochs: int, quick: bool, seed: int = 0) -> dict:
-    cm = get_loader("icd10cm")()
-    nodes = cm.nodes.reset_index(drop=True)
-    row = {c: i for i, c in enumerate(nodes["id"])}
-    child = np.array([row[c] for c in cm.edges["start"]])
-    parent = np.array([row[p] for p in cm.edges["end"]])
-    kind = nodes["kind"].to_numpy()
-    cats = np.flatnonzero(kind == "category")
-    cat_pos = {c: i for i, c in enumerate(cats)}
-    four = child[(kind[child] == "subcategory") & (kind[parent] == "category")]
-    par = dict(zip(child.tolist(), parent.tolist(), strict=True))
+def placement(
+    name: str, names: list[str], child: np.ndarray, parent: np.ndarray, held: np.ndarray,
+    cands: np.ndarray, epochs: int, quick: bool, seed: int = 0,
+) -> dict:  # fmt: skip
+    """Hide the parent edges of `held` codes; rank each one's true parent among `cands`."""
     rng = np.random.default_rng(seed)
-    held = rng.permutation(four)[: len(four) // 5]
+    n = len(names)
+    par = dict(zip(child.tolist(), parent.tolist(), strict=True))
     keep = ~np.isin(child, held)
-    gold = np.array([cat_pos[par[h]] for h in held])
-    # negatives: a random other category; a sibling category (same block), when there is one
-    block_of = {c: par.get(int(c)) for c in cats}
-    by_block: dict[int, list[int]] = {}
-    for i, c in enumerate(cats):
-        by_block.setdefault(block_of[c], []).append(i)
-    rand_neg = (gold + rng.integers(1, len(cats), len(gold))) % len(cats)
+    cand_pos = {c: i for i, c in enumerate(cands)}
+    gold = np.array([cand_pos[par[h]] for h in held])
+    # negatives: a random other candidate; a sibling candidate (same parent), when there is one
+    by_parent: dict[int, list[int]] = {}
+    for i, c in enumerate(cands):
+        by_parent.setdefault(par.get(int(c)), []).append(i)
+    rand_neg = (gold + rng.integers(1, len(cands), len(gold))) % len(cands)
     sib_neg = np.array([
-        rng.choice([s for s in by_block[block_of[cats[g]]] if s != g] or [int(r)])
+        rng.choice([s for s in by_parent[par.get(int(cands[g]))] if s != g] or [int(r)])
         for g, r in zip(gold, rand_neg, strict=True)
     ])  # fmt: skip
 
     embedder = TextEmbedder(cache_dir=Neo4jSettings().cache / "text", batch_size=128)
-    text = embedder.embed(list(nodes["name"])).astype(np.float64)
+    text = embedder.embed(names).astype(np.float64)
     # the models read the text vectors through one PCA to 128 dimensions (as Stage I does);
     # text_nn keeps the full 384
     centred = text - text.mean(axis=0)
-    feats = centred @ np.linalg.svd(centred[::7], full_matrices=False)[2][:128].T
+    step = max(1, n // 15000)
+    feats = centred @ np.linalg.svd(centred[::step], full_matrices=False)[2][:128].T
     methods: dict[str, dict] = {}
     start = time.perf_counter()
-    methods["text_nn"] = _metrics(text[held] @ text[cats].T, gold, rand_neg, sib_neg)
+    cos = text[held] @ text[cands].T
+    methods["text_nn"] = _metrics(cos, gold, rand_neg, sib_neg)
     methods["text_nn"].update(train_seconds=round(time.perf_counter() - start, 2),
                               peak_mib=_peak_mib())  # fmt: skip
     graph = np.concatenate(
@@ -125,14 +130,14 @@ def icd10cm_placement(epochs: int, quick: bool, seed: int = 0) -> dict:
     }
     if quick:
         variants = {k: v for k, v in variants.items() if k != "full"}
-    for name, settings in variants.items():
+    for method, settings in variants.items():
         g = graph if settings.gnn_layers else None
-        print(f"icd10cm_placement: {name} ...", flush=True)
+        print(f"{name}: {method} ...", flush=True)
         model, fig = train(feats, child[keep], parent[keep], settings, graph=g, log=print)
         z = embed(model, feats, g)
-        score = -poincare_distance(z[held], z[cats], settings.curvature)
-        methods[name] = _metrics(score, gold, rand_neg, sib_neg)
-        methods[name].update(
+        dist = poincare_distance(z[held], z[cands], settings.curvature)
+        methods[method] = _metrics(-dist, gold, rand_neg, sib_neg)
+        methods[method].update(
             train_seconds=round(fig["seconds"], 1),
             seconds_per_epoch=round(fig["seconds_per_epoch"], 3),
             epochs=settings.epochs,
@@ -140,26 +145,146 @@ def icd10cm_placement(epochs: int, quick: bool, seed: int = 0) -> dict:
             max_norm=round(float(np.linalg.norm(z, axis=1).max()), 5),
             nan=bool(np.isnan(z).any()),
         )
-        print(f"  {methods[name]}", flush=True)
+        if method != "poincare":  # Stage III's score: distance and text together
+            combined = -dist / settings.temperature + cos / TEXT_TEMPERATURE
+            methods[f"{method}+text"] = _metrics(combined, gold, rand_neg, sib_neg)
+        print(f"  {methods[method]}", flush=True)
     return {
-        "icd10cm_placement": {
-            "n": int(len(held)),
-            "candidates": int(len(cats)),
-            "codes": int(len(nodes)),
-            "note": "peak_mib is the process's peak RSS so far (methods run in this order); "
-            "dim 32, curvature 1, float32; models read text through PCA-128",
-            "methods": methods,
-        }
+        "n": int(len(held)),
+        "candidates": int(len(cands)),
+        "codes": int(n),
+        "note": "peak_mib is the process's peak RSS so far (methods run in this order); "
+        "dim 32, curvature 1, float32; models read text through PCA-128; '+text' = Stage "
+        f"III's parent score: softmax(-d/T + cos/{TEXT_TEMPERATURE})",
+        "methods": methods,
     }
+
+
+def icd10cm_placement(epochs: int, quick: bool, seed: int = 0) -> dict:
+    """20% of the 4-character codes (children of 3-character categories) held out; candidates:
+    all 3-character categories."""
+    cm = get_loader("icd10cm")()
+    nodes = cm.nodes.reset_index(drop=True)
+    row = {c: i for i, c in enumerate(nodes["id"])}
+    child = np.array([row[c] for c in cm.edges["start"]])
+    parent = np.array([row[p] for p in cm.edges["end"]])
+    kind = nodes["kind"].to_numpy()
+    cats = np.flatnonzero(kind == "category")
+    four = child[(kind[child] == "subcategory") & (kind[parent] == "category")]
+    held = np.random.default_rng(seed).permutation(four)[: len(four) // 5]
+    return placement("icd10cm_placement", list(nodes["name"]), child, parent, held, cats,
+                     epochs, quick, seed)  # fmt: skip
+
+
+def atc_placement(path: Path, epochs: int, quick: bool, seed: int = 0) -> dict:
+    """GNUmed's ATC list: 20% of level-5 substances held out; candidates: all level-4 groups."""
+    atc = get_loader("atc")(files=[path])
+    nodes = atc.nodes.reset_index(drop=True)
+    row = {c: i for i, c in enumerate(nodes["id"])}
+    child = np.array([row[c] for c in atc.edges["start"]])
+    parent = np.array([row[p] for p in atc.edges["end"]])
+    length = nodes["code"].str.len().to_numpy()
+    level4 = np.flatnonzero(length == 5)
+    level5 = child[length[child] == 7]
+    held = np.random.default_rng(seed).permutation(level5)[: len(level5) // 5]
+    return placement("atc_placement", list(nodes["name"]), child, parent, held, level4,
+                     epochs, quick, seed)  # fmt: skip
+
+
+def reconstruction(dim: int, seconds: float, sample: int = 2000, seed: int = 0) -> dict:
+    """Nickel & Kiela's reconstruction on the transitive closure of ICD-10-CM: free Poincaré
+    embeddings (dim 10) trained on every (descendant, ancestor) pair with sampled negatives;
+    for `sample` random codes, each true neighbour (closure pair, either direction) is ranked
+    by distance among the code's non-neighbours: mean rank and MAP."""
+    import geoopt
+    import torch
+
+    cm = get_loader("icd10cm")()
+    nodes = cm.nodes.reset_index(drop=True)
+    row = {c: i for i, c in enumerate(nodes["id"])}
+    par = {row[c]: row[p] for c, p in zip(cm.edges["start"], cm.edges["end"], strict=True)}
+    pairs = []
+    for c in range(len(nodes)):
+        p = par.get(c)
+        while p is not None:
+            pairs.append((c, p))
+            p = par.get(p)
+    pairs = np.array(pairs, dtype=np.int64)
+    n = len(nodes)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    ball = geoopt.PoincareBall()
+    emb = geoopt.ManifoldParameter(ball.random_normal((n, dim), std=1e-3), manifold=ball)
+    opt = geoopt.optim.RiemannianAdam([emb], lr=0.05)
+    start, epochs, negs, batch = time.perf_counter(), 0, 50, 4096
+    while time.perf_counter() - start < seconds:
+        for _ in range(0, len(pairs), batch):
+            b = torch.as_tensor(pairs[rng.integers(0, len(pairs), batch)])
+            neg = torch.as_tensor(rng.integers(0, n, (batch, negs)))
+            u = emb[b[:, 0]]
+            cand = torch.cat([emb[b[:, 1]].unsqueeze(1), emb[neg]], dim=1)
+            d = ball.dist(u.unsqueeze(1), cand)
+            loss = torch.nn.functional.cross_entropy(-d, torch.zeros(batch, dtype=torch.long))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        epochs += 1
+    train_seconds = time.perf_counter() - start
+    z = emb.detach().numpy().astype(np.float64)
+    neigh: dict[int, set[int]] = {}
+    for c, a in pairs.tolist():
+        neigh.setdefault(c, set()).add(a)
+        neigh.setdefault(a, set()).add(c)
+    us = rng.choice(np.array(sorted(neigh)), sample, replace=False)
+    ranks, aps = [], []
+    for u in us:
+        d = poincare_distance(z[[u]], z)[0]
+        d[u] = np.inf
+        true = np.array(sorted(neigh[u]))
+        is_true = np.zeros(n, dtype=bool)
+        is_true[true] = True
+        order = np.argsort(d[true])
+        td = d[true][order]
+        # rank of each true neighbour among the non-neighbours (others' true ones left out)
+        false_d = np.sort(d[~is_true])
+        r = 1 + np.searchsorted(false_d, td, side="left")
+        ranks += r.tolist()
+        k = np.arange(1, len(td) + 1)
+        aps.append(float(np.mean(k / (k + r - 1))))
+    return {
+        "n": int(sample), "codes": int(n), "closure_pairs": int(len(pairs)), "dim": dim,
+        "note": f"free embeddings, {negs} random negatives, Riemannian Adam, trained for "
+        f"{seconds:.0f} s; evaluated on {sample} random codes against all codes",
+        "methods": {"poincare_free": {
+            "mean_rank": round(float(np.mean(ranks)), 2), "map": round(float(np.mean(aps)), 4),
+            "epochs": epochs, "train_seconds": round(train_seconds, 1), "peak_mib": _peak_mib(),
+        }},
+    }  # fmt: skip
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="no GNN variant, fewer epochs")
     ap.add_argument("--epochs", type=int, default=600)
+    ap.add_argument("--tasks", default="icd10cm_placement,atc_placement,reconstruction")
+    ap.add_argument("--atc", type=Path, help="GNUmed's atc_only-utf8.csv (see loaders/atc.py)")
+    ap.add_argument("--reconstruction-seconds", type=float, default=600)
     args = ap.parse_args()
     epochs = 100 if args.quick else args.epochs
-    print(write_results("hierarchy", icd10cm_placement(epochs, args.quick)))
+    tasks = args.tasks.split(",")
+    out = {}
+    if "atc_placement" in tasks and args.atc is None:
+        sys.exit("atc_placement needs --atc PATH/atc_only-utf8.csv (see loaders/atc.py)")
+    # results are written after every task, so a late failure keeps the earlier figures
+    if "atc_placement" in tasks:
+        out["atc_placement"] = atc_placement(args.atc, epochs, args.quick)
+        write_results("hierarchy", out)
+    if "icd10cm_placement" in tasks:
+        out["icd10cm_placement"] = icd10cm_placement(epochs, args.quick)
+        write_results("hierarchy", out)
+    if "reconstruction" in tasks:
+        out["icd10cm_reconstruction"] = reconstruction(10, args.reconstruction_seconds)
+    print(write_results("hierarchy", out))
 
 
 if __name__ == "__main__":

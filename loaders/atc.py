@@ -39,7 +39,9 @@ def load(
         for n, row in read_rows(path, ["code", "name"]):
             code = row["code"].upper()
             if code in rows:
-                raise InputError(path, f"code {code} appears twice", row=n)
+                if rows[code]["name"] == row["name"]:
+                    continue  # GNUmed's list repeats C01EB21 verbatim: the same fact twice
+                raise InputError(path, f"code {code} appears twice with different names", row=n)
             rows[code] = {
                 "name": row["name"],
                 "parent": row.get("parent", "").upper() or None,
@@ -53,7 +55,9 @@ def load(
                     path, f"{code!r} is not an ATC code (lengths 1, 3, 4, 5, 7)", row=n
                 )
             if code in rows:
-                raise InputError(path, f"code {code} appears twice", row=n)
+                if rows[code]["name"] == row["name"]:
+                    continue  # GNUmed's list repeats C01EB21 verbatim: the same fact twice
+                raise InputError(path, f"code {code} appears twice with different names", row=n)
             rows[code] = {
                 "name": row["name"],
                 "parent": _atc_parent(code),

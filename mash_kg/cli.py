@@ -365,6 +365,71 @@ def query(
         click.echo(format_rows(rows, fmt), nl=False)
 
 
+# ---------------------------------------------------------------------------------- phenotype
+@cli.group()
+def phenotype() -> None:
+    """Phenotype definitions: import concept sets, expand them into a site's codes."""
+
+
+@phenotype.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--name", help="Phenotype id for an ATLAS JSON file (default: its name or file).")
+@click.pass_context
+def phenotype_import(ctx: click.Context, file: Path, name: str | None) -> None:
+    """Read FILE (ATLAS concept-set JSON, or CSV: phenotype, code, include_descendants,
+    exclude) and store it as :Phenotype -[:INCLUDES]-> :Code, replacing an earlier version."""
+    from mash_kg.graph import connect
+    from mash_kg.graph.phenotypes import write_phenotypes
+    from mash_kg.loaders.phenotype import read_phenotypes
+
+    tables = read_phenotypes(file, name)
+    settings = _config(ctx).neo4j
+    driver = connect(settings)
+    try:
+        done = write_phenotypes(driver, tables, settings.database)
+    finally:
+        driver.close()
+    ids = ", ".join(tables.phenotypes["id"])
+    console.print(f"imported {done['phenotypes']} phenotype(s) ({ids}), {done['items']} items",
+                  highlight=False)  # fmt: skip
+
+
+@phenotype.command("expand")
+@click.argument("name")
+@click.option("--site", required=True, help="The site whose codes to list.")
+@click.option("--max-rank", type=click.IntRange(1), default=1, show_default=True,
+              help="Deepest ALIGNED_WITH rank followed to reach the site's codes.")  # fmt: skip
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@click.pass_context
+def phenotype_expand(ctx: click.Context, name: str, site: str, max_rank: int, fmt: str) -> None:
+    """The codes of phenotype NAME at SITE, each with the rule, edges and scores that bring it
+    in (the phenotype_codes view)."""
+    from mash_kg.graph import connect
+    from mash_kg.graph.views import run_view
+
+    settings = _config(ctx).neo4j
+    driver = connect(settings, schema=False)
+    try:
+        known, _, _ = driver.execute_query(
+            "OPTIONAL MATCH (p:Phenotype {id: $p}) OPTIONAL MATCH (s:Site {id: $s}) "
+            "RETURN p IS NOT NULL AS p, s IS NOT NULL AS s", p=name, s=site,
+            database_=settings.database,
+        )  # fmt: skip
+        if not known[0]["p"]:
+            raise MashError(f"no phenotype {name!r} in the graph (mash-kg phenotype import)")
+        if not known[0]["s"]:
+            raise MashError(f"no site {site!r} in the graph (mash-kg sync a build that has it)")
+        rows = run_view(driver, "phenotype_codes",
+                        {"phenotype": name, "site": site, "max_rank": max_rank},
+                        settings.database)  # fmt: skip
+    finally:
+        driver.close()
+    if fmt == "table":
+        print_rows(rows, f"{name} at site {site}: {len(rows)} codes")
+    else:
+        click.echo(format_rows(rows, fmt), nl=False)
+
+
 # ------------------------------------------------------------------------------- init, build
 
 
