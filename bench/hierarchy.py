@@ -185,7 +185,7 @@ def atc_placement(path: Path, epochs: int, quick: bool, seed: int = 0) -> dict:
     parent = np.array([row[p] for p in atc.edges["end"]])
     length = nodes["code"].str.len().to_numpy()
     level4 = np.flatnonzero(length == 5)
-    level5 = child[length[child] == 7]
+    level5 = child[(length[child] == 7) & (length[parent] == 5)]  # not the re-attached few
     held = np.random.default_rng(seed).permutation(level5)[: len(level5) // 5]
     return placement("atc_placement", list(nodes["name"]), child, parent, held, level4,
                      epochs, quick, seed)  # fmt: skip

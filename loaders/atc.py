@@ -66,9 +66,15 @@ def load(
                 "name_de": row.get("name_de") or None,
             }
     nodes, edges = [], []
+    gnumed = "name_fr" in next(iter(rows.values()), {})
     for code, info in rows.items():
         parent = info.pop("parent")
         n = info.pop("row")
+        if parent and parent not in rows and gnumed:
+            # GNUmed's 2009 list lacks a few groups (C09DB, ...): in ATC the code's prefix is
+            # its ancestry, so the code hangs under its nearest listed prefix instead
+            parent = next((code[:k] for k in reversed(LEVEL_LENGTHS) if k < len(parent)
+                           and code[:k] in rows), None)  # fmt: skip
         if parent:
             if parent not in rows:
                 raise InputError(path, f"parent {parent} of {code} is not in the file", row=n)

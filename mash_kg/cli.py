@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -18,6 +20,11 @@ from rich.text import Text
 from mash_kg import __version__
 from mash_kg.config import Config, load_config
 from mash_kg.errors import MashError
+
+# PyTorch Geometric's import calls torch.jit.script, which torch now deprecates: not ours to fix,
+# and not something a user of the CLI can act on
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
+                        category=FutureWarning)  # fmt: skip
 
 console = Console()
 err_console = Console(stderr=True)
@@ -134,6 +141,24 @@ def neo4j_stop(ctx: click.Context) -> None:
         console.print("Neo4j stopped.")
     else:
         console.print("Neo4j was not running.")
+
+
+@neo4j.command("shell", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def neo4j_shell(ctx: click.Context, args: tuple[str, ...]) -> None:
+    """cypher-shell on the configured graph (fetched from Maven Central once); ARGS go to
+    cypher-shell, e.g. `-f cypher/views/ancestors.cypher -P "{code: 'ICD10CM:E11.9'}"`."""
+    import subprocess
+
+    from mash_kg.neo4j_server.server import ensure_cypher_shell
+
+    settings = _config(ctx).neo4j
+    cmd = ensure_cypher_shell(settings, echo=lambda m: console.print(m, highlight=False))
+    env = {**os.environ, "NEO4J_PASSWORD": settings.password}  # kept off the command line
+    code = subprocess.call([*cmd, "-a", settings.bolt_uri, "-u", settings.user,
+                            "-d", settings.database, *args], env=env)  # fmt: skip
+    sys.exit(code)
 
 
 @neo4j.command("status")

@@ -1,8 +1,11 @@
 """`mash-kg demo`: the main job on the bundled real terminologies and a two-site example.
 
 Starts the local Neo4j (unless NEO4J_URI names another), loads ICD-10-CM, ICD-9-CM with the
-GEMs and PheCode 1.2 / X, runs Stage I on examples/two_sites (Synthea sites: tables + FHIR),
-syncs the build and prints example views. Stages II-III join when they land (issue 4).
+GEMs and PheCode 1.2 / X, runs Stages I-III on examples/two_sites (Synthea sites: tables +
+FHIR; hyperbolic embeddings over the curated graph read back from Neo4j; the learned
+hierarchy), scores the build on its held-out edges, syncs it, imports the example phenotypes
+and expands one at site B, prints example views and draws a Poincaré-disk picture (PNG) of the
+respiratory chapter with the codes Stage III placed in it.
 """
 
 from __future__ import annotations
@@ -17,12 +20,21 @@ from mash_kg.errors import InputError
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "two_sites" / "mash-kg.toml"
 
+PHENOTYPES = EXAMPLE.parent.parent / "phenotypes"
+PICTURE_ROOT = "ICD10CM:10"  # Diseases of the respiratory system (J00-J99)
+
 EXAMPLES = [
     ("ancestors", {"code": "ICD10CM:E11.9"}, "Ancestors of ICD10CM:E11.9"),
     ("phecode_of", {"code": "ICD10CM:E11.9"}, "PheCodes of ICD10CM:E11.9"),
     ("codes_per_chapter", {"vocab": "ICD10CM"}, "ICD-10-CM codes per chapter"),
     ("equivalents", {"code": "LOINC:8480-6"}, "Site A counterparts of site B's LOINC:8480-6"),
     ("similar", {"code": "LOINC:8480-6", "k": 5}, "Codes embedded nearest to LOINC:8480-6"),
+    (
+        "ancestors",
+        {"code": "SNOMED:10509002", "which": "both"},
+        "Site B's SNOMED 'Acute bronchitis' in the merged hierarchy (learned, then curated)",
+    ),
+    ("review_queue", {"threshold": 0.5, "limit": 8}, "Least confident learned edges"),
 ]
 
 

@@ -286,3 +286,38 @@ def test_bad_phenotype_files_are_one_line_and_write_nothing(synced, tmp_path, dr
     res = CliRunner().invoke(cli, ["--config", str(cfg), "phenotype", "import", str(path)])
     assert res.exit_code == 1 and problem in res.output.replace("\n", ""), res.output
     assert count(driver, "MATCH (p:Phenotype) RETURN count(p)") == before
+
+
+@pytest.mark.neo4j
+def test_every_view_runs_as_is_in_cypher_shell(synced, driver, neo4j_settings, tmp_path):
+    """Each view file, after its header's :param lines, through the real cypher-shell; the
+    rows match what `run_view` returns for the same parameters."""
+    import os
+    import subprocess
+
+    from mash_kg.graph.views import list_views
+    from mash_kg.neo4j_server.server import ensure_cypher_shell
+
+    shell = ensure_cypher_shell(neo4j_settings)
+    answered = 0
+    for view in list_views().values():
+        params = [p.strip() for p in view.example.split(";") if p.strip()]
+        script = tmp_path / f"{view.name}.cypher"
+        text = Path(__file__).parent.parent / "cypher" / "views" / f"{view.name}.cypher"
+        script.write_text("\n".join(params) + "\n" + text.read_text())
+        res = subprocess.run(
+            [*shell, "-a", neo4j_settings.bolt_uri, "-u", neo4j_settings.user, "--format",
+             "plain", "-f", str(script)],
+            env={**os.environ, "NEO4J_PASSWORD": neo4j_settings.password},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert res.returncode == 0, f"{view.name}: {res.stderr}"
+        values = {}
+        for p in params:  # ':param code => 'X'' -> evaluate the literal in Cypher
+            name, _, literal = p.removeprefix(":param").partition("=>")
+            values[name.strip()] = driver.execute_query(f"RETURN {literal} AS v").records[0]["v"]
+        rows = run_view(driver, view.name, values)
+        lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
+        assert len(lines) == (len(rows) + 1 if rows else len(lines)), view.name
+        answered += bool(rows)
+    assert answered >= 5

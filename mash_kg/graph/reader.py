@@ -50,3 +50,30 @@ def read_context(
     node_df = pd.DataFrame(nodes, columns=cols).sort_values("id", ignore_index=True)
     edge_df = pd.DataFrame(edges, columns=["child", "parent", "type"])
     return node_df, edge_df.sort_values(["type", "child", "parent"], ignore_index=True)
+
+
+SUBTREE = """
+MATCH (root:Code {id: $root})
+MATCH path = (n)-[:IS_A|MASH_IS_A*0..]->(root)
+WHERE length(path) <= $depth
+WITH DISTINCT n
+OPTIONAL MATCH (n)-[r:IS_A|MASH_IS_A]->(m)
+RETURN n.id AS id, n.name AS name, collect({parent: m.id, type: type(r)}) AS parents
+"""
+
+
+def read_subtree(
+    driver: Driver, root: str, depth: int = 3, database: str = "neo4j"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(nodes: id, name; edges: child, parent, type) of everything within `depth` curated or
+    learned steps below `root`, codes and latent groups alike."""
+    with driver.session(database=database, default_access_mode="READ") as session:
+        rows = session.execute_read(lambda tx: tx.run(SUBTREE, root=root, depth=depth).data())
+    nodes = pd.DataFrame([{"id": r["id"], "name": r["name"]} for r in rows], columns=["id", "name"])
+    ids = set(nodes["id"])
+    edges = pd.DataFrame(
+        [{"child": r["id"], "parent": p["parent"], "type": p["type"]} for r in rows
+         for p in r["parents"] if p["parent"] in ids],
+        columns=["child", "parent", "type"],
+    )  # fmt: skip
+    return nodes, edges

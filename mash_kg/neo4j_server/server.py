@@ -99,32 +99,24 @@ def server_dist(settings: Neo4jSettings) -> Path:
     return settings.cache / f"neo4j-{NEO4J_VERSION}-{digest}"
 
 
-def ensure_server_jars(settings: Neo4jSettings, echo=print) -> Path:
-    """Copy Neo4j's jars from Maven Central (cached in ~/.m2) into the cache; once per pom."""
-    dist = server_dist(settings)
+def maven_fetch(pom: Path, dist: Path, what: str, echo=print) -> Path:
+    """Copy the dependency jars of `pom` from Maven Central (cached in ~/.m2) into `dist`
+    (lib/, plugins/), once: a READY file marks a complete folder."""
     if (dist / "READY").exists():
         return dist
     mvn = shutil.which("mvn")
     if not mvn:
         raise MashError(
-            "Maven (mvn) not found: it fetches Neo4j's jars once "
+            f"Maven (mvn) not found: it fetches {what}'s jars once "
             "(install maven, e.g. `apt-get install maven`)"
         )
-    echo(f"Fetching Neo4j {NEO4J_VERSION} from Maven Central into {dist} (once) ...")
+    echo(f"Fetching {what} from Maven Central into {dist} (once) ...")
     tmp = dist.with_name(dist.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     log = tmp / "maven.log"
-    cmd = [
-        mvn,
-        "-B",
-        "-q",
-        "-f",
-        str(_pom_path()),
-        "package",
-        f"-DlibDir={tmp / 'lib'}",
-        f"-DpluginDir={tmp / 'plugins'}",
-    ]
+    cmd = [mvn, "-B", "-q", "-f", str(pom), "package", f"-DlibDir={tmp / 'lib'}",
+           f"-DpluginDir={tmp / 'plugins'}"]  # fmt: skip
     env = dict(os.environ)
     java_home = Path(check_java()).resolve().parent.parent
     env.setdefault("JAVA_HOME", str(java_home))
@@ -133,13 +125,29 @@ def ensure_server_jars(settings: Neo4jSettings, echo=print) -> Path:
             cmd, stdout=fh, stderr=subprocess.STDOUT, env=env, check=False, cwd=tmp
         )
     if proc.returncode != 0:
-        raise MashError(
-            f"Maven could not fetch Neo4j {NEO4J_VERSION} (exit {proc.returncode}); see {log}"
-        )
+        raise MashError(f"Maven could not fetch {what} (exit {proc.returncode}); see {log}")
     shutil.rmtree(dist, ignore_errors=True)
     tmp.rename(dist)
-    (dist / "READY").write_text(NEO4J_VERSION + "\n")
+    (dist / "READY").write_text(what + "\n")
     return dist
+
+
+def ensure_server_jars(settings: Neo4jSettings, echo=print) -> Path:
+    """Neo4j's server jars (lib/, plugins/), fetched once per pom."""
+    return maven_fetch(_pom_path(), server_dist(settings), f"Neo4j {NEO4J_VERSION}", echo)
+
+
+SHELL_VERSION = "5.26.12"  # the newest 5.26 cypher-shell on Maven Central (no 5.26.19 there)
+
+
+def ensure_cypher_shell(settings: Neo4jSettings, echo=print) -> list[str]:
+    """The command that runs cypher-shell (org.neo4j:cypher-shell from Maven Central, fetched
+    once into the cache) with the installed JDK."""
+    pom = Path(__file__).with_name("cypher-shell.pom.xml")
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:12]
+    dist = maven_fetch(pom, settings.cache / f"cypher-shell-{SHELL_VERSION}-{digest}",
+                       f"cypher-shell {SHELL_VERSION}", echo)  # fmt: skip
+    return [check_java(), "-cp", str(dist / "lib" / "*"), "org.neo4j.shell.Main"]
 
 
 # ---------------------------------------------------------------------------------- config, pid

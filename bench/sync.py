@@ -1,0 +1,168 @@
+"""Speed of `mash-kg sync` on an ICD-10-CM-sized build -> bench/results/sync.json.
+
+Task icd10cm_build. A throwaway bundled Neo4j gets the curated ICD-10-CM release (98,505 codes).
+The build synced into it is made here from real material with mash-kg's own pieces, at the size
+a full ICD-10-CM + WHO ICD-10 project has (it measures sync throughput, not model quality):
+- site CM: every ICD-10-CM code; site WHO: every WHO ICD-10 code as a local code
+  (``WHO/ICD10:...``, created by the sync), so ~111k codes get ``sites`` and a 128-dim
+  ``embedding`` (the text model's vectors through one PCA, as Stage I's text half);
+- ALIGNED_WITH: each WHO code's top-5 ICD-10-CM codes by text cosine (62k edges);
+- MASH_IS_A: each WHO code's parents among ICD-10-CM codes that have children, scored by
+  Stage III's rule (stage3.score_candidates, text term) - up to 3 per code at threshold 0.3,
+  and each code's ``poincare`` point (the first 32 PCA dimensions, scaled into the ball).
+Timed: the full sync onto the bare curated graph; a second sync of the same build (no-op);
+a build in which 1% of the learned edges changed (scores of 1% of MASH_IS_A and of 1% of
+ALIGNED_WITH edges, a new build id). Floor: the 1% sync under a tenth of the full one.
+
+Run: python bench/sync.py
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _common import scratch_neo4j, write_results  # noqa: E402
+
+from mash_kg.config import Neo4jSettings  # noqa: E402
+from mash_kg.graph import connect  # noqa: E402
+from mash_kg.graph.sync import sync_build  # noqa: E402
+from mash_kg.graph.writer import write_tables  # noqa: E402
+from mash_kg.loaders import get_loader  # noqa: E402
+from mash_kg.stage3 import score_candidates  # noqa: E402
+from mash_kg.text_embed import TextEmbedder  # noqa: E402
+
+
+def _vectors(x: np.ndarray) -> pa.Array:
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), x.shape[1])
+
+
+def make_build(folder: Path) -> dict:
+    cm = get_loader("icd10cm")()
+    who = get_loader("icd10who")()
+    cm_nodes, who_nodes = cm.nodes.reset_index(drop=True), who.nodes.reset_index(drop=True)
+    embedder = TextEmbedder(cache_dir=Neo4jSettings().cache / "text", batch_size=128)
+    t_cm = embedder.embed(list(cm_nodes["name"])).astype(np.float64)
+    t_who = embedder.embed(list(who_nodes["name"])).astype(np.float64)
+    allv = np.concatenate([t_cm, t_who])
+    mean = allv.mean(axis=0)
+    basis = np.linalg.svd(allv[::5] - mean, full_matrices=False)[2][:128].T
+    pca = (allv - mean) @ basis
+    pca /= np.linalg.norm(pca, axis=1, keepdims=True)
+    who_ids = ("WHO/ICD10:" + who_nodes["code"].astype(str)).tolist()
+    codes = pd.concat([
+        pd.DataFrame({"id": cm_nodes["id"], "site": "CM", "vocab": "ICD10CM",
+                      "code": cm_nodes["code"], "name": cm_nodes["name"],
+                      "domain": "diagnosis", "frequency": 1}),
+        pd.DataFrame({"id": who_ids, "site": "WHO", "vocab": "ICD10", "code": who_nodes["code"],
+                      "name": who_nodes["name"], "domain": "diagnosis", "frequency": 1}),
+    ], ignore_index=True)  # fmt: skip
+    # counterparts: WHO -> CM top-5 by text cosine
+    rows, parents = [], []
+    internal = np.flatnonzero(cm_nodes["id"].isin(set(cm.edges["end"])).to_numpy())
+    cand_pts = pca[internal, :32] * 0.5
+    for i in range(0, len(t_who), 2048):
+        sim = t_who[i : i + 2048] @ t_cm.T
+        top = np.argsort(-sim, axis=1)[:, :5]
+        for k in range(len(top)):
+            for r, j in enumerate(top[k], start=1):
+                rows.append((who_ids[i + k], cm_nodes["id"].iat[j], r, float(sim[k, j])))
+        pts = pca[len(t_cm) + i : len(t_cm) + i + 2048, :32] * 0.8
+        scores, _ = score_candidates(pts, cand_pts, 1.0, text_sim=sim[:, internal],
+                                     text_temperature=0.05)  # fmt: skip
+        order = np.argsort(-scores, axis=1)[:, :3]
+        for k in range(len(order)):
+            for r, j in enumerate(order[k], start=1):
+                if scores[k, j] >= 0.3:
+                    parents.append((who_ids[i + k], cm_nodes["id"].iat[internal[j]],
+                                    float(scores[k, j]), r, "Code"))  # fmt: skip
+    counterparts = pd.DataFrame(rows, columns=["id", "other_id", "rank", "score"]).assign(
+        site="WHO", other_site="CM", transport=np.nan, method="text_nn"
+    )
+    hierarchy = pd.DataFrame(parents, columns=["child", "parent", "score", "rank", "parent_label"])
+    folder.mkdir(parents=True)
+    codes.to_parquet(folder / "codes.parquet", index=False)
+    counterparts.to_parquet(folder / "counterparts.parquet", index=False)
+    pq.write_table(pa.table({"id": codes["id"], "site": codes["site"], "aligned": _vectors(pca)}),
+                   folder / "embeddings.parquet")  # fmt: skip
+    hierarchy.to_parquet(folder / "hierarchy.parquet", index=False)
+    pd.DataFrame(columns=["id", "name", "domain", "size", "members", "norm"]).to_parquet(
+        folder / "latent.parquet", index=False
+    )
+    pts = pca[:, :32] / np.linalg.norm(pca[:, :32], axis=1, keepdims=True) * 0.8
+    pq.write_table(pa.table({"id": codes["id"], "role": pa.array(["code"] * len(codes)),
+                             "point": _vectors(pts)}), folder / "poincare.parquet")  # fmt: skip
+    manifest = {"id": folder.name, "created_at": "bench", "config_hash": "bench",
+                "version": "bench", "reference_site": "CM", "sites": {}}  # fmt: skip
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return {"codes": len(codes), "aligned_with": len(counterparts), "mash_is_a": len(hierarchy)}
+
+
+def changed_copy(src: Path, dest: Path, share: float, seed: int = 0) -> int:
+    """`src` with the scores of `share` of its MASH_IS_A and ALIGNED_WITH edges changed."""
+    import shutil
+
+    shutil.copytree(src, dest)
+    rng = np.random.default_rng(seed)
+    n = 0
+    for name, col in (("hierarchy", "score"), ("counterparts", "score")):
+        df = pd.read_parquet(dest / f"{name}.parquet")
+        pick = rng.choice(len(df), max(1, int(share * len(df))), replace=False)
+        df.loc[pick, col] = df.loc[pick, col] * 0.9
+        df.to_parquet(dest / f"{name}.parquet", index=False)
+        n += len(pick)
+    manifest = json.loads((dest / "manifest.json").read_text())
+    manifest["id"] = dest.name
+    (dest / "manifest.json").write_text(json.dumps(manifest))
+    return n
+
+
+def main() -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mash-kg-sync-bench-") as tmp:
+        t0 = time.perf_counter()
+        sizes = make_build(Path(tmp) / "full")
+        print(f"build made in {time.perf_counter() - t0:.0f} s: {sizes}", flush=True)
+        changed = changed_copy(Path(tmp) / "full", Path(tmp) / "changed", 0.01)
+        with scratch_neo4j(heap="4g", pagecache="2g") as settings:
+            driver = connect(settings)
+            try:
+                write_tables(driver, get_loader("icd10cm")())
+                full = sync_build(driver, Path(tmp) / "full")
+                print(f"full sync: {full.seconds:.1f} s, {full.changes} changes", flush=True)
+                noop = sync_build(driver, Path(tmp) / "full")
+                print(f"no-op sync: {noop.seconds:.1f} s, {noop.changes} changes", flush=True)
+                one = sync_build(driver, Path(tmp) / "changed")
+                print(f"1% sync: {one.seconds:.1f} s, {one.changes} changes", flush=True)
+            finally:
+                driver.close()
+    ratio = one.seconds / full.seconds
+    result = {"icd10cm_build": {
+        "n": sizes["codes"], **sizes,
+        "note": "build made from ICD-10-CM + WHO ICD-10 names by the text model (see the "
+                "docstring); one transaction per sync; seconds include reading the graph "
+                "state and computing the difference",
+        "methods": {"sync": {
+            "full_seconds": round(full.seconds, 2), "full_changes": full.changes,
+            "noop_seconds": round(noop.seconds, 2), "noop_changes": noop.changes,
+            "one_percent_seconds": round(one.seconds, 2), "one_percent_changes": one.changes,
+            "one_percent_edges_changed": changed,
+            "one_percent_over_full": round(ratio, 4), "floor_met": bool(ratio < 0.1),
+        }},
+    }}  # fmt: skip
+    print(write_results("sync", result))
+
+
+if __name__ == "__main__":
+    main()
