@@ -14,7 +14,7 @@ Timed: the full sync onto the bare curated graph; a second sync of the same buil
 a build in which 1% of the learned edges changed (scores of 1% of MASH_IS_A and of 1% of
 ALIGNED_WITH edges, a new build id). Floor: the 1% sync under a tenth of the full one.
 
-Run: python bench/sync.py
+Run: python bench/sync.py [--keep DIR]
 """
 
 from __future__ import annotations
@@ -128,22 +128,34 @@ def changed_copy(src: Path, dest: Path, share: float, seed: int = 0) -> int:
 
 
 def main() -> None:
+    import argparse
+    import shutil
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="mash-kg-sync-bench-") as tmp:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--keep", type=Path, help="make the builds here once and reuse them")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mash-kg-sync-bench-") as scratch:
+        tmp = args.keep or Path(scratch)
         t0 = time.perf_counter()
-        sizes = make_build(Path(tmp) / "full")
-        print(f"build made in {time.perf_counter() - t0:.0f} s: {sizes}", flush=True)
-        changed = changed_copy(Path(tmp) / "full", Path(tmp) / "changed", 0.01)
+        if (tmp / "full" / "manifest.json").is_file():
+            sizes = json.loads((tmp / "sizes.json").read_text())
+        else:
+            shutil.rmtree(tmp / "full", ignore_errors=True)
+            sizes = make_build(tmp / "full")
+            (tmp / "sizes.json").write_text(json.dumps(sizes))
+        print(f"build ready in {time.perf_counter() - t0:.0f} s: {sizes}", flush=True)
+        shutil.rmtree(tmp / "changed", ignore_errors=True)
+        changed = changed_copy(tmp / "full", tmp / "changed", 0.01)
         with scratch_neo4j(heap="4g", pagecache="2g") as settings:
             driver = connect(settings)
             try:
                 write_tables(driver, get_loader("icd10cm")())
-                full = sync_build(driver, Path(tmp) / "full")
+                full = sync_build(driver, tmp / "full")
                 print(f"full sync: {full.seconds:.1f} s, {full.changes} changes", flush=True)
-                noop = sync_build(driver, Path(tmp) / "full")
+                noop = sync_build(driver, tmp / "full")
                 print(f"no-op sync: {noop.seconds:.1f} s, {noop.changes} changes", flush=True)
-                one = sync_build(driver, Path(tmp) / "changed")
+                one = sync_build(driver, tmp / "changed")
                 print(f"1% sync: {one.seconds:.1f} s, {one.changes} changes", flush=True)
             finally:
                 driver.close()

@@ -45,6 +45,7 @@ from mash_kg.hyperbolic import TrainSettings, poincare_distance
 from mash_kg.stage2 import HierarchySettings, Space
 
 TEMPERATURE = TrainSettings.temperature
+BLOCK = 2048  # codes scored at once
 STOPWORDS = frozenset(
     "a an and or of the in on at to for with without by from as per other unspecified "
     "specified nos not mass volume moles ratio count presence disorder finding situation "
@@ -136,6 +137,52 @@ def group_point(points: np.ndarray, c: float) -> np.ndarray:
     return mid.numpy()
 
 
+def _place_block(
+    ids: np.ndarray, ok: np.ndarray, space: Space, s: HierarchySettings, row: dict,
+    kids: dict, truth: dict, cand_rows_out: list, h_rows: list, hold_rows: list,
+) -> list[str]:  # fmt: skip
+    """Score one block of codes against candidate rows `ok`; appends candidate, hierarchy and
+    holdout rows; returns the codes that got no parent."""
+    nodes, pts, c = space.nodes, space.points.astype(np.float64), s.curvature
+    unplaced: list[str] = []
+    rows_ = np.array([row[x] for x in ids])
+    text_sim = space.text[rows_] @ space.text[ok].T
+    scores, dist = score_candidates(pts[rows_], pts[ok], c, text_sim=text_sim,
+                                    text_temperature=s.text_temperature)  # fmt: skip
+    # a code is never its own parent, nor the parent of its own curated descendants
+    ok_ids = nodes["id"].to_numpy()[ok]
+    allowed = np.ones(scores.shape, dtype=bool)
+    for k, cid in enumerate(ids):
+        bad = np.flatnonzero(np.isin(ok_ids, list(descendants(cid, kids) | {cid})))
+        if len(bad):
+            scores[k, bad], text_sim[k, bad], allowed[k, bad] = 0.0, -np.inf, False
+            scores[k] /= max(scores[k].sum(), 1e-300)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    for k, cid in enumerate(ids):
+        top = order[k][allowed[k, order[k]]][: s.top_candidates]
+        for r, j in enumerate(top, start=1):
+            cand_rows_out.append((cid, nodes["id"].iat[ok[j]], r, float(scores[k, j]),
+                                  float(dist[k, j])))  # fmt: skip
+        chosen = [j for j in top[: s.max_parents] if scores[k, j] >= s.parent_threshold]
+        for r, j in enumerate(chosen, start=1):
+            h_rows.append((cid, nodes["id"].iat[ok[j]], float(scores[k, j]), r, "Code"))
+        if not chosen:
+            unplaced.append(cid)
+        if cid in truth:
+            ranks = np.empty(len(ok), dtype=np.int64)
+            ranks[order[k]] = np.arange(1, len(ok) + 1)
+            t_order = np.argsort(-text_sim[k], kind="stable")
+            t_ranks = np.empty(len(ok), dtype=np.int64)
+            t_ranks[t_order] = np.arange(1, len(ok) + 1)
+            for p in sorted(truth[cid]):
+                where = np.flatnonzero(nodes["id"].to_numpy()[ok] == p)
+                found = len(where) > 0
+                hold_rows.append((cid, p, int(ranks[where[0]]) if found else None,
+                                  int(t_ranks[where[0]]) if found else None,
+                                  int(allowed[k].sum())))  # fmt: skip
+    return unplaced
+
+
 def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
     nodes, pts, c = space.nodes, space.points.astype(np.float64), s.curvature
     row = {cid: i for i, cid in enumerate(nodes["id"])}
@@ -160,45 +207,13 @@ def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
         dom, voc = dom_vocab.split("|")
         ok = cand_rows[(domain[cand_rows] == dom) | (domain[cand_rows] == "")] if dom else cand_rows
         ok = ok[vocab[ok] == voc] if voc else ok
-        ids = group["id"].to_numpy()
         if len(ok) == 0:
-            unplaced += list(ids)
+            unplaced += list(group["id"])
             continue
-        rows_ = np.array([row[x] for x in ids])
-        text_sim = space.text[rows_] @ space.text[ok].T
-        scores, dist = score_candidates(pts[rows_], pts[ok], c, text_sim=text_sim,
-                                        text_temperature=s.text_temperature)  # fmt: skip
-        # a code is never its own parent, nor the parent of its own curated descendants
-        ok_ids = nodes["id"].to_numpy()[ok]
-        allowed = np.ones(scores.shape, dtype=bool)
-        for k, cid in enumerate(ids):
-            bad = np.flatnonzero(np.isin(ok_ids, list(descendants(cid, kids) | {cid})))
-            if len(bad):
-                scores[k, bad], text_sim[k, bad], allowed[k, bad] = 0.0, -np.inf, False
-                scores[k] /= max(scores[k].sum(), 1e-300)
-        order = np.argsort(-scores, axis=1, kind="stable")
-        for k, cid in enumerate(ids):
-            top = order[k][allowed[k, order[k]]][: s.top_candidates]
-            for r, j in enumerate(top, start=1):
-                cand_rows_out.append((cid, nodes["id"].iat[ok[j]], r, float(scores[k, j]),
-                                      float(dist[k, j])))  # fmt: skip
-            chosen = [j for j in top[: s.max_parents] if scores[k, j] >= s.parent_threshold]
-            for r, j in enumerate(chosen, start=1):
-                h_rows.append((cid, nodes["id"].iat[ok[j]], float(scores[k, j]), r, "Code"))
-            if not chosen:
-                unplaced.append(cid)
-            if cid in truth:
-                ranks = np.empty(len(ok), dtype=np.int64)
-                ranks[order[k]] = np.arange(1, len(ok) + 1)
-                t_order = np.argsort(-text_sim[k], kind="stable")
-                t_ranks = np.empty(len(ok), dtype=np.int64)
-                t_ranks[t_order] = np.arange(1, len(ok) + 1)
-                for p in sorted(truth[cid]):
-                    where = np.flatnonzero(nodes["id"].to_numpy()[ok] == p)
-                    found = len(where) > 0
-                    hold_rows.append((cid, p, int(ranks[where[0]]) if found else None,
-                                      int(t_ranks[where[0]]) if found else None,
-                                      int(allowed[k].sum())))  # fmt: skip
+        for start in range(0, len(group), BLOCK):  # bounded memory: BLOCK x candidates
+            ids = group["id"].to_numpy()[start : start + BLOCK]
+            unplaced += _place_block(ids, ok, space, s, row, kids, truth, cand_rows_out, h_rows,
+                                     hold_rows)  # fmt: skip
 
     latent_rows = []
     for dom in sorted(set(domain[[row[x] for x in unplaced]])) if unplaced else []:

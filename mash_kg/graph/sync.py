@@ -4,13 +4,14 @@ What a build owns in the graph (curated ontology content is never touched):
 - ``:Site`` nodes; ``:Code`` nodes the build brings that no load created (``origin: 'build'``,
   e.g. a site's local lab codes), retired (``status: 'retired'``) when a later build drops them;
 - on every code of the build: ``sites`` (where it is seen), ``embedding`` (aligned vector, unit
-  norm); removed again from codes a later build no longer has;
+  norm), ``poincare`` (Stage II) and ``sync_hash`` (a digest of the three, so that the next
+  sync finds changed codes without reading every vector back); removed again from codes a
+  later build no longer has;
 - ``ALIGNED_WITH {score, transport, rank, method, build}`` edges; ``build`` names the build that
   last wrote the edge, so an unchanged edge is not rewritten;
 - Stages II-III: ``:Latent {id, name, domain, size, poincare, build}`` nodes (deleted with
   their edges when a later build no longer has them), ``MASH_IS_A {score, rank, build}`` edges
-  from codes and latent groups to their learned parents, and ``poincare`` (the point on the
-  ball) on the build's codes;
+  from codes and latent groups to their learned parents;
 - ``:Build {id, created_at, config_hash, version, metrics, synced_at, current}``.
 
 The difference is applied in ONE transaction of batched UNWIND statements: a sync killed or
@@ -23,6 +24,7 @@ created before and deleted after; a stale one (a killed process) is cleared with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -42,7 +44,8 @@ from mash_kg.errors import InputError, MashError
 from mash_kg.graph.writer import DEFAULT_BATCH, _batches
 
 LOCK_ID = "sync"
-NODE_KEYS = ("sites", "embedding", "poincare")  # properties a build owns on its codes
+# properties a build owns on its codes; sync_hash digests the first three
+NODE_KEYS = ("sites", "embedding", "poincare", "sync_hash")
 CREATED_KEYS = ("vocab", "code", "name", "domain", "site")  # on codes it creates
 
 
@@ -77,7 +80,47 @@ class SyncLocked(MashError):
     """Another sync holds the lock."""
 
 
-def read_build(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, dict[str, list[float]]]:
+class Vectors:
+    """Rows of one matrix looked up by id (a build's embeddings or points)."""
+
+    def __init__(self, ids: list[str], matrix: np.ndarray) -> None:
+        self.matrix = matrix
+        self.row = {i: k for k, i in enumerate(ids)}
+
+    def __contains__(self, cid: str) -> bool:
+        return cid in self.row
+
+    def __getitem__(self, cid: str) -> np.ndarray:
+        return self.matrix[self.row[cid]]
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    @property
+    def dim(self) -> int:
+        return self.matrix.shape[1] if self.matrix.ndim == 2 else 0
+
+    def take(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows of `ids`, zeros where missing; mask of the ids present)."""
+        idx = np.array([self.row.get(i, -1) for i in ids], dtype=np.int64)
+        have = idx >= 0
+        out = np.zeros((len(ids), self.dim))
+        if self.dim:
+            out[have] = self.matrix[idx[have]]
+        return out, have
+
+
+def _matrix(column) -> np.ndarray:
+    """A Parquet column of equal-length float lists as one (rows, dim) array, without a
+    Python object per row."""
+    flat = column.combine_chunks()
+    if len(flat) == 0:
+        return np.zeros((0, 0))
+    values = flat.flatten().to_numpy(zero_copy_only=False)
+    return values.reshape(len(flat), -1)
+
+
+def read_build(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, Vectors]:
     """(manifest, codes, counterparts, embedding by code id) of a build folder."""
     folder = Path(folder)
     need = ["manifest.json", "codes.parquet", "counterparts.parquet", "embeddings.parquet"]
@@ -89,35 +132,63 @@ def read_build(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, dict[str
     codes = pd.read_parquet(folder / "codes.parquet")
     counterparts = pd.read_parquet(folder / "counterparts.parquet")
     emb = pq.read_table(folder / "embeddings.parquet", columns=["id", "site", "aligned"])
-    vectors = np.stack(emb.column("aligned").to_numpy(zero_copy_only=False)).astype(np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = _matrix(emb.column("aligned")).astype(np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
+    # unit norm, kept in float32: the values written are the same on every run
     vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-    vectors = vectors.astype(np.float32).astype(np.float64)  # stable values across runs
     ref = manifest.get("reference_site")
     sites = emb.column("site").to_pylist()
     order = sorted(range(emb.num_rows), key=lambda i: sites[i] != ref)
     ids = emb.column("id").to_pylist()
-    embedding: dict[str, list[float]] = {}
+    keep: dict[str, int] = {}
     for i in order:  # a shared code keeps the reference site's vector
-        embedding.setdefault(ids[i], vectors[i].tolist())
-    return manifest, codes, counterparts, embedding
+        keep.setdefault(ids[i], i)
+    rows = list(keep.values())
+    return manifest, codes, counterparts, Vectors(list(keep), vectors[rows])
 
 
-def read_hierarchy(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[float]]]:
+def read_hierarchy(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, Vectors]:
     """(MASH_IS_A edges, latent groups, point on the ball by id) of a Stage III build; empty
     tables for a Stage I build."""
     folder = Path(folder)
     if not (folder / "hierarchy.parquet").is_file():
         empty = pd.DataFrame(columns=["child", "parent", "score", "rank", "parent_label"])
-        return empty, pd.DataFrame(columns=["id", "name", "domain", "size"]), {}
+        return (
+            empty,
+            pd.DataFrame(columns=["id", "name", "domain", "size"]),
+            Vectors([], np.zeros((0, 0))),
+        )
     hierarchy = pd.read_parquet(folder / "hierarchy.parquet")
     latent = pd.read_parquet(folder / "latent.parquet")
     pts = pq.read_table(folder / "poincare.parquet", columns=["id", "role", "point"])
     keep = [r != "context" for r in pts.column("role").to_pylist()]
-    points = np.stack(pts.column("point").to_numpy(zero_copy_only=False)).astype(np.float64)
-    poincare = {i: points[k].tolist() for k, i in enumerate(pts.column("id").to_pylist())
-                if keep[k]}  # fmt: skip
-    return hierarchy, latent, poincare
+    points = _matrix(pts.column("point")).astype(np.float32)
+    ids = pts.column("id").to_pylist()
+    return hierarchy, latent, Vectors([i for i, k in zip(ids, keep, strict=True) if k],
+                                      points[np.array(keep, dtype=bool)])  # fmt: skip
+
+
+_MIX = np.random.default_rng(20261126).integers(1, 2**63, size=(2, 256), dtype=np.uint64) | 1
+
+
+def content_hashes(
+    ids: list[str], sites_of: dict[str, list[str]], embedding: Vectors, poincare: Vectors
+) -> dict[str, str]:
+    """What a build puts on each code (sites, embedding, point), as one short string: the sync
+    compares these instead of reading every vector back. Vectors are digested together, as
+    two 64-bit multiply-add sums over their float32 bits (change detection, not security)."""
+    if not ids:
+        return {}
+    emb, _ = embedding.take(ids)
+    pts, has = poincare.take(ids)
+    bits = np.hstack([emb.astype(np.float32), pts.astype(np.float32), has[:, None]])
+    bits = np.ascontiguousarray(bits, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    mix = np.resize(_MIX, (2, bits.shape[1]))
+    h1, h2 = (bits * mix[0]).sum(axis=1), (np.roll(bits, 1, axis=1) * mix[1]).sum(axis=1)
+    combos = {c: hashlib.blake2b("|".join(c).encode(), digest_size=4).hexdigest()
+              for c in {tuple(sites_of[i]) for i in ids}}  # fmt: skip
+    return {i: f"{a:016x}{b:016x}{combos[tuple(sites_of[i])]}"
+            for i, a, b in zip(ids, h1.tolist(), h2.tolist(), strict=True)}  # fmt: skip
 
 
 def _round(x: float) -> float:
@@ -165,14 +236,28 @@ def sync_build(
     report = SyncReport(build=build, dry_run=dry_run)
 
     # target state ----------------------------------------------------------------------
-    sites_of = codes.groupby("id")["site"].agg(lambda s: sorted(set(s))).to_dict()
-    first = codes.drop_duplicates("id").set_index("id").to_dict("index")
+    pairs = codes[["id", "site"]].drop_duplicates().sort_values(["id", "site"])
+    shared = pairs["id"].duplicated(keep=False).to_numpy()  # codes several sites have
+    sites_of = {
+        cid: [site]
+        for cid, site in zip(
+            pairs["id"].to_numpy()[~shared], pairs["site"].to_numpy()[~shared], strict=True
+        )
+    }
+    for cid, site in zip(pairs["id"].to_numpy()[shared], pairs["site"].to_numpy()[shared],
+                         strict=True):  # fmt: skip
+        sites_of.setdefault(cid, []).append(site)
     hierarchy, latent, poincare = read_hierarchy(folder)
-    target_nodes = {i: {"sites": sites_of[i], "embedding": embedding[i],
-                        **({"poincare": poincare[i]} if i in poincare else {})}
-                    for i in sites_of}  # fmt: skip
+    target_hash = content_hashes(list(sites_of), sites_of, embedding, poincare)
+
+    def node_props(i: str) -> dict:  # what a build writes on a code (vectors as lists)
+        return {"sites": sites_of[i], "embedding": embedding[i].tolist(),
+                "poincare": poincare[i].tolist() if i in poincare else None,
+                "sync_hash": target_hash[i]}  # fmt: skip
+
     target_latent = {
-        r.id: {"name": r.name, "size": int(r.size), "poincare": poincare.get(r.id),
+        r.id: {"name": r.name, "size": int(r.size),
+               "poincare": poincare[r.id].tolist() if r.id in poincare else None,
                **({} if r.domain is None or pd.isna(r.domain) else {"domain": r.domain})}
         for r in latent.itertuples()
     }  # fmt: skip
@@ -187,59 +272,93 @@ def sync_build(
                              **({} if pd.isna(r.transport) else {"transport": float(r.transport)})}
         for r in counterparts.itertuples()
     }  # fmt: skip
+    # a code's hash also covers its outgoing learned edges: only the edges of codes whose hash
+    # changed are read back and compared
+    outgoing: dict[str, list] = {}
+    for (a, b), p in target_edges.items():
+        outgoing.setdefault(a, []).append(("A", b, p["score"], p["rank"], p["method"],
+                                           p.get("transport", -1.0)))  # fmt: skip
+    for (a, b), p in target_learned.items():
+        outgoing.setdefault(a, []).append(("M", b, p["score"], p["rank"], *p["labels"], -1.0))
+    for cid in target_hash:
+        rows = outgoing.get(cid)
+        target_hash[cid] += hashlib.blake2b(repr(sorted(rows)).encode(), digest_size=8
+                                            ).hexdigest() if rows else "-"  # fmt: skip
 
     # what the graph holds ----------------------------------------------------------------
+    # codes are compared by their content hash: no vector is read back
+    # (each read returns one record holding a list: far less Bolt traffic than a record per row)
+    fields = "collect([n.id, n.sync_hash, n.sites IS NOT NULL, n.origin, n.status]) AS rows"
     held, _, _ = driver.execute_query(
-        "MATCH (n:Code) WHERE n.sites IS NOT NULL OR n.origin = 'build' OR n.id IN $ids "
-        "RETURN n.id AS id, n.sites AS sites, n.embedding AS embedding, n.origin AS origin, "
-        "n.status AS status, n.poincare AS poincare", ids=list(target_nodes), database_=database,
-    )  # fmt: skip
-    held_nodes = {r["id"]: r for r in held}
-    edges, _, _ = driver.execute_query(
-        "MATCH (a:Code)-[r:ALIGNED_WITH]->(b:Code) RETURN a.id AS s, b.id AS e, properties(r) AS p",
+        "MATCH (n:Code) WHERE n.sites IS NOT NULL OR n.origin = 'build' RETURN " + fields,
         database_=database,
-    )
-    held_edges = {(r["s"], r["e"]): r["p"] for r in edges}
+    )  # fmt: skip
+    keys = ("id", "hash", "has_sites", "origin", "status")
+    held_nodes = {r[0]: dict(zip(keys, r, strict=True)) for r in held[0]["rows"]}
+    unseen = [cid for cid in target_hash if cid not in held_nodes]  # curated, or new codes
+    if unseen:
+        more, _, _ = driver.execute_query(
+            "UNWIND $ids AS id MATCH (n:Code {id: id}) RETURN " + fields, ids=unseen,
+            database_=database,
+        )  # fmt: skip
+        held_nodes.update({r[0]: dict(zip(keys, r, strict=True)) for r in more[0]["rows"]})
+    dirty = {cid for cid, d in target_hash.items()
+             if cid not in held_nodes or held_nodes[cid]["hash"] != d}  # fmt: skip
+    dirty |= {cid for cid in held_nodes if cid not in target_hash}
+    edges, _, _ = driver.execute_query(
+        "UNWIND $ids AS id MATCH (a:Code {id: id})-[r:ALIGNED_WITH]->(b:Code) "
+        "RETURN collect([a.id, b.id, properties(r)]) AS rows", ids=sorted(dirty),
+        database_=database,
+    )  # fmt: skip
+    held_edges = {(s_, e): p for s_, e, p in edges[0]["rows"]}
+    target_edges = {k: v for k, v in target_edges.items() if k[0] in dirty}
     sites_held, _, _ = driver.execute_query("MATCH (s:Site) RETURN s.id AS id", database_=database)
     new_sites = sorted(set(codes["site"]) - {r["id"] for r in sites_held})
     held_lat, _, _ = driver.execute_query(
         "MATCH (n:Latent) RETURN n.id AS id, properties(n) AS p", database_=database
     )
     held_latent = {r["id"]: r["p"] for r in held_lat}
-    held_mash, _, _ = driver.execute_query(
-        "MATCH (a)-[r:MASH_IS_A]->(b) RETURN a.id AS s, b.id AS e, properties(r) AS p, "
-        "CASE WHEN a:Latent THEN 'Latent' ELSE 'Code' END AS sl, "
-        "CASE WHEN b:Latent THEN 'Latent' ELSE 'Code' END AS el", database_=database,
+    mash_rows = "collect([a.id, b.id, properties(r), " \
+        "CASE WHEN a:Latent THEN 'Latent' ELSE 'Code' END, " \
+        "CASE WHEN b:Latent THEN 'Latent' ELSE 'Code' END]) AS rows"  # fmt: skip
+    from_codes, _, _ = driver.execute_query(
+        "UNWIND $ids AS id MATCH (a:Code {id: id})-[r:MASH_IS_A]->(b) RETURN " + mash_rows,
+        ids=sorted(dirty), database_=database,
     )  # fmt: skip
-    held_learned = {(r["s"], r["e"]): r["p"] for r in held_mash}
-    held_labels = {(r["s"], r["e"]): (r["sl"], r["el"]) for r in held_mash}
+    from_latent, _, _ = driver.execute_query(
+        "MATCH (a:Latent)-[r:MASH_IS_A]->(b) RETURN " + mash_rows, database_=database
+    )
+    held_mash = from_codes[0]["rows"] + from_latent[0]["rows"]
+    held_learned = {(a, b): p for a, b, p, _, _ in held_mash}
+    held_labels = {(a, b): (la, lb) for a, b, _, la, lb in held_mash}
+    target_learned = {k: v for k, v in target_learned.items()
+                      if k[0] in dirty or k[0] in target_latent}  # fmt: skip
 
     # the difference --------------------------------------------------------------------
     create, update, retire, strip = [], [], [], []
-    for cid, props in target_nodes.items():
+    missing = [cid for cid in target_hash if cid not in held_nodes]
+    first = (codes[codes["id"].isin(missing)].drop_duplicates("id").set_index("id")
+             .to_dict("index"))  # fmt: skip
+    for cid, digest in target_hash.items():
         old = held_nodes.get(cid)
         if old is None:
             row = first[cid]
             extra = {k: row[k] for k in CREATED_KEYS if k in row and not pd.isna(row[k])}
             if extra.get("vocab") and not str(cid).startswith(f"{extra.get('site')}/"):
                 extra.pop("site", None)  # standard codes have no site
+            props = {k: v for k, v in node_props(cid).items() if v is not None}
             create.append({"id": cid, "props": {**extra, **props, "origin": "build",
                                                 "status": "active"}})  # fmt: skip
-        elif (
-            old["sites"] != props["sites"]
-            or old["embedding"] != props["embedding"]
-            or old["poincare"] != props.get("poincare")
-            or (old["origin"] == "build" and old["status"] != "active")
-        ):
-            props = {"poincare": None, **props}  # a code may lose its point
+        elif old["hash"] != digest or (old["origin"] == "build" and old["status"] != "active"):
+            props = node_props(cid)  # a None (a code losing its point) removes the property
             update.append({"id": cid, "props": {**props, "status": "active"}
                            if old["origin"] == "build" else props})  # fmt: skip
     for cid, old in held_nodes.items():
-        if cid in target_nodes:
+        if cid in target_hash:
             continue
         if old["origin"] == "build" and old["status"] != "retired":
             retire.append({"id": cid})
-        elif old["sites"] is not None:
+        elif old["has_sites"]:
             strip.append({"id": cid})
     e_create = [{"s": s, "e": e, "p": {**p, "build": build}}
                 for (s, e), p in target_edges.items() if (s, e) not in held_edges]  # fmt: skip
@@ -303,10 +422,12 @@ def sync_build(
             run(tx, "UNWIND $rows AS row CREATE (n:Code {id: row.id}) SET n += row.props", create)
             run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) SET n += row.props", update)
             run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
-                "SET n.status = 'retired', n.sites = null, n.embedding = null, n.poincare = null",
+                "SET n.status = 'retired', n.sites = null, n.embedding = null, n.poincare = null, "
+                "n.sync_hash = null",
                 retire)  # fmt: skip
             run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
-                "SET n.sites = null, n.embedding = null, n.poincare = null", strip)  # fmt: skip
+                "SET n.sites = null, n.embedding = null, n.poincare = null, n.sync_hash = null",
+                strip)  # fmt: skip
             match = "UNWIND $rows AS row MATCH (a:Code {id: row.s}) MATCH (b:Code {id: row.e}) "
             run(tx, match + "CREATE (a)-[r:ALIGNED_WITH]->(b) SET r = row.p", e_create)
             run(tx, match + "MATCH (a)-[r:ALIGNED_WITH]->(b) SET r = row.p", e_update)
@@ -337,8 +458,8 @@ def sync_build(
             tx.commit()
     finally:
         clear_lock(driver, database)
-    if embedding:
-        ensure_vector_index(driver, len(next(iter(embedding.values()))), database)
+    if len(embedding):
+        ensure_vector_index(driver, embedding.dim, database)
     report.seconds = time.perf_counter() - t0
     return report
 
