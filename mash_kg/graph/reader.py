@@ -30,11 +30,12 @@ WITH DISTINCT n WHERE n IS NOT NULL
 RETURN n.id AS id, n.vocab AS vocab, n.name AS name, n.domain AS domain, n.kind AS kind
 """
 
+# every outgoing curated edge of the context; the ones leaving it are dropped in pandas (a
+# `b.id IN $ids` filter here let the planner pick a plan that ran for minutes)
 EDGES = """
 UNWIND $ids AS id
 MATCH (a:Code {id: id})-[r:IS_A|MAPS_TO]->(b:Code)
-WHERE b.id IN $ids
-RETURN a.id AS child, b.id AS parent, type(r) AS type
+RETURN collect([a.id, b.id, type(r)]) AS rows
 """
 
 
@@ -45,10 +46,11 @@ def read_context(
     with driver.session(database=database, default_access_mode="READ") as session:
         nodes = session.execute_read(lambda tx: tx.run(NODES, ids=list(ids)).data())
         node_ids = [n["id"] for n in nodes]
-        edges = session.execute_read(lambda tx: tx.run(EDGES, ids=node_ids).data())
+        edges = session.execute_read(lambda tx: tx.run(EDGES, ids=node_ids).single()["rows"])
     cols = ["id", "vocab", "name", "domain", "kind"]
     node_df = pd.DataFrame(nodes, columns=cols).sort_values("id", ignore_index=True)
     edge_df = pd.DataFrame(edges, columns=["child", "parent", "type"])
+    edge_df = edge_df[edge_df["parent"].isin(set(node_ids))]
     return node_df, edge_df.sort_values(["type", "child", "parent"], ignore_index=True)
 
 
