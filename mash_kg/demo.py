@@ -59,16 +59,38 @@ def run_demo(config: Config, console: Console) -> None:
 
     example = load_config(EXAMPLE)
     example = replace(example, neo4j=settings)
-    console.print("Stage I on examples/two_sites (sites A: tables, B: FHIR R4) ...")
+    console.print("Stages I-III on examples/two_sites (sites A: tables, B: FHIR R4) ...")
     folder = run_build_with_progress(example, builds=settings.cache / "demo-builds")
+    from mash_kg.evaluate import evaluate_build
+    from mash_kg.graph.phenotypes import write_phenotypes
+    from mash_kg.graph.reader import read_subtree
+    from mash_kg.loaders.phenotype import read_phenotypes
+    from mash_kg.plot import build_points, draw_subtree
+
+    m = evaluate_build(folder)
+    console.print(
+        f"held-out curated edges ({m['heldout_codes']} codes): hit@1 {m['model']['hit@1']} / "
+        f"hit@10 {m['model']['hit@10']} (text model alone {m['text_only']['hit@1']} / "
+        f"{m['text_only']['hit@10']})", highlight=False,
+    )  # fmt: skip
     driver = connect(settings, schema=False)
     try:
         report = sync_build(driver, folder, database=settings.database)
         console.print(f"synced build {report.build}: {report.changes} changes", highlight=False)
         for view, params, title in EXAMPLES:
             print_rows(run_view(driver, view, params, settings.database), title)
+        for f in sorted(PHENOTYPES.glob("*")):
+            write_phenotypes(driver, read_phenotypes(f), settings.database)
+        rows = run_view(driver, "phenotype_codes", {"phenotype": "type2_diabetes", "site": "A"},
+                        settings.database)  # fmt: skip
+        print_rows(rows, "Phenotype type2_diabetes (examples/phenotypes) at site A, with reasons")
+        nodes, edges = read_subtree(driver, PICTURE_ROOT, depth=4, database=settings.database)
     finally:
         driver.close()
+    title = "ICD-10-CM chapter 10 (respiratory) with site codes placed by Stage III"
+    png = draw_subtree(nodes, edges, build_points(folder), folder / "poincare_respiratory.png",
+                       title)  # fmt: skip
+    console.print(f"Poincaré-disk picture: {png}", highlight=False)
     console.print(
         f"Browse the graph: Neo4j Browser at http://127.0.0.1:{settings.http_port}/browser/ "
         f"(connect to {settings.bolt_uri}, user {settings.user}), or cypher-shell -a "
