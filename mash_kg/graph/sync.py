@@ -44,8 +44,10 @@ from mash_kg.errors import InputError, MashError
 from mash_kg.graph.writer import DEFAULT_BATCH, _batches
 
 LOCK_ID = "sync"
-# properties a build owns on its codes; sync_hash digests the first three
-NODE_KEYS = ("sites", "embedding", "poincare", "sync_hash")
+# properties a build owns on its codes; sync_hash digests the first three, edges_hash the
+# code's outgoing ALIGNED_WITH and MASH_IS_A edges (only codes whose edges_hash changed have
+# their edges read back and compared)
+NODE_KEYS = ("sites", "embedding", "poincare", "sync_hash", "edges_hash")
 CREATED_KEYS = ("vocab", "code", "name", "domain", "site")  # on codes it creates
 
 
@@ -253,7 +255,7 @@ def sync_build(
     def node_props(i: str) -> dict:  # what a build writes on a code (vectors as lists)
         return {"sites": sites_of[i], "embedding": embedding[i].tolist(),
                 "poincare": poincare[i].tolist() if i in poincare else None,
-                "sync_hash": target_hash[i]}  # fmt: skip
+                "sync_hash": target_hash[i], "edges_hash": edge_hash[i]}  # fmt: skip
 
     target_latent = {
         r.id: {"name": r.name, "size": int(r.size),
@@ -280,20 +282,19 @@ def sync_build(
                                            p.get("transport", -1.0)))  # fmt: skip
     for (a, b), p in target_learned.items():
         outgoing.setdefault(a, []).append(("M", b, p["score"], p["rank"], *p["labels"], -1.0))
-    for cid in target_hash:
-        rows = outgoing.get(cid)
-        target_hash[cid] += hashlib.blake2b(repr(sorted(rows)).encode(), digest_size=8
-                                            ).hexdigest() if rows else "-"  # fmt: skip
+    edge_hash = {cid: hashlib.blake2b(repr(sorted(outgoing[cid])).encode(), digest_size=8)
+                 .hexdigest() if cid in outgoing else "-" for cid in target_hash}  # fmt: skip
 
     # what the graph holds ----------------------------------------------------------------
     # codes are compared by their content hash: no vector is read back
     # (each read returns one record holding a list: far less Bolt traffic than a record per row)
-    fields = "collect([n.id, n.sync_hash, n.sites IS NOT NULL, n.origin, n.status]) AS rows"
+    fields = ("collect([n.id, n.sync_hash, n.sites IS NOT NULL, n.origin, n.status, "
+              "n.edges_hash]) AS rows")  # fmt: skip
     held, _, _ = driver.execute_query(
         "MATCH (n:Code) WHERE n.sites IS NOT NULL OR n.origin = 'build' RETURN " + fields,
         database_=database,
     )  # fmt: skip
-    keys = ("id", "hash", "has_sites", "origin", "status")
+    keys = ("id", "hash", "has_sites", "origin", "status", "edges_hash")
     held_nodes = {r[0]: dict(zip(keys, r, strict=True)) for r in held[0]["rows"]}
     unseen = [cid for cid in target_hash if cid not in held_nodes]  # curated, or new codes
     if unseen:
@@ -302,8 +303,8 @@ def sync_build(
             database_=database,
         )  # fmt: skip
         held_nodes.update({r[0]: dict(zip(keys, r, strict=True)) for r in more[0]["rows"]})
-    dirty = {cid for cid, d in target_hash.items()
-             if cid not in held_nodes or held_nodes[cid]["hash"] != d}  # fmt: skip
+    dirty = {cid for cid, d in edge_hash.items()
+             if cid not in held_nodes or held_nodes[cid]["edges_hash"] != d}  # fmt: skip
     dirty |= {cid for cid in held_nodes if cid not in target_hash}
     edges, _, _ = driver.execute_query(
         "UNWIND $ids AS id MATCH (a:Code {id: id})-[r:ALIGNED_WITH]->(b:Code) "
@@ -353,6 +354,12 @@ def sync_build(
             props = node_props(cid)  # a None (a code losing its point) removes the property
             update.append({"id": cid, "props": {**props, "status": "active"}
                            if old["origin"] == "build" else props})  # fmt: skip
+    rewritten = {r["id"] for r in create + update}
+    marks = [
+        {"id": cid, "h": edge_hash[cid]}
+        for cid in sorted(dirty)
+        if cid in target_hash and cid not in rewritten
+    ]  # edges changed, the code did not
     for cid, old in held_nodes.items():
         if cid in target_hash:
             continue
@@ -421,12 +428,15 @@ def sync_build(
             run(tx, "UNWIND $rows AS id MERGE (:Site {id: id})", new_sites)
             run(tx, "UNWIND $rows AS row CREATE (n:Code {id: row.id}) SET n += row.props", create)
             run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) SET n += row.props", update)
+            run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) SET n.edges_hash = row.h",
+                marks)  # fmt: skip
             run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
                 "SET n.status = 'retired', n.sites = null, n.embedding = null, n.poincare = null, "
-                "n.sync_hash = null",
+                "n.sync_hash = null, n.edges_hash = null",
                 retire)  # fmt: skip
             run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
-                "SET n.sites = null, n.embedding = null, n.poincare = null, n.sync_hash = null",
+                "SET n.sites = null, n.embedding = null, n.poincare = null, n.sync_hash = null, "
+                "n.edges_hash = null",
                 strip)  # fmt: skip
             match = "UNWIND $rows AS row MATCH (a:Code {id: row.s}) MATCH (b:Code {id: row.e}) "
             run(tx, match + "CREATE (a)-[r:ALIGNED_WITH]->(b) SET r = row.p", e_create)
