@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import scratch_neo4j, write_results  # noqa: E402
 
+from mash_kg.build import _vectors_column as _vectors  # noqa: E402
 from mash_kg.config import Neo4jSettings  # noqa: E402
 from mash_kg.graph import connect  # noqa: E402
 from mash_kg.graph.sync import sync_build  # noqa: E402
@@ -40,11 +41,6 @@ from mash_kg.graph.writer import write_tables  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
 from mash_kg.stage3 import score_candidates  # noqa: E402
 from mash_kg.text_embed import TextEmbedder  # noqa: E402
-
-
-def _vectors(x: np.ndarray) -> pa.Array:
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    return pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), x.shape[1])
 
 
 def make_build(folder: Path) -> dict:

@@ -138,12 +138,13 @@ def group_point(points: np.ndarray, c: float) -> np.ndarray:
 
 
 def _place_block(
-    ids: np.ndarray, ok: np.ndarray, space: Space, s: HierarchySettings, row: dict,
-    kids: dict, truth: dict, cand_rows_out: list, h_rows: list, hold_rows: list,
+    ids: np.ndarray, ok: np.ndarray, space: Space, pts: np.ndarray, s: HierarchySettings,
+    row: dict, kids: dict, truth: dict, cand_rows_out: list, h_rows: list, hold_rows: list,
 ) -> list[str]:  # fmt: skip
-    """Score one block of codes against candidate rows `ok`; appends candidate, hierarchy and
-    holdout rows; returns the codes that got no parent."""
-    nodes, pts, c = space.nodes, space.points.astype(np.float64), s.curvature
+    """Score one block of codes against candidate rows `ok` (`pts`: the space's points in
+    float64); appends candidate, hierarchy and holdout rows; returns the codes that got no
+    parent."""
+    nodes, c = space.nodes, s.curvature
     unplaced: list[str] = []
     rows_ = np.array([row[x] for x in ids])
     text_sim = space.text[rows_] @ space.text[ok].T
@@ -175,7 +176,7 @@ def _place_block(
             t_ranks = np.empty(len(ok), dtype=np.int64)
             t_ranks[t_order] = np.arange(1, len(ok) + 1)
             for p in sorted(truth[cid]):
-                where = np.flatnonzero(nodes["id"].to_numpy()[ok] == p)
+                where = np.flatnonzero(ok_ids == p)
                 found = len(where) > 0
                 hold_rows.append((cid, p, int(ranks[where[0]]) if found else None,
                                   int(t_ranks[where[0]]) if found else None,
@@ -212,8 +213,8 @@ def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
             continue
         for start in range(0, len(group), BLOCK):  # bounded memory: BLOCK x candidates
             ids = group["id"].to_numpy()[start : start + BLOCK]
-            unplaced += _place_block(ids, ok, space, s, row, kids, truth, cand_rows_out, h_rows,
-                                     hold_rows)  # fmt: skip
+            unplaced += _place_block(ids, ok, space, pts, s, row, kids, truth, cand_rows_out,
+                                     h_rows, hold_rows)  # fmt: skip
 
     latent_rows = []
     for dom in sorted(set(domain[[row[x] for x in unplaced]])) if unplaced else []:
