@@ -1,20 +1,31 @@
-"""Placement quality of the Stage II model (issue 4) -> bench/results/hierarchy.json.
+"""Stage II-III quality (issue 10) -> bench/results/hierarchy.json.
 
-icd10cm_placement: all 98,505 ICD-10-CM codes (ids opaque to every method: only names and the
-graph are read), the parent edges of 20% of the 4-character codes (children of 3-character
-categories) held out; each held-out code's category is ranked among all 3-character
-categories, training on every other edge. Methods:
-- text_nn: cosine of the code's and the category's text vectors (reference);
-- poincare: the Poincaré model from text features, hierarchy loss only;
-- full_no_gnn: + parent-nearer-origin ordering and Stage I similarity preservation;
-- full: full_no_gnn refined by two HGCN layers over the curated graph (edges both ways).
-F1: held-out (code, true category) against (code, random category) or (code, a sibling
-category of the true one), at the distance threshold that maximises F1 on the other half of
-the held-out codes.
+Every method reads names and the curated graph only: ids are opaque to them (in ICD and ATC
+the code string spells its parent). `full` runs exactly what `mash-kg build` does by default:
+stage2.run_stage2 (the hierarchy encoder fine-tuned on the training edges within its step and
+time budget, the forest embedded on the ball) and Stage III's parent score
+(stage3.family_vectors + score_candidates: softmax(cos(code, family) / T) where a candidate's
+family is its name and its known children). Tasks:
 
-atc_placement: GNUmed's ATC list, 20% of level-5 substances held out, ranked among all level-4
-groups. icd10cm_reconstruction: Nickel & Kiela's protocol (10-dim free Poincaré embeddings of
-the transitive closure; mean rank and MAP on a sample of codes).
+- icd10cm_placement: 20% of the 4-character codes (children of 3-character categories) have
+  their parent edge held out; each is ranked among all 1,918 categories.
+- icd10cm_placement_all: 20% of all codes below category level held out; candidates: every
+  code that has children.
+- atc_placement: GNUmed's ATC list, 20% of level-5 substances held out, ranked among all
+  level-4 groups (the encoder trained on ATC's other edges, as a build with ATC loaded does).
+- icd9cm_into_icd10cm: the icd10cm_placement encoder (trained on ICD-10-CM only) places every
+  ICD-9-CM diagnosis code that has a GEM target (its text only) among the ICD-10-CM
+  categories; true: the categories of its GEM targets.
+- icd10cm_reconstruction: the whole ICD-10-CM tree embedded by tree_embedding.embed_forest
+  (what Stage II does with the curated forest) at 10 and at 32 dimensions; Nickel & Kiela
+  reconstruction of the transitive closure on 2,000 sampled codes; depth-norm Spearman.
+
+Methods: text_nn (frozen text model, cosine to the candidate's name: the reference),
+text_family (frozen text model, Stage III's family score: the encoder-frozen ablation),
+full, full_no_hard (encoder without hard negatives), full_gnn (full + the HGCN term);
+`*_no_lexical`: the same space scored without the names' character n-gram term.
+F1: held-out (code, true parent) against (code, random candidate) or (code, a sibling
+candidate of the true one), at the score threshold that maximises F1 on the other half.
 
 Run: python bench/hierarchy.py --atc DIR/var/lib/gnumed/server/sql/v14-v15/data/atc_only-utf8.csv
 (DIR from `apt-get download gnumed-server && dpkg-deb -x gnumed-server_*.deb DIR`)
@@ -25,22 +36,26 @@ from __future__ import annotations
 import argparse
 import resource
 import sys
+import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import write_results  # noqa: E402
 
 from mash_kg.config import Neo4jSettings  # noqa: E402
-from mash_kg.hyperbolic import TrainSettings, embed, poincare_distance, train  # noqa: E402
+from mash_kg.encoder import EncoderSettings  # noqa: E402
+from mash_kg.lexical import lexical_families, lexical_vectors  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
-from mash_kg.stage2 import HierarchySettings  # noqa: E402
-
-TEXT_TEMPERATURE = HierarchySettings.text_temperature
+from mash_kg.stage2 import HierarchySettings, run_stage2  # noqa: E402
+from mash_kg.stage3 import family_vectors, score_candidates  # noqa: E402
 from mash_kg.text_embed import TextEmbedder  # noqa: E402
+from mash_kg.tree_embedding import embed_forest, reconstruction  # noqa: E402
 
 
 def _peak_mib() -> float:
@@ -70,220 +85,345 @@ def _f1(score: np.ndarray, gold: np.ndarray, negatives: np.ndarray) -> float:
     return round(float(2 * tp / max(2 * tp + fp + fn, 1)), 4)
 
 
-def _metrics(score: np.ndarray, gold: np.ndarray, rand_neg, sib_neg) -> dict:
-    """score: (held, candidates), higher = more likely parent."""
+def _metrics(score: np.ndarray, gold: np.ndarray, rand_neg=None, sib_neg=None) -> dict:
+    """score: (held, candidates), higher = more likely parent; one true parent per row."""
     true = score[np.arange(len(gold)), gold]
     rank = 1 + (score > true[:, None]).sum(axis=1)
+    out = {
+        "hit_at_1": round(float((rank == 1).mean()), 4),
+        "hit_at_10": round(float((rank <= 10).mean()), 4),
+        "mrr": round(float((1.0 / rank).mean()), 4),
+        "mean_rank": round(float(rank.mean()), 2),
+    }
+    if rand_neg is not None:
+        out.update(f1_random=_f1(score, gold, rand_neg), f1_sibling=_f1(score, gold, sib_neg))
+    return out
+
+
+def _set_metrics(score: np.ndarray, truth: list[set[int]]) -> dict:
+    """Several true candidates per row: the best-ranked one counts."""
+    best = np.array([score[i, sorted(t)].max() for i, t in enumerate(truth)])
+    rank = 1 + (score > best[:, None]).sum(axis=1)
     return {
         "hit_at_1": round(float((rank == 1).mean()), 4),
         "hit_at_10": round(float((rank <= 10).mean()), 4),
-        "map": round(float((1.0 / rank).mean()), 4),  # one true parent: MAP = mean 1/rank
+        "mrr": round(float((1.0 / rank).mean()), 4),
         "mean_rank": round(float(rank.mean()), 2),
-        "f1_random": _f1(score, gold, rand_neg),
-        "f1_sibling": _f1(score, gold, sib_neg),
     }
 
 
+class Tree:
+    """A loaded vocabulary as node rows and (child, parent) edges, ids kept aside."""
+
+    def __init__(self, tables) -> None:
+        self.nodes = tables.nodes.reset_index(drop=True)
+        self.row = {c: i for i, c in enumerate(self.nodes["id"])}
+        isa = tables.edges[tables.edges["type"] == "IS_A"]
+        self.child = np.array([self.row[c] for c in isa["start"]])
+        self.parent = np.array([self.row[p] for p in isa["end"]])
+        self.names = [str(n) for n in self.nodes["name"]]
+
+    def space(
+        self,
+        held: np.ndarray,
+        h: HierarchySettings,
+        enc: EncoderSettings,
+        frozen: np.ndarray,
+        encoder_dir: Path | None = None,
+    ):
+        """Stage II of a build whose codes are this vocabulary, `held`'s parent edges held
+        out (run_stage2 itself, as `mash-kg build` calls it)."""
+        ids = self.nodes["id"]
+        codes = self.nodes[["id", "name", "domain", "vocab"]]
+        cols = [
+            c for c in ("id", "vocab", "name", "domain", "kind", "excludes1") if c in self.nodes
+        ]
+        edges = pd.DataFrame(
+            {
+                "child": ids.to_numpy()[self.child],
+                "parent": ids.to_numpy()[self.parent],
+                "type": "IS_A",
+            }
+        )
+        hidden = set(ids.to_numpy()[held])
+        heldout = edges[edges["child"].isin(hidden)][["child", "parent"]]
+        empty = pd.DataFrame(columns=["id", "other_id", "rank"])
+        cooc = pd.DataFrame(columns=["site", "code_a", "code_b", "count"])
+        log = _progress("encoder")
+        return run_stage2(
+            codes,
+            self.nodes[cols],
+            edges,
+            frozen,
+            empty,
+            cooc,
+            h,
+            enc,
+            encoder_dir=encoder_dir,
+            log=log,
+            heldout=heldout,
+        )
+
+
+def _progress(label: str):
+    done = [0]
+
+    def log(k: int) -> None:
+        done[0] += k
+        print(f"  {label}: {done[0]} steps", flush=True)
+
+    return log
+
+
 def placement(
-    name: str, names: list[str], child: np.ndarray, parent: np.ndarray, held: np.ndarray,
-    cands: np.ndarray, epochs: int, quick: bool, seed: int = 0,
-) -> dict:  # fmt: skip
-    """Hide the parent edges of `held` codes; rank each one's true parent among `cands`."""
+    name: str,
+    tree: Tree,
+    held: np.ndarray,
+    cands: np.ndarray,
+    h: HierarchySettings,
+    enc: EncoderSettings,
+    variants: list[str],
+    seed: int = 0,
+    keep_encoder: Path | None = None,
+) -> tuple[dict, dict]:
+    """Hide the parent edges of `held`; rank each one's true parent among `cands`. Returns
+    the task's figures and the spaces by method (for tasks that reuse an encoder)."""
     rng = np.random.default_rng(seed)
-    n = len(names)
-    par = dict(zip(child.tolist(), parent.tolist(), strict=True))
-    keep = ~np.isin(child, held)
+    par = dict(zip(tree.child.tolist(), tree.parent.tolist(), strict=False))
     cand_pos = {c: i for i, c in enumerate(cands)}
-    gold = np.array([cand_pos[par[h]] for h in held])
-    # negatives: a random other candidate; a sibling candidate (same parent), when there is one
+    gold = np.array([cand_pos[par[h_]] for h_ in held])
     by_parent: dict[int, list[int]] = {}
     for i, c in enumerate(cands):
         by_parent.setdefault(par.get(int(c)), []).append(i)
     rand_neg = (gold + rng.integers(1, len(cands), len(gold))) % len(cands)
-    sib_neg = np.array([
-        rng.choice([s for s in by_parent[par.get(int(cands[g]))] if s != g] or [int(r)])
-        for g, r in zip(gold, rand_neg, strict=True)
-    ])  # fmt: skip
-
-    embedder = TextEmbedder(cache_dir=Neo4jSettings().cache / "text", batch_size=128)
-    text = embedder.embed(names).astype(np.float64)
-    # the models read the text vectors through one PCA to 128 dimensions (as Stage I does);
-    # text_nn keeps the full 384
-    centred = text - text.mean(axis=0)
-    step = max(1, n // 15000)
-    feats = centred @ np.linalg.svd(centred[::step], full_matrices=False)[2][:128].T
-    methods: dict[str, dict] = {}
-    start = time.perf_counter()
-    cos = text[held] @ text[cands].T
-    methods["text_nn"] = _metrics(cos, gold, rand_neg, sib_neg)
-    methods["text_nn"].update(train_seconds=round(time.perf_counter() - start, 2),
-                              peak_mib=_peak_mib())  # fmt: skip
-    graph = np.concatenate(
-        [np.stack([child[keep], parent[keep]]), np.stack([parent[keep], child[keep]])], axis=1
+    sib_neg = np.array(
+        [
+            rng.choice([s for s in by_parent[par.get(int(cands[g]))] if s != g] or [int(r)])
+            for g, r in zip(gold, rand_neg, strict=True)
+        ]
     )
-    variants = {
-        "poincare": TrainSettings(
-            epochs=epochs, hidden=256, order_weight=0.0, similarity_weight=0.0
-        ),
-        "full_no_gnn": TrainSettings(epochs=epochs, hidden=256),
-        "full": TrainSettings(epochs=epochs, hidden=256, gnn_layers=2),
+    embedder = TextEmbedder(cache_dir=Neo4jSettings().cache / "text", batch_size=128)
+    start = time.perf_counter()
+    frozen = embedder.embed(tree.names)
+    methods: dict[str, dict] = {}
+    cos = frozen[held].astype(np.float64) @ frozen[cands].T
+    methods["text_nn"] = _metrics(cos, gold, rand_neg, sib_neg)
+    methods["text_nn"].update(seconds=round(time.perf_counter() - start, 1), peak_mib=_peak_mib())
+    spaces = {}
+    plan = {
+        "text_family": (h, replace(enc, enabled=False)),
+        "full": (h, enc),
+        "full_no_hard": (h, replace(enc, hard_negatives=0)),
+        "full_gnn": (replace(h, gnn_layers=2), enc),
     }
-    if quick:
-        variants = {k: v for k, v in variants.items() if k != "full"}
-    for method, settings in variants.items():
-        g = graph if settings.gnn_layers else None
+    for method in variants:
+        hs, es = plan[method]
         print(f"{name}: {method} ...", flush=True)
-        model, fig = train(feats, child[keep], parent[keep], settings, graph=g, log=print)
-        z = embed(model, feats, g)
-        dist = poincare_distance(z[held], z[cands], settings.curvature)
-        methods[method] = _metrics(-dist, gold, rand_neg, sib_neg)
-        methods[method].update(
-            train_seconds=round(fig["seconds"], 1),
-            seconds_per_epoch=round(fig["seconds_per_epoch"], 3),
-            epochs=settings.epochs,
-            peak_mib=_peak_mib(),
-            max_norm=round(float(np.linalg.norm(z, axis=1).max()), 5),
-            nan=bool(np.isnan(z).any()),
+        start = time.perf_counter()
+        out_dir = keep_encoder if method == "full" else None
+        space = tree.space(held, hs, es, frozen, encoder_dir=out_dir)
+        seconds = time.perf_counter() - start
+        tc = space.train_edges["child"].map(tree.row).to_numpy(np.int64)
+        tp = space.train_edges["parent"].map(tree.row).to_numpy(np.int64)
+        fam = family_vectors(space.text, cands, tc, tp)
+        gnn_d = None
+        if space.gnn_points is not None:
+            from mash_kg.tree_embedding import poincare_distance
+
+            gnn_d = poincare_distance(space.gnn_points[held], space.gnn_points[cands])
+        lex = (space.lexical[held] @ lexical_families(space.lexical, cands, tc, tp).T).toarray()
+        score, _ = score_candidates(
+            space.text[held], fam, hs.temperature, gnn_d, lex, hs.lexical_weight
         )
-        if method != "poincare":  # Stage III's score: distance and text together
-            combined = -dist / settings.temperature + cos / TEXT_TEMPERATURE
-            methods[f"{method}+text"] = _metrics(combined, gold, rand_neg, sib_neg)
+        methods[method] = _metrics(score, gold, rand_neg, sib_neg)
+        if method in ("full", "text_family"):  # the spelling term's share, same space
+            plain, _ = score_candidates(space.text[held], fam, hs.temperature, gnn_d)
+            methods[f"{method}_no_lexical"] = _metrics(plain, gold, rand_neg, sib_neg)
+        fig = space.figures
+        methods[method].update(
+            seconds=round(seconds, 1),
+            encoder_steps=fig.get("encoder_steps"),
+            encoder_seconds=fig.get("encoder_seconds"),
+            peak_mib=_peak_mib(),
+        )
+        if len(space.encoder_training):
+            last = space.encoder_training.iloc[-1]
+            methods[method]["encoder_final_loss"] = round(float(last["loss"]), 4)
         print(f"  {methods[method]}", flush=True)
+        spaces[method] = space
+    note = (
+        f"encoder: {enc.steps} steps at most / {enc.max_seconds:.0f} s, batch {enc.batch} "
+        f"families (+{enc.hard_negatives} hard each), max_length {enc.max_length}, "
+        f"{enc.freeze_layers} lower layers frozen; parent score T = {h.temperature}"
+    )
     return {
         "n": int(len(held)),
         "candidates": int(len(cands)),
-        "codes": int(n),
-        "note": "peak_mib is the process's peak RSS so far (methods run in this order); "
-        "dim 32, curvature 1, float32; models read text through PCA-128; '+text' = Stage "
-        f"III's parent score: softmax(-d/T + cos/{TEXT_TEMPERATURE})",
+        "codes": len(tree.names),
+        "note": note,
         "methods": methods,
+    }, spaces
+
+
+def icd10cm_tasks(h, enc, variants, seed: int = 0) -> dict:
+    cm = Tree(get_loader("icd10cm")())
+    kind = cm.nodes["kind"].to_numpy()
+    cats = np.flatnonzero(kind == "category")
+    four = cm.child[(kind[cm.child] == "subcategory") & (kind[cm.parent] == "category")]
+    held = np.random.default_rng(seed).permutation(four)[: len(four) // 5]
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        enc_dir = Path(tmp) / "encoder"
+        out["icd10cm_placement"], spaces = placement(
+            "icd10cm_placement", cm, held, cats, h, enc, variants, seed, keep_encoder=enc_dir
+        )
+        write_results("hierarchy", out)
+        if "full" in spaces:
+            out["icd9cm_into_icd10cm"] = icd9_into_icd10(cm, cats, spaces["full"], enc_dir, h)
+            write_results("hierarchy", out)
+    return out
+
+
+def icd10cm_all(h, enc, seed: int = 0) -> dict:
+    cm = Tree(get_loader("icd10cm")())
+    kind = cm.nodes["kind"].to_numpy()
+    below = cm.child[kind[cm.child] == "subcategory"]
+    held = np.random.default_rng(seed).permutation(below)[: len(below) // 5]
+    cands = np.array(sorted(set(cm.parent.tolist())))
+    task, _ = placement(
+        "icd10cm_placement_all", cm, held, cands, h, enc, ["text_family", "full"], seed
+    )
+    return task
+
+
+def icd9_into_icd10(cm: Tree, cats: np.ndarray, space, enc_dir: Path, h) -> dict:
+    """ICD-9-CM codes placed among ICD-10-CM categories by an encoder trained on ICD-10-CM."""
+    nine = get_loader("icd9cm")()
+    gem = nine.edges[
+        (nine.edges["type"] == "MAPS_TO")
+        & nine.edges["start"].str.startswith("ICD9CM:")
+        & nine.edges["end"].isin(cm.row)
+    ]
+    par = dict(zip(cm.child.tolist(), cm.parent.tolist(), strict=False))
+    cat_set = set(cats.tolist())
+
+    def category(r: int) -> int | None:
+        seen = set()
+        while r not in cat_set and r in par and r not in seen:
+            seen.add(r)
+            r = par[r]
+        return r if r in cat_set else None
+
+    cat_pos = {c: i for i, c in enumerate(cats)}
+    truth: dict[str, set[int]] = {}
+    for a, b in zip(gem["start"], gem["end"], strict=True):
+        c = category(cm.row[b])
+        if c is not None:
+            truth.setdefault(a, set()).add(cat_pos[c])
+    names9 = nine.nodes.set_index("id")["name"]
+    ids9 = sorted(i for i in truth if i in names9.index)
+    texts = [str(names9[i]) for i in ids9]
+    frozen = TextEmbedder(cache_dir=Neo4jSettings().cache / "text", batch_size=128)
+    f9, fc = frozen.embed(texts), frozen.embed([cm.names[c] for c in cats])
+    gold = [truth[i] for i in ids9]
+    methods = {"text_nn": _set_metrics(f9.astype(np.float64) @ fc.T, gold)}
+    tc = space.train_edges["child"].map(cm.row).to_numpy(np.int64)
+    tp = space.train_edges["parent"].map(cm.row).to_numpy(np.int64)
+    # spelling vectors fitted on both vocabularies' names, as in a build holding both
+    lex = lexical_vectors(cm.names + texts)
+    lq = lex[len(cm.names) :]
+    lcos = (lq @ lexical_families(lex[: len(cm.names)], cats, tc, tp).T).toarray()
+    w = h.lexical_weight
+    fam_frozen = family_vectors(space.base_text, cats, tc, tp)
+    methods["text_family"] = _set_metrics(
+        score_candidates(f9, fam_frozen, h.temperature, lexical=lcos, lexical_weight=w)[0], gold
+    )
+    q = TextEmbedder(str(enc_dir), batch_size=128).embed(texts)
+    fam = family_vectors(space.text, cats, tc, tp)
+    methods["full"] = _set_metrics(
+        score_candidates(q, fam, h.temperature, lexical=lcos, lexical_weight=w)[0], gold
+    )
+    methods["full_no_lexical"] = _set_metrics(score_candidates(q, fam, h.temperature)[0], gold)
+    print(f"icd9cm_into_icd10cm: {methods}", flush=True)
+    return {
+        "n": len(ids9),
+        "candidates": int(len(cats)),
+        "methods": methods,
+        "note": "the icd10cm_placement encoder (trained on ICD-10-CM edges only, its "
+        "held-out codes excluded from families); true categories: those of the code's "
+        "GEM (gem_icd9_icd10cm) targets; best-ranked true category counts",
     }
 
 
-def icd10cm_placement(epochs: int, quick: bool, seed: int = 0) -> dict:
-    """20% of the 4-character codes (children of 3-character categories) held out; candidates:
-    all 3-character categories."""
-    cm = get_loader("icd10cm")()
-    nodes = cm.nodes.reset_index(drop=True)
-    row = {c: i for i, c in enumerate(nodes["id"])}
-    child = np.array([row[c] for c in cm.edges["start"]])
-    parent = np.array([row[p] for p in cm.edges["end"]])
-    kind = nodes["kind"].to_numpy()
-    cats = np.flatnonzero(kind == "category")
-    four = child[(kind[child] == "subcategory") & (kind[parent] == "category")]
-    held = np.random.default_rng(seed).permutation(four)[: len(four) // 5]
-    return placement("icd10cm_placement", list(nodes["name"]), child, parent, held, cats,
-                     epochs, quick, seed)  # fmt: skip
-
-
-def atc_placement(path: Path, epochs: int, quick: bool, seed: int = 0) -> dict:
-    """GNUmed's ATC list: 20% of level-5 substances held out; candidates: all level-4 groups."""
-    atc = get_loader("atc")(files=[path])
-    nodes = atc.nodes.reset_index(drop=True)
-    row = {c: i for i, c in enumerate(nodes["id"])}
-    child = np.array([row[c] for c in atc.edges["start"]])
-    parent = np.array([row[p] for p in atc.edges["end"]])
-    length = nodes["code"].str.len().to_numpy()
+def atc_task(path: Path, h, enc, variants, seed: int = 0) -> dict:
+    atc = Tree(get_loader("atc")(files=[path]))
+    length = atc.nodes["code"].str.len().to_numpy()
     level4 = np.flatnonzero(length == 5)
-    level5 = child[(length[child] == 7) & (length[parent] == 5)]  # not the re-attached few
+    level5 = atc.child[(length[atc.child] == 7) & (length[atc.parent] == 5)]
     held = np.random.default_rng(seed).permutation(level5)[: len(level5) // 5]
-    return placement("atc_placement", list(nodes["name"]), child, parent, held, level4,
-                     epochs, quick, seed)  # fmt: skip
+    task, _ = placement("atc_placement", atc, held, level4, h, enc, variants, seed)
+    return task
 
 
-def reconstruction(dim: int, seconds: float, sample: int = 2000, seed: int = 0) -> dict:
-    """Nickel & Kiela's reconstruction on the transitive closure of ICD-10-CM: free Poincaré
-    embeddings (dim 10) trained on every (descendant, ancestor) pair with sampled negatives;
-    for `sample` random codes, each true neighbour (closure pair, either direction) is ranked
-    by distance among the code's non-neighbours: mean rank and MAP."""
-    import geoopt
-    import torch
-
-    cm = get_loader("icd10cm")()
-    nodes = cm.nodes.reset_index(drop=True)
-    row = {c: i for i, c in enumerate(nodes["id"])}
-    par = {row[c]: row[p] for c, p in zip(cm.edges["start"], cm.edges["end"], strict=True)}
-    pairs = []
-    for c in range(len(nodes)):
-        p = par.get(c)
-        while p is not None:
-            pairs.append((c, p))
-            p = par.get(p)
-    pairs = np.array(pairs, dtype=np.int64)
-    n = len(nodes)
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    ball = geoopt.PoincareBall()
-    emb = geoopt.ManifoldParameter(ball.random_normal((n, dim), std=1e-3), manifold=ball)
-    opt = geoopt.optim.RiemannianAdam([emb], lr=0.05)
-    start, epochs, negs, batch = time.perf_counter(), 0, 50, 4096
-    while time.perf_counter() - start < seconds:
-        for _ in range(0, len(pairs), batch):
-            b = torch.as_tensor(pairs[rng.integers(0, len(pairs), batch)])
-            neg = torch.as_tensor(rng.integers(0, n, (batch, negs)))
-            u = emb[b[:, 0]]
-            cand = torch.cat([emb[b[:, 1]].unsqueeze(1), emb[neg]], dim=1)
-            d = ball.dist(u.unsqueeze(1), cand)
-            loss = torch.nn.functional.cross_entropy(-d, torch.zeros(batch, dtype=torch.long))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        epochs += 1
-    train_seconds = time.perf_counter() - start
-    z = emb.detach().numpy().astype(np.float64)
-    neigh: dict[int, set[int]] = {}
-    for c, a in pairs.tolist():
-        neigh.setdefault(c, set()).add(a)
-        neigh.setdefault(a, set()).add(c)
-    us = rng.choice(np.array(sorted(neigh)), sample, replace=False)
-    ranks, aps = [], []
-    for u in us:
-        d = poincare_distance(z[[u]], z)[0]
-        d[u] = np.inf
-        true = np.array(sorted(neigh[u]))
-        is_true = np.zeros(n, dtype=bool)
-        is_true[true] = True
-        order = np.argsort(d[true])
-        td = d[true][order]
-        # rank of each true neighbour among the non-neighbours (others' true ones left out)
-        false_d = np.sort(d[~is_true])
-        r = 1 + np.searchsorted(false_d, td, side="left")
-        ranks += r.tolist()
-        k = np.arange(1, len(td) + 1)
-        aps.append(float(np.mean(k / (k + r - 1))))
+def reconstruction_task(h: HierarchySettings, sample: int = 2000, seed: int = 0) -> dict:
+    cm = Tree(get_loader("icd10cm")())
+    methods = {}
+    for dim in (10, h.dim):
+        start = time.perf_counter()
+        pts, depth = embed_forest(len(cm.names), cm.child, cm.parent, dim, h.tree())
+        seconds = time.perf_counter() - start
+        fig = reconstruction(pts, cm.child, cm.parent, depth, sample=sample, seed=seed)
+        methods[f"poincare_{dim}d" if dim != 10 else "poincare"] = {
+            "map": fig["reconstruction_map"],
+            "mean_rank": fig["reconstruction_mean_rank"],
+            "depth_norm_spearman": fig["depth_norm_spearman"],
+            "dim": dim,
+            "seconds": round(seconds, 1),
+            "float": "float64",
+        }
+        print(f"reconstruction {dim}d: {methods}", flush=True)
+    t = h.tree()
     return {
-        "n": int(sample), "codes": int(n), "closure_pairs": int(len(pairs)), "dim": dim,
-        "note": f"free embeddings, {negs} random negatives, Riemannian Adam, trained for "
-        f"{seconds:.0f} s; evaluated on {sample} random codes against all codes",
-        "methods": {"poincare_free": {
-            "mean_rank": round(float(np.mean(ranks)), 2), "map": round(float(np.mean(aps)), 4),
-            "epochs": epochs, "train_seconds": round(train_seconds, 1), "peak_mib": _peak_mib(),
-        }},
-    }  # fmt: skip
+        "n": sample,
+        "codes": len(cm.names),
+        "methods": methods,
+        "note": f"tree_embedding.embed_forest (root_radius {t.root_radius}, step {t.step}, "
+        f"spread {t.spread}, shrink {t.shrink}); closure neighbours of {sample} random "
+        "codes ranked among all unrelated codes; before (main, free N&K training 300 s, "
+        "10-d): MAP 0.024",
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="no GNN variant, fewer epochs")
-    ap.add_argument("--epochs", type=int, default=600)
-    ap.add_argument("--tasks", default="icd10cm_placement,atc_placement,reconstruction")
+    ap.add_argument("--tasks", default="icd10cm,atc,icd10cm_all,reconstruction")
     ap.add_argument("--atc", type=Path, help="GNUmed's atc_only-utf8.csv (see loaders/atc.py)")
-    ap.add_argument("--reconstruction-seconds", type=float, default=600)
+    ap.add_argument("--steps", type=int, help="encoder steps (default: EncoderSettings)")
+    ap.add_argument("--max-seconds", type=float, help="encoder time budget")
+    ap.add_argument("--variants", default="text_family,full,full_no_hard,full_gnn")
     args = ap.parse_args()
-    epochs = 100 if args.quick else args.epochs
     tasks = args.tasks.split(",")
-    out = {}
-    if "atc_placement" in tasks and args.atc is None:
+    h, enc = HierarchySettings(), EncoderSettings()
+    if args.steps is not None:
+        enc = replace(enc, steps=args.steps)
+    if args.max_seconds is not None:
+        enc = replace(enc, max_seconds=args.max_seconds)
+    variants = args.variants.split(",")
+    if "atc" in tasks and args.atc is None:
         sys.exit("atc_placement needs --atc PATH/atc_only-utf8.csv (see loaders/atc.py)")
+    out: dict = {}
     # results are written after every task, so a late failure keeps the earlier figures
-    if "atc_placement" in tasks:
-        out["atc_placement"] = atc_placement(args.atc, epochs, args.quick)
-        write_results("hierarchy", out)
-    if "icd10cm_placement" in tasks:
-        out["icd10cm_placement"] = icd10cm_placement(epochs, args.quick)
-        write_results("hierarchy", out)
     if "reconstruction" in tasks:
-        out["icd10cm_reconstruction"] = reconstruction(10, args.reconstruction_seconds)
+        out["icd10cm_reconstruction"] = reconstruction_task(h)
+        write_results("hierarchy", out)
+    if "atc" in tasks:
+        out["atc_placement"] = atc_task(args.atc, h, enc, variants)
+        write_results("hierarchy", out)
+    if "icd10cm" in tasks:
+        out.update(icd10cm_tasks(h, enc, variants))
+        write_results("hierarchy", out)
+    if "icd10cm_all" in tasks:
+        out["icd10cm_placement_all"] = icd10cm_all(h, enc)
     print(write_results("hierarchy", out))
 
 

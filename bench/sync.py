@@ -8,7 +8,8 @@ a full ICD-10-CM + WHO ICD-10 project has (it measures sync throughput, not mode
   ``embedding`` (the text model's vectors through one PCA, as Stage I's text half);
 - ALIGNED_WITH: each WHO code's top-5 ICD-10-CM codes by text cosine (62k edges);
 - MASH_IS_A: each WHO code's parents among ICD-10-CM codes that have children, scored by
-  Stage III's rule (stage3.score_candidates, text term) - up to 3 per code at threshold 0.3,
+  Stage III's rule (stage3.score_candidates against the candidates' own names) - up to 3 per
+  code at threshold 0.3,
   and each code's ``poincare`` point (the first 32 PCA dimensions, scaled into the ball).
 Timed: the full sync onto the bare curated graph; a second sync of the same build (no-op);
 a build in which 1% of the learned edges changed (scores of 1% of MASH_IS_A and of 1% of
@@ -66,16 +67,13 @@ def make_build(folder: Path) -> dict:
     # counterparts: WHO -> CM top-5 by text cosine
     rows, parents = [], []
     internal = np.flatnonzero(cm_nodes["id"].isin(set(cm.edges["end"])).to_numpy())
-    cand_pts = pca[internal, :32] * 0.5
     for i in range(0, len(t_who), 2048):
         sim = t_who[i : i + 2048] @ t_cm.T
         top = np.argsort(-sim, axis=1)[:, :5]
         for k in range(len(top)):
             for r, j in enumerate(top[k], start=1):
                 rows.append((who_ids[i + k], cm_nodes["id"].iat[j], r, float(sim[k, j])))
-        pts = pca[len(t_cm) + i : len(t_cm) + i + 2048, :32] * 0.8
-        scores, _ = score_candidates(pts, cand_pts, 1.0, text_sim=sim[:, internal],
-                                     text_temperature=0.05)  # fmt: skip
+        scores, _ = score_candidates(t_who[i : i + 2048], t_cm[internal], 0.05)
         order = np.argsort(-scores, axis=1)[:, :3]
         for k in range(len(order)):
             for r, j in enumerate(order[k], start=1):

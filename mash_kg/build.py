@@ -10,17 +10,22 @@ when complete, so a half-written build never exists under its id):
 - ``counterparts.parquet``: site, id, other_site, other_id, rank, score (CSLS), transport
   (plan probability, NaN for methods without a plan), method -> ALIGNED_WITH edges
 - Stages II-III (unless ``[hierarchy] enabled = false``; see stage2.py and stage3.py):
-  ``poincare.parquet`` (id, role, point, norm: every code and curated context code, and the
-  latent groups), ``candidates.parquet`` (id, candidate, rank, score, distance),
+  ``poincare.parquet`` (id, role, point (float64), norm, depth: every code and curated
+  context code, and the latent groups), ``candidates.parquet`` (id, candidate, rank,
+  score, distance),
   ``hierarchy.parquet`` (child, parent, score, rank, parent_label -> MASH_IS_A edges),
   ``latent.parquet`` (id, name, domain, size, members, norm -> :Latent nodes),
   ``holdout.parquet`` (id, parent, rank, text_rank, candidates -> `mash-kg eval`)
+  ``encoder/`` (the hierarchy encoder: an ordinary local model folder, usable as
+  ``text_model``) and ``encoder_training.parquet`` (step, pairs, loss, clustering,
+  centripetal, infonce, seconds), when the encoder was trained
 - ``manifest.json``: build id, created_at, config_hash, version, settings, per-stage figures
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -90,16 +95,17 @@ def _write_tables(
 
 def run_hierarchy(
     project: Project, settings: Neo4jSettings, codes: pd.DataFrame, counterparts: pd.DataFrame,
-    cooc: pd.DataFrame, embedder: TextEmbedder, step: Step,
+    cooc: pd.DataFrame, embedder: TextEmbedder, step: Step, work: Path,
 ) -> tuple[dict[str, pd.DataFrame], dict]:  # fmt: skip
-    """Stages II-III: the curated context read from Neo4j, the hyperbolic space, the learned
-    hierarchy; returns the tables to write and their figures."""
+    """Stages II-III: the curated context read from Neo4j, the hierarchy encoder (written to
+    `work`/encoder), the Poincaré space, the learned hierarchy; returns the tables to write
+    and their figures."""
     from mash_kg.graph import connect
     from mash_kg.graph.reader import read_context
     from mash_kg.stage2 import node_table, run_stage2
     from mash_kg.stage3 import run_stage3
 
-    h = project.hierarchy
+    h, enc = project.hierarchy, project.encoder
     advance = step("reading the curated context from Neo4j", 1)
     driver = connect(settings, schema=False)
     try:
@@ -110,38 +116,36 @@ def run_hierarchy(
     nodes = node_table(codes, ctx_nodes)
     advance = step(f"text embeddings of the context ({len(nodes)} codes)", len(nodes))
     text = embedder.embed(list(nodes["name"]), progress=advance).astype(np.float32)
-    advance = step(f"Stage II: Poincaré embeddings ({h.gnn_layers} HGCN layers)", h.epochs)
-    epoch_log = lambda msg: advance(100)  # noqa: E731 (train logs every 100 epochs)
-    space = run_stage2(codes, ctx_nodes, ctx_edges, text, counterparts, cooc, h,
-                       seed=project.model.seed, log=epoch_log)  # fmt: skip
+    what = (f"Stage II: hierarchy encoder (at most {enc.steps} steps, {enc.max_seconds:.0f} s)"
+            if enc.enabled else "Stage II: Poincaré space")  # fmt: skip
+    advance = step(what, enc.steps if enc.enabled else 1)
+    space = run_stage2(codes, ctx_nodes, ctx_edges, text, counterparts, cooc, h, enc,
+                       text_model=project.model.text_model, encoder_dir=work / "encoder",
+                       seed=project.model.seed, log=advance)  # fmt: skip
     advance = step("Stage III: parents and latent groups", 1)
     result = run_stage3(space, h)
     advance(1)
-    norms = np.linalg.norm(space.points, axis=1)
-    poincare = pd.DataFrame({"id": space.nodes["id"], "role": space.nodes["role"],
-                             "point": list(space.points.astype(np.float32)),
-                             "norm": norms})  # fmt: skip
-    if len(result.latent):
-        poincare = pd.concat([poincare, pd.DataFrame({
-            "id": result.latent["id"], "role": "latent", "point": list(result.latent["point"]),
-            "norm": [float(np.linalg.norm(p)) for p in result.latent["point"]]})],
-            ignore_index=True)  # fmt: skip
     tables = {
-        "poincare": poincare,
+        "poincare": result.points,
         "candidates": result.candidates,
         "hierarchy": result.hierarchy,
         "latent": result.latent.drop(columns=["point"]),
         "holdout": result.holdout,
     }
+    if len(space.encoder_training):
+        tables["encoder_training"] = space.encoder_training
     return tables, {"stage2": space.figures, "stage3": result.figures}
 
 
 def _write_points(df: pd.DataFrame, path: Path) -> None:
+    """Points in float64: deep codes sit where float32 cannot tell them apart."""
+    pts = np.ascontiguousarray(np.stack(df["point"].to_numpy()), dtype=np.float64) if len(df) \
+        else np.zeros((0, 1))  # fmt: skip
     table = pa.table({
         "id": pa.array(df["id"].astype(str)), "role": pa.array(df["role"].astype(str)),
-        "point": _vectors_column(np.stack(df["point"].to_numpy())) if len(df)
-        else pa.array([], pa.list_(pa.float32())),
+        "point": pa.FixedSizeListArray.from_arrays(pa.array(pts.ravel()), pts.shape[1]),
         "norm": pa.array(df["norm"].astype(float)),
+        "depth": pa.array(df["depth"].astype("int64")),
     })  # fmt: skip
     pq.write_table(table, path)
 
@@ -191,26 +195,26 @@ def run_build(
             "pairs": int(sv.counts.nnz // 2),
         }
 
-    extra_tables: dict[str, pd.DataFrame] = {}
-    stages = ["I"]
-    if project.hierarchy.enabled:
-        codes_all = pd.concat([sv.codes for sv in vectors], ignore_index=True)
-        cooc_all = pd.concat(
-            [matrix_to_counts(sv.counts, list(sv.codes["id"])) for sv in vectors],
-            ignore_index=True,
-        )
-        extra_tables, fig = run_hierarchy(project, settings, codes_all, table, cooc_all,
-                                          embedder, step)  # fmt: skip
-        figures.update(fig)
-        stages += ["II", "III"]
-
-    created = datetime.now(UTC)
-    build_id = f"{created:%Y%m%dT%H%M%S}-{project.config_hash()[:8]}"
     project.builds.mkdir(parents=True, exist_ok=True)
-    tmp = project.builds / f".{build_id}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    # everything is written under a temporary folder first, renamed when complete
+    tmp = project.builds / f".build-{os.getpid()}-{time.time_ns()}.tmp"
     tmp.mkdir()
     try:
+        extra_tables: dict[str, pd.DataFrame] = {}
+        stages = ["I"]
+        if project.hierarchy.enabled:
+            codes_all = pd.concat([sv.codes for sv in vectors], ignore_index=True)
+            cooc_all = pd.concat(
+                [matrix_to_counts(sv.counts, list(sv.codes["id"])) for sv in vectors],
+                ignore_index=True,
+            )
+            extra_tables, fig = run_hierarchy(project, settings, codes_all, table, cooc_all,
+                                              embedder, step, tmp)  # fmt: skip
+            figures.update(fig)
+            stages += ["II", "III"]
+
+        created = datetime.now(UTC)
+        build_id = f"{created:%Y%m%dT%H%M%S}-{project.config_hash()[:8]}"
         _write_tables(tmp, sites, vectors, aligned, table, ids)
         for name, df in extra_tables.items():
             if name == "poincare":
@@ -228,6 +232,7 @@ def run_build(
             "reference_site": m.reference_site,
             "sites": {k: v for k, v in figures.items() if k not in ("stage2", "stage3")},
             "hierarchy": dict(vars(project.hierarchy)),
+            "encoder": dict(vars(project.encoder)),
             "stage2": figures.get("stage2"),
             "stage3": figures.get("stage3"),
             "stages": stages,

@@ -510,12 +510,19 @@ def build(ctx: click.Context) -> None:
     console.print(table)
     if manifest.get("stage3"):
         s2, s3 = manifest["stage2"], manifest["stage3"]
+        enc = (f"hierarchy encoder {s2['encoder_steps']} steps on {s2['encoder_pairs']:,} pairs "
+               f"({s2['encoder_seconds']} s)" if s2.get("encoder_steps") else
+               "text model not fine-tuned")  # fmt: skip
+        space = ""
+        if "reconstruction_map" in s2:
+            space = (f", reconstruction MAP {s2['reconstruction_map']}, depth-norm Spearman "
+                     f"{s2.get('depth_norm_spearman')}")  # fmt: skip
         console.print(
             f"Stage II: {s2['nodes']:,} codes on the ball ({s2['train_edges']:,} curated edges, "
-            f"{s2['heldout_edges']:,} held out, {s2['graph_edges']:,} message-passing edges), "
-            f"{s2['train_seconds']} s. Stage III: {s3['unparented_codes']:,} codes without a "
-            f"curated parent: {s3['placed_codes']:,} placed, {s3['codes_in_latent_groups']:,} "
-            f"in {s3['latent_groups']:,} latent groups, {s3['codes_left_unparented']:,} left.",
+            f"{s2['heldout_edges']:,} held out), {enc}{space}. Stage III: "
+            f"{s3['unparented_codes']:,} codes without a curated parent: "
+            f"{s3['placed_codes']:,} placed, {s3['codes_in_latent_groups']:,} in "
+            f"{s3['latent_groups']:,} latent groups, {s3['codes_left_unparented']:,} left.",
             highlight=False,
         )
     console.print(f"build folder: {folder} ({manifest['seconds']} s)")
@@ -562,6 +569,14 @@ def eval_(ctx: click.Context, build_dir: Path | None, fmt: str) -> None:
         f"{metrics['to_latent_or_none']:.1%} of held-out codes got no curated parent",
         highlight=False,
     )
+    sp = metrics.get("space") or {}
+    if sp.get("reconstruction_map") is not None:
+        console.print(
+            f"Poincaré space: reconstruction of the curated closure MAP {sp['reconstruction_map']}"
+            f", mean rank {sp['reconstruction_mean_rank']} ({sp['reconstruction_nodes']:,} "
+            f"codes sampled); depth-norm Spearman {sp.get('depth_norm_spearman')}",
+            highlight=False,
+        )
 
 
 @cli.command()

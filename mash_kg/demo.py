@@ -65,7 +65,7 @@ def run_demo(config: Config, console: Console) -> None:
     from mash_kg.graph.phenotypes import write_phenotypes
     from mash_kg.graph.reader import read_subtree
     from mash_kg.loaders.phenotype import read_phenotypes
-    from mash_kg.plot import build_points, draw_subtree
+    from mash_kg.plot import draw_subtree
 
     m = evaluate_build(folder)
     console.print(
@@ -73,6 +73,12 @@ def run_demo(config: Config, console: Console) -> None:
         f"hit@10 {m['model']['hit@10']} (text model alone {m['text_only']['hit@1']} / "
         f"{m['text_only']['hit@10']})", highlight=False,
     )  # fmt: skip
+    sp = m.get("space") or {}
+    if sp.get("reconstruction_map") is not None:
+        console.print(
+            f"Poincaré space: curated closure reconstructed with MAP {sp['reconstruction_map']}"
+            f", depth-norm Spearman {sp['depth_norm_spearman']}", highlight=False,
+        )  # fmt: skip
     driver = connect(settings, schema=False)
     try:
         report = sync_build(driver, folder, database=settings.database)
@@ -88,8 +94,7 @@ def run_demo(config: Config, console: Console) -> None:
     finally:
         driver.close()
     title = "ICD-10-CM chapter 10 (respiratory) with site codes placed by Stage III"
-    png = draw_subtree(nodes, edges, build_points(folder), folder / "poincare_respiratory.png",
-                       title)  # fmt: skip
+    png = draw_subtree(nodes, edges, PICTURE_ROOT, folder / "poincare_respiratory.png", title)
     console.print(f"Poincaré-disk picture: {png}", highlight=False)
     console.print(
         f"Browse the graph: Neo4j Browser at http://127.0.0.1:{settings.http_port}/browser/ "

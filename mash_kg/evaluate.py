@@ -8,7 +8,9 @@ edges (``hierarchy.parquet``):
 
 - hit@1, hit@10, MRR, mean rank of the true parent, for the model and for text alone;
 - precision / recall of the MASH_IS_A edges drawn for held-out codes (at parent_threshold);
-- the share of held-out codes that got no parent and went to a latent group instead.
+- the share of held-out codes that got no parent and went to a latent group instead;
+- for the build's Poincaré space (Stage II's figures): Nickel & Kiela reconstruction of the
+  curated closure (MAP, mean rank) and the Spearman correlation of depth and norm.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ def evaluate_build(folder: Path) -> dict:
             "threshold": manifest.get("hierarchy", {}).get("parent_threshold"),
         },
         "to_latent_or_none": round(len(latent_only) / len(held), 4),
-    }
+        "space": {k: (manifest.get("stage2") or {}).get(k) for k in (
+            "reconstruction_map", "reconstruction_mean_rank", "reconstruction_nodes",
+            "depth_norm_spearman")},
+    }  # fmt: skip
     (folder / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

@@ -1,9 +1,11 @@
-"""A Poincaré-disk picture of one subtree of the learned space (PNG, matplotlib).
+"""A Poincaré-disk picture of one subtree of the merged hierarchy (PNG, matplotlib).
 
-The build's points live on a 32-dimensional ball; the picture keeps each point's distance from
-the origin (its depth in the hierarchy) and lays the directions out by a 2-D PCA of the unit
-directions, so parents sit nearer the centre than their children as in the model. Curated
-IS_A edges are grey, learned MASH_IS_A edges red; latent groups are drawn as squares.
+The picture is a two-dimensional hyperbolic embedding of the subtree itself, not two
+coordinates of the build's 32-dimensional ball: every node sits at the hyperbolic radius of
+its depth below the root (`tree_embedding.node_radius`, as in the build's space), inside an
+angular wedge of its parent's wedge proportional to the leaves below it, so the tree reads
+from the centre outwards (chapter, blocks, categories, codes). Curated IS_A edges are grey,
+learned MASH_IS_A edges red; latent groups are drawn as squares.
 """
 
 from __future__ import annotations
@@ -13,32 +15,73 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mash_kg.tree_embedding import TreeSettings, node_radius, radius_to_norm
 
-def disk_layout(points: np.ndarray) -> np.ndarray:
-    """2-D positions with the original Euclidean norms (< 1) and PCA directions."""
-    norms = np.linalg.norm(points, axis=1, keepdims=True)
-    dirs = points / np.maximum(norms, 1e-12)
-    centred = dirs - dirs.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    flat = centred @ vt[:2].T
-    flat /= np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-12)
-    return flat * norms
+DISK = TreeSettings(root_radius=0.0, step=1.6)  # the root at the centre, a level per 1.6
+
+
+def disk_tree_layout(ids: list[str], child: list[str], parent: list[str], root: str) -> np.ndarray:
+    """2-D points in the unit disk for `ids` under `root` (edges child -> parent; a node with
+    several parents is drawn under the first); ids not below root go to the rim at angle 0."""
+    kids: dict[str, list[str]] = {}
+    first: dict[str, str] = {}
+    for c, p in zip(child, parent, strict=True):
+        if c not in first and c != p:
+            first[c] = p
+            kids.setdefault(p, []).append(c)
+    leaves: dict[str, int] = {}
+
+    def count(v: str, trail: frozenset) -> int:
+        if v not in leaves:
+            ks = [k for k in kids.get(v, ()) if k not in trail]
+            leaves[v] = max(1, sum(count(k, trail | {k}) for k in ks))
+        return leaves[v]
+
+    count(root, frozenset({root}))
+    pos: dict[str, tuple[float, int]] = {}  # angle, depth
+    todo = [(root, 0.0, 2 * np.pi, 1)]
+    while todo:
+        v, lo, hi, depth = todo.pop()
+        if v in pos:
+            continue
+        pos[v] = ((lo + hi) / 2, depth)
+        ks = sorted((k for k in kids.get(v, ()) if k not in pos), key=str)
+        total = sum(leaves.get(k, 1) for k in ks) or 1
+        at = lo
+        for k in ks:
+            width = (hi - lo) * leaves.get(k, 1) / total
+            todo.append((k, at, at + width, depth + 1))
+            at += width
+    out = np.zeros((len(ids), 2))
+    for i, v in enumerate(ids):
+        angle, depth = pos.get(v, (0.0, 0))
+        r = radius_to_norm(node_radius(depth, DISK)) if depth else 0.98
+        out[i] = r * np.cos(angle), r * np.sin(angle)
+    return out
 
 
 def draw_subtree(
-    nodes: pd.DataFrame, edges: pd.DataFrame, points: dict[str, np.ndarray], out: Path,
-    title: str, labels: int = 12,
-) -> Path:  # fmt: skip
-    """Draw the nodes that have a point; label the `labels` nearest the centre."""
+    nodes: pd.DataFrame,
+    edges: pd.DataFrame,
+    root: str,
+    out: Path,
+    title: str,
+    labels: int = 12,
+) -> Path:
+    """Draw the subtree of `root` (nodes: id, name; edges: child, parent, type); label the
+    `labels` nodes nearest the centre."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    have = nodes[nodes["id"].isin(points)].reset_index(drop=True)
+    have = nodes.drop_duplicates("id").reset_index(drop=True)
     if len(have) < 3:
-        raise ValueError(f"only {len(have)} nodes of the subtree have points; nothing to draw")
-    xy = disk_layout(np.stack([points[i] for i in have["id"]]))
+        raise ValueError(f"the subtree of {root} has only {len(have)} nodes; nothing to draw")
+    order = edges.assign(learned=edges["type"] == "MASH_IS_A").sort_values(
+        ["learned", "child", "parent"], kind="stable"
+    )  # curated parents drawn first
+    xy = disk_tree_layout(list(have["id"]), list(order["child"]), list(order["parent"]), root)
     pos = dict(zip(have["id"], xy, strict=True))
     fig, ax = plt.subplots(figsize=(9, 9))
     ax.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="black", lw=1))
@@ -46,12 +89,24 @@ def draw_subtree(
         if e.child in pos and e.parent in pos:
             a, b = pos[e.child], pos[e.parent]
             learned = e.type == "MASH_IS_A"
-            ax.plot([a[0], b[0]], [a[1], b[1]], color="tab:red" if learned else "0.7",
-                    lw=1.2 if learned else 0.6, zorder=1)  # fmt: skip
+            ax.plot(
+                [a[0], b[0]],
+                [a[1], b[1]],
+                color="tab:red" if learned else "0.7",
+                lw=1.2 if learned else 0.6,
+                zorder=1,
+            )
     latent = have["id"].str.startswith("LATENT:").to_numpy()
     ax.scatter(xy[~latent, 0], xy[~latent, 1], s=10, color="tab:blue", zorder=2, label="code")
-    ax.scatter(xy[latent, 0], xy[latent, 1], s=30, marker="s", color="tab:orange", zorder=3,
-               label="latent group")  # fmt: skip
+    ax.scatter(
+        xy[latent, 0],
+        xy[latent, 1],
+        s=30,
+        marker="s",
+        color="tab:orange",
+        zorder=3,
+        label="latent group",
+    )
     order = np.argsort(np.linalg.norm(xy, axis=1))[:labels]
     for i in order:
         ax.annotate(str(have["name"].iat[i])[:40], xy[i], fontsize=7, zorder=4)
@@ -68,9 +123,3 @@ def draw_subtree(
     fig.savefig(out, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return out
-
-
-def build_points(folder: Path) -> dict[str, np.ndarray]:
-    """Point on the ball of every node of a Stage II-III build, by id."""
-    df = pd.read_parquet(Path(folder) / "poincare.parquet")
-    return {i: np.asarray(p, dtype=np.float64) for i, p in zip(df["id"], df["point"], strict=True)}

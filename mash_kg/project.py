@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mash_kg.align import METHODS as ALIGN_METHODS
 from mash_kg.config import Config
+from mash_kg.encoder import EncoderSettings
 from mash_kg.errors import InputError
 from mash_kg.features import FEATURE_WEIGHTS
 from mash_kg.loaders import SITE_FORMATS
@@ -55,6 +56,7 @@ class Project:
     sites: list[SiteSpec]
     path: Path
     hierarchy: HierarchySettings = field(default_factory=HierarchySettings)
+    encoder: EncoderSettings = field(default_factory=EncoderSettings)
 
     def config_hash(self) -> str:
         """Hash of the settings that shape a build (paths by name, not by content)."""
@@ -63,6 +65,7 @@ class Project:
                 "model": asdict(self.model),
                 "sites": [asdict(s) for s in self.sites],
                 "hierarchy": asdict(self.hierarchy),
+                "encoder": asdict(self.encoder),
             },
             sort_keys=True,
             default=str,
@@ -96,9 +99,9 @@ def load_project(config: Config) -> Project:
         raise InputError("mash-kg.toml", "no project file here", hint="run `mash-kg init`")
     cfg, raw = config.path, config.raw
     for key in raw:
-        if key not in ("project", "model", "hierarchy", "sites", "neo4j"):
+        if key not in ("project", "model", "hierarchy", "encoder", "sites", "neo4j"):
             raise InputError(cfg, f"unknown section [{key}]", hint="sections: project, model, "
-                             "hierarchy, sites, neo4j")  # fmt: skip
+                             "hierarchy, encoder, sites, neo4j")  # fmt: skip
     proj = raw.get("project", {})
     for key in proj:
         if key not in ("name", "builds"):
@@ -119,6 +122,9 @@ def load_project(config: Config) -> Project:
     hierarchy = HierarchySettings()
     _fill(hierarchy, raw.get("hierarchy", {}), "[hierarchy]", cfg)
     _check_hierarchy(hierarchy, cfg)
+    encoder = EncoderSettings()
+    _fill(encoder, raw.get("encoder", {}), "[encoder]", cfg)
+    _check_encoder(encoder, cfg)
     sites: list[SiteSpec] = []
     for n, section in enumerate(raw.get("sites", []), start=1):
         if "id" not in section:
@@ -137,7 +143,7 @@ def load_project(config: Config) -> Project:
     elif model.reference_site not in ids:
         raise InputError(cfg, f"[model].reference_site {model.reference_site!r} is not a site")
     return Project(name=name, builds=builds, model=model, sites=sites, path=cfg,
-                   hierarchy=hierarchy)  # fmt: skip
+                   hierarchy=hierarchy, encoder=encoder)  # fmt: skip
 
 
 def _check_hierarchy(h: HierarchySettings, cfg: Path) -> None:
@@ -152,11 +158,33 @@ def _check_hierarchy(h: HierarchySettings, cfg: Path) -> None:
         (h.latent_cut > 0, "latent_cut must be > 0"),
         (h.cooc_neighbours >= 0, "cooc_neighbours must be >= 0"),
         (h.top_candidates >= 1, "top_candidates must be >= 1"),
-        (h.text_temperature >= 0, "text_temperature must be >= 0"),
+        (h.temperature > 0, "temperature must be > 0"),
+        (h.root_radius > 0 and h.step > 0, "root_radius and step must be > 0"),
+        (0 < h.spread < 3.1416 / 2, "spread must be in (0, pi/2)"),
+        (0 < h.shrink < 1, "shrink must be in (0, 1)"),
     ]
     for ok, problem in checks:
         if not ok:
             raise InputError(cfg, f"[hierarchy].{problem}")
+
+
+def _check_encoder(e: EncoderSettings, cfg: Path) -> None:
+    checks = [
+        (e.steps >= 0, "steps must be >= 0"),
+        (e.max_seconds > 0, "max_seconds must be > 0"),
+        (e.batch >= 2, "batch must be >= 2"),
+        (e.family_size >= 0 and e.hard_negatives >= 0, "family_size and hard_negatives must "
+         "be >= 0"),
+        (8 <= e.max_length <= 512, "max_length must be between 8 and 512"),
+        (e.freeze_layers >= 0, "freeze_layers must be >= 0"),
+        (e.lr > 0 and e.temperature > 0, "lr and temperature must be > 0"),
+        (e.margin >= 0 and e.centripetal_margin >= 0 and e.centripetal_weight >= 0,
+         "margins and centripetal_weight must be >= 0"),
+        (e.log_every >= 1, "log_every must be >= 1"),
+    ]  # fmt: skip
+    for ok, problem in checks:
+        if not ok:
+            raise InputError(cfg, f"[encoder].{problem}")
 
 
 def _check_site(spec: SiteSpec, cfg: Path) -> None:
@@ -201,15 +229,37 @@ seed = 0
 enabled = true                 # false: Stage I only (no Neo4j needed)
 dim = 32                       # Poincare ball dimension
 curvature = 1.0
-gnn_layers = 2                 # hyperbolic graph convolutions over the stored graph (0: none)
-epochs = 300
+root_radius = 6.0              # the curated forest on the ball: radius of its roots,
+step = 1.5                     #   radius added per level,
+spread = 0.6                   #   cone half-angle of a root's children (radians),
+shrink = 0.425                 #   each level's cone as a share of the one above
+gnn_layers = 0                 # HGCN term in parent scores (0: none; measured not to help)
+epochs = 300                   # training steps of that GNN term
 holdout = 0.0                  # share of curated parent edges hidden, scored by `mash-kg eval`
 parent_threshold = 0.3         # candidates scoring at least this become parents
 max_parents = 3
 latent_cut = 0.6               # latent groups: cluster cut, share of the median distance
-cooc_neighbours = 5            # co-occurrence neighbours per code in the message passing
+cooc_neighbours = 5            # co-occurrence neighbours per code in the GNN's message passing
 top_candidates = 10            # parent candidates kept per code
-text_temperature = 0.05        # text similarity's weight in parent scores (0: distance only)
+temperature = 0.05             # parent scores: softmax(cos(code, candidate's family) / T)
+lexical_weight = 0.5           # weight of the names' character n-gram cosine in the scores
+
+[encoder]                      # Stage II: the text model fine-tuned on the curated hierarchy
+enabled = true                 # false: Stage III reads the frozen text model
+steps = 600                    # optimiser steps at most ...
+max_seconds = 900.0            # ... and seconds at most (whichever comes first)
+batch = 16                     # families (a parent and some children) per step
+family_size = 4                # children describing a family in a step
+hard_negatives = 1             # confusable families per anchor (parent siblings, Excludes1)
+balance_depth = true           # every depth of the tree gets the same share of families
+max_length = 32                # tokens per text
+freeze_layers = 3              # lower transformer layers kept frozen
+lr = 5e-5
+margin = 1.0                   # hyperbolic clustering margin
+centripetal_margin = 0.1       # a parent nearer the origin than its child by this
+centripetal_weight = 1.0
+temperature = 0.05             # in-batch softmax over cos(anchor, family) / T
+log_every = 25
 
 # One [[sites]] table per institution. Formats:
 #   tables: codes (code, vocab, name[, domain, frequency]) and either

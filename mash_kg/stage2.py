@@ -1,28 +1,39 @@
-"""Stage II on a build: hyperbolic embeddings of the build's codes and their curated context.
+"""Stage II on a build: the hierarchy encoder and the Poincaré space of the curated hierarchy.
 
 Input tables (nothing here talks to Neo4j; `graph.reader.read_context` hands over the graph):
-- codes: the build's codes (id, name, domain), all sites;
-- context: nodes (id, vocab, name, domain, kind) and edges (child, parent, type) of the
-  curated neighbourhood read back from the graph;
+- codes: the build's codes (id, name, domain, vocab), all sites;
+- context: nodes (id, vocab, name, domain, kind[, excludes1]) and edges (child, parent, type)
+  of the curated neighbourhood read back from the graph;
 - counterparts (Stage I, rank 1 -> alignment edges) and co-occurrence pairs (site, code_a,
-  code_b, count -> each code's strongest neighbours).
+  code_b, count -> each code's strongest neighbours), used by the optional GNN term.
 
-Output: a `Space` table, one row per node (id, name, domain, role, point on the ball), the
-training edges and the held-out ones. Every node is embedded by one model from its text
-vector (hyperbolic.PoincareModel), refined by HGCN layers over the message-passing graph:
-curated IS_A (both ways), MAPS_TO, rank-1 alignments and co-occurrence neighbours. A held-out
-code's curated edges are removed from both the supervision and the message passing, so it is
-placed exactly like a code that never had a parent.
+Output: a `Space`:
+1. the hierarchy encoder (encoder.py): the text model fine-tuned on the curated IS_A edges
+   (and, for a code that MAPS_TO a coded concept, that concept's parents), held-out edges never
+   among them; `text` holds its unit vectors of every node, `base_text` the frozen model's
+   (the text-only reference of `mash-kg eval`);
+2. the curated forest of the training edges embedded on the Poincaré ball by construction
+   (tree_embedding.py, float64): depth follows the norm, related codes are near; codes
+   without a curated parent get their point in Stage III, under the parent it gives them;
+3. optionally (`gnn_layers > 0`) the earlier model: encoder vectors -> MLP -> exp_0 -> HGCN
+   layers over curated IS_A, MAPS_TO, rank-1 alignments and co-occurrence neighbours, whose
+   distances Stage III adds to its parent scores. Off by default: bench/hierarchy.py measured
+   it not to help (see README).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mash_kg.hyperbolic import TrainSettings, embed, train
+from mash_kg.encoder import EncoderSettings, train_encoder
+from mash_kg.lexical import lexical_vectors
+from mash_kg.tree_embedding import TreeSettings, embed_forest, reconstruction
 
 
 @dataclass
@@ -32,26 +43,40 @@ class HierarchySettings:
     enabled: bool = True  # Stages II-III (they read the curated graph from Neo4j)
     dim: int = 32
     curvature: float = 1.0
-    gnn_layers: int = 2
-    epochs: int = 300
+    root_radius: float = TreeSettings.root_radius  # the curated forest on the ball
+    step: float = TreeSettings.step
+    spread: float = TreeSettings.spread
+    shrink: float = TreeSettings.shrink
+    gnn_layers: int = 0  # HGCN term in parent scores (0: none; measured not to help)
+    epochs: int = 300  # training steps of the GNN term
     holdout: float = 0.0  # share of curated parent edges hidden, for `mash-kg eval`
     parent_threshold: float = 0.3  # a candidate at or above this score becomes a parent
     max_parents: int = 3
     latent_cut: float = 0.6  # cluster cut, as a share of the median distance of the codes
-    cooc_neighbours: int = 5  # co-occurrence neighbours per code in the message passing
+    cooc_neighbours: int = 5  # co-occurrence neighbours per code in the GNN's message passing
     top_candidates: int = 10  # parent candidates kept per code
-    text_temperature: float = 0.05  # weight of text similarity in parent scores (0: none)
+    temperature: float = 0.05  # parent scores: softmax(cos(code, candidate family) / T)
+    lexical_weight: float = 0.5  # weight of the names' character n-gram cosine in the scores
+
+    def tree(self) -> TreeSettings:
+        return TreeSettings(self.root_radius, self.step, self.spread, self.shrink)
 
 
 @dataclass
 class Space:
     nodes: pd.DataFrame  # id, name, domain, vocab, role ('code' | 'context')
-    points: np.ndarray  # (n, dim) on the ball, rows follow nodes
-    text: np.ndarray  # (n, text dim) unit text vectors, rows follow nodes
+    points: np.ndarray  # (n, dim) float64 on the ball; NaN rows: placed by Stage III
+    depth: np.ndarray  # (n,) depth in the curated forest (1 = root), 0: not in it
+    text: np.ndarray  # (n, k) unit vectors of the hierarchy encoder, rows follow nodes
     train_edges: pd.DataFrame  # child, parent (curated IS_A used for training)
     heldout: pd.DataFrame  # child, parent (curated IS_A hidden for evaluation)
     all_edges: pd.DataFrame  # child, parent (every curated IS_A in the context)
     figures: dict
+    base_text: np.ndarray | None = None  # (n, k') unit vectors of the frozen text model
+    gnn_points: np.ndarray | None = None  # (n, dim) points of the optional GNN term
+    roots: int = 0  # roots of the curated forest (the width of its top cones)
+    lexical: object = None  # sparse (n, grams) unit TF-IDF vectors of the names (stage3)
+    encoder_training: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def node_table(codes: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
@@ -74,18 +99,67 @@ def choose_holdout(codes: pd.Series, is_a: pd.DataFrame, share: float, seed: int
     return is_a[is_a["child"].isin(pick)]
 
 
+REFERENCE = re.compile(r"\(([A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(?:\.?-)?\)")
+
+
+def excludes_pairs(context: pd.DataFrame) -> pd.DataFrame:
+    """(a, b) id pairs from Excludes1 notes ('... (A28.2)', '(A32.-)') whose target is a code
+    of the same vocabulary in the context: hard negatives for the encoder."""
+    if "excludes1" not in context or not len(context):
+        return pd.DataFrame(columns=["a", "b"])
+    known = set(context["id"])
+    rows = []
+    for cid, vocab, notes in zip(
+        context["id"], context["vocab"], context["excludes1"], strict=True
+    ):
+        if notes is None or not len(notes):
+            continue
+        for note in notes:
+            for code in REFERENCE.findall(str(note)):
+                other = f"{vocab}:{code}"
+                if other in known and other != cid:
+                    rows.append((cid, other))
+    return pd.DataFrame(sorted(set(rows)), columns=["a", "b"])
+
+
+def encoder_pairs(train_edges: pd.DataFrame, maps: pd.DataFrame, hidden: set[str]) -> pd.DataFrame:
+    """The encoder's (child, parent) pairs: the curated IS_A training edges, and for a code
+    that MAPS_TO a concept, that concept's parents (the hierarchy transferred across
+    vocabularies); never an edge of a held-out code."""
+    up = train_edges.groupby("child")["parent"].agg(list).to_dict()
+    moved = [
+        (a, p)
+        for a, b in zip(maps["child"], maps["parent"], strict=True)
+        if a not in hidden
+        for p in up.get(b, ())
+    ]
+    both = pd.concat(
+        [train_edges[["child", "parent"]], pd.DataFrame(moved, columns=["child", "parent"])],
+        ignore_index=True,
+    )
+    both = both[both["child"] != both["parent"]]
+    return both.drop_duplicates(ignore_index=True)
+
+
 def message_graph(
-    row: dict[str, int], edges: list[pd.DataFrame], cooc: pd.DataFrame, counterparts: pd.DataFrame,
+    row: dict[str, int],
+    edges: list[pd.DataFrame],
+    cooc: pd.DataFrame,
+    counterparts: pd.DataFrame,
     neighbours: int,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """(2, E) undirected message-passing edges over node rows, without duplicates."""
     pairs = [e[["child", "parent"]].to_numpy() for e in edges]
     if len(counterparts):
         top = counterparts[counterparts["rank"] == 1]
         pairs.append(top[["id", "other_id"]].to_numpy())
     if len(cooc) and neighbours > 0:
-        both = pd.concat([cooc.rename(columns={"code_a": "a", "code_b": "b"}),
-                          cooc.rename(columns={"code_a": "b", "code_b": "a"})])  # fmt: skip
+        both = pd.concat(
+            [
+                cooc.rename(columns={"code_a": "a", "code_b": "b"}),
+                cooc.rename(columns={"code_a": "b", "code_b": "a"}),
+            ]
+        )
         both = both.sort_values(["a", "count", "b"], ascending=[True, False, True])
         pairs.append(both.groupby("a").head(neighbours)[["a", "b"]].to_numpy())
     flat = np.concatenate(pairs) if pairs else np.zeros((0, 2), dtype=object)
@@ -94,41 +168,153 @@ def message_graph(
     return arr.reshape(-1, 2).T
 
 
+def hierarchy_encoder(
+    texts: list[str],
+    pairs: pd.DataFrame,
+    excludes: pd.DataFrame,
+    row: dict[str, int],
+    out_dir: Path | None,
+    settings: EncoderSettings,
+    model: str,
+    seed: int = 0,
+    log=None,
+) -> tuple[np.ndarray, pd.DataFrame, Path | None]:
+    """Fine-tune `model` on `pairs` (when enabled and there are any) into `out_dir` and embed
+    every text with it; returns (unit vectors, training table, model folder or None)."""
+    from mash_kg.text_embed import TextEmbedder
+
+    if not settings.enabled or not len(pairs) or settings.steps == 0:
+        return TextEmbedder(model).embed(texts), pd.DataFrame(), None
+    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="mash-kg-encoder-"))
+    child = pairs["child"].map(row).to_numpy(np.int64)
+    parent = pairs["parent"].map(row).to_numpy(np.int64)
+    ex = excludes[excludes["a"].isin(row) & excludes["b"].isin(row)]
+    ex_rows = np.stack([ex["a"].map(row), ex["b"].map(row)], axis=1) if len(ex) else None
+    table = train_encoder(
+        texts, child, parent, out_dir, settings, model=model, excludes=ex_rows, seed=seed, log=log
+    )
+    vectors = TextEmbedder(str(out_dir), max_length=settings.max_length * 2).embed(texts)
+    return vectors, table, out_dir
+
+
 def run_stage2(
-    codes: pd.DataFrame, context_nodes: pd.DataFrame, context_edges: pd.DataFrame,
-    text: np.ndarray, counterparts: pd.DataFrame, cooc: pd.DataFrame,
-    settings: HierarchySettings, seed: int = 0, log=None,
-) -> Space:  # fmt: skip
+    codes: pd.DataFrame,
+    context_nodes: pd.DataFrame,
+    context_edges: pd.DataFrame,
+    text: np.ndarray,
+    counterparts: pd.DataFrame,
+    cooc: pd.DataFrame,
+    settings: HierarchySettings,
+    encoder: EncoderSettings | None = None,
+    text_model: str = "all-MiniLM-L6-v2",
+    encoder_dir: Path | None = None,
+    seed: int = 0,
+    log=None,
+    heldout: pd.DataFrame | None = None,
+) -> Space:
     """Embed the build's codes and their context (see the module docstring). `text` holds the
-    unit text vectors of `node_table(codes, context_nodes)`'s rows, in its order."""
+    unit vectors of the frozen text model of `node_table(codes, context_nodes)`'s rows;
+    `heldout` (child, parent) replaces the random `holdout` share (a benchmark's split)."""
+    import time
+
+    encoder = encoder or EncoderSettings()
     nodes = node_table(codes, context_nodes)
     row = {c: i for i, c in enumerate(nodes["id"])}
     is_a = context_edges[context_edges["type"] == "IS_A"][["child", "parent"]]
     maps = context_edges[context_edges["type"] == "MAPS_TO"][["child", "parent"]]
-    heldout = choose_holdout(codes["id"], is_a, settings.holdout, seed)
+    if heldout is None:
+        heldout = choose_holdout(codes["id"], is_a, settings.holdout, seed)
     hidden = set(heldout["child"])
     train_edges = is_a[~is_a["child"].isin(hidden)]
+    pairs = encoder_pairs(train_edges, maps, hidden)
+    pairs = pairs[pairs["child"].isin(row) & pairs["parent"].isin(row)]
+    figures: dict = {
+        "nodes": len(nodes),
+        "train_edges": len(train_edges),
+        "heldout_edges": len(heldout),
+        "encoder_pairs": len(pairs),
+    }
+    start = time.perf_counter()
+    enc, table, _ = hierarchy_encoder(
+        list(nodes["name"]),
+        pairs,
+        excludes_pairs(context_nodes),
+        row,
+        encoder_dir,
+        encoder,
+        text_model,
+        seed=seed,
+        log=log,
+    )
+    figures["encoder_seconds"] = round(time.perf_counter() - start, 1)
+    figures["encoder_steps"] = int(table["step"].max()) if len(table) else 0
+
+    # the curated forest of the training edges, by construction
+    in_tree = sorted(set(train_edges["child"]) | set(train_edges["parent"]))
+    t_row = {c: i for i, c in enumerate(in_tree)}
+    points = np.full((len(nodes), settings.dim), np.nan)
+    depth = np.zeros(len(nodes), dtype=np.int64)
+    if in_tree:
+        tc = train_edges["child"].map(t_row).to_numpy(np.int64)
+        tp = train_edges["parent"].map(t_row).to_numpy(np.int64)
+        pts, dep = embed_forest(
+            len(in_tree), tc, tp, settings.dim, settings.tree(), settings.curvature
+        )
+        rows_ = np.array([row[c] for c in in_tree])
+        points[rows_], depth[rows_] = pts, dep
+        figures.update(
+            reconstruction(pts, tc, tp, dep, sample=2000, seed=seed, c=settings.curvature)
+        )
+
+    gnn_points = None
+    if settings.gnn_layers > 0 and len(train_edges):
+        gnn_points = _gnn_term(
+            nodes, row, train_edges, maps, hidden, enc, cooc, counterparts, settings, seed, figures
+        )
+    return Space(
+        nodes,
+        points,
+        depth,
+        enc.astype(np.float32),
+        train_edges.reset_index(drop=True),
+        heldout.reset_index(drop=True),
+        is_a.reset_index(drop=True),
+        figures,
+        base_text=text,
+        gnn_points=gnn_points,
+        encoder_training=table,
+        roots=int((depth == 1).sum()),
+        lexical=lexical_vectors(list(nodes["name"])) if settings.lexical_weight > 0 else None,
+    )
+
+
+def _gnn_term(
+    nodes, row, train_edges, maps, hidden, enc, cooc, counterparts, settings, seed, figures
+) -> np.ndarray:
+    """Points of the optional GNN term (encoder vectors -> Poincaré MLP -> HGCN layers)."""
+    from mash_kg.hyperbolic import TrainSettings, embed, train
+
     graph = message_graph(
-        row, [train_edges, maps[~maps["child"].isin(hidden)]],
-        cooc, counterparts, settings.cooc_neighbours,
-    )  # fmt: skip
-    ts = TrainSettings(dim=settings.dim, curvature=settings.curvature,
-                       gnn_layers=settings.gnn_layers, epochs=settings.epochs, seed=seed,
-                       batch=min(2048, max(len(train_edges), 1)),
-                       negatives=min(1024, len(nodes)))  # fmt: skip
-    figures = {"nodes": len(nodes), "train_edges": len(train_edges),
-               "heldout_edges": len(heldout), "graph_edges": int(graph.shape[1])}  # fmt: skip
+        row,
+        [train_edges, maps[~maps["child"].isin(hidden)]],
+        cooc,
+        counterparts,
+        settings.cooc_neighbours,
+    )
+    ts = TrainSettings(
+        dim=settings.dim,
+        curvature=settings.curvature,
+        gnn_layers=settings.gnn_layers,
+        epochs=settings.epochs,
+        seed=seed,
+        batch=min(2048, len(train_edges)),
+        negatives=min(1024, len(nodes)),
+    )
     child = train_edges["child"].map(row).to_numpy(np.int64)
     parent = train_edges["parent"].map(row).to_numpy(np.int64)
-    if len(child) == 0:  # nothing curated to learn from: the encoder alone, untrained
-        ts.epochs = 0
-    model, fig = train(text, child, parent, ts, graph=graph if ts.gnn_layers else None, log=log)
-    points = embed(model, text, graph if ts.gnn_layers else None)
-    figures.update(train_seconds=round(fig["seconds"], 2),
-                   seconds_per_epoch=round(fig["seconds_per_epoch"], 4),
-                   final_loss=fig.get("final_loss"),
-                   max_norm=float(np.linalg.norm(points, axis=1).max()))  # fmt: skip
-    if not np.isfinite(points).all():
-        raise FloatingPointError("Stage II produced non-finite points")
-    return Space(nodes, points, text, train_edges.reset_index(drop=True),
-                 heldout.reset_index(drop=True), is_a.reset_index(drop=True), figures)  # fmt: skip
+    model, fig = train(enc, child, parent, ts, graph=graph)
+    pts = embed(model, enc, graph)
+    if not np.isfinite(pts).all():
+        raise FloatingPointError("Stage II's GNN produced non-finite points")
+    figures.update(gnn_seconds=round(fig["seconds"], 2), gnn_edges=int(graph.shape[1]))
+    return pts.astype(np.float64)

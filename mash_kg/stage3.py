@@ -3,29 +3,33 @@
 From the Stage II space (stage2.Space):
 1. Parent candidates. For every code of the build without a curated parent (local codes,
    vocabularies without a loaded hierarchy, held-out codes), every curated code that has
-   children and the same domain is a candidate; its score is the softmax of -d/T over the
-   candidates (d: Poincaré distance, T: the training temperature), plus cos/T_text (the
-   text vectors' cosine, `text_temperature`; 0 leaves it out), so scores are probabilities
-   that sum to 1 over a code's candidates. The text term is there because it was measured to
-   help: on bench/hierarchy.py's ICD-10-CM split hit@1 0.633 (model) and 0.655 (text) give
-   0.680 together at T_text = 0.05. A code of a vocabulary whose hierarchy is in the graph
-   (an ICD-10-CM code held out) is placed in that vocabulary. The top `top_candidates` are
-   kept.
-   Every candidate scoring at least `parent_threshold` becomes a parent (multi-parent: at most
+   children and the same domain is a candidate. A candidate is described by its family: the
+   unit mean of the hierarchy encoder's vectors of its name and of its known children (the
+   training edges, never a held-out one). A code's scores are softmax(cos(code, family) / T)
+   over its candidates (plus -d/T of the optional GNN term), so they are probabilities that
+   sum to 1. The same with the names' spelling: cos of character n-gram TF-IDF vectors of
+   the code and the family, weighted by `lexical_weight` (measured to help: README). A code
+   of a vocabulary whose hierarchy is in the graph (an ICD-10-CM code held
+   out) is placed in that vocabulary. The top `top_candidates` are kept. Every candidate
+   scoring at least `parent_threshold` becomes a parent (multi-parent: at most
    `max_parents`, and at most 1/threshold by construction).
 2. Latent groups. Codes with no parent at the threshold are clustered per domain by average
-   linkage on their Poincaré distances, cut at `latent_cut` x the median distance; each
-   cluster of two or more becomes a ``:Latent`` node. Its point is its members' gyromidpoint
-   pulled towards the origin until it is nearer than every member (depth follows the norm:
-   a group sits above what it groups); it gets a parent like a code does. Its id is a hash of
-   its sorted member ids (a rebuild with the same members gives the same node, so sync is
-   incremental) and its name is built from the words most of its members share.
+   linkage on the encoder's cosine distances, cut at `latent_cut` x the median distance; each
+   cluster of two or more becomes a ``:Latent`` node, which gets a parent like a code does.
+   Its id is a hash of its sorted member ids (a rebuild with the same members gives the same
+   node, so sync is incremental) and its name is built from the words most of its members
+   share.
+3. Points. A placed code (or group) gets a point in its first parent's cone, one level deeper
+   (tree_embedding.child_slot, towards its own encoder direction); a group's members sit one
+   level below the group; a code with neither parent nor group is a root. Depth follows the
+   norm for learned nodes as for curated ones.
 
 Output tables (written by build.py, synced as MASH_IS_A edges and :Latent nodes):
-- candidates: id, candidate, rank, score, distance
+- candidates: id, candidate, rank, score, distance (1 - cosine to the candidate's family)
 - hierarchy: child, parent, score, rank, parent_label ('Code' | 'Latent')
 - latent: id, name, domain, size, members, norm, point
-- holdout: id, parent, rank, text_rank, candidates (for `mash-kg eval`)
+- holdout: id, parent, rank, text_rank, candidates (for `mash-kg eval`; text_rank: the frozen
+  text model's cosine to the candidate's name, the reference of the same split)
 """
 
 from __future__ import annotations
@@ -37,15 +41,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
-from mash_kg.hyperbolic import TrainSettings, poincare_distance
+from mash_kg.lexical import lexical_families
 from mash_kg.stage2 import HierarchySettings, Space
+from mash_kg.tree_embedding import child_slot, poincare_distance, radius_to_norm
 
-TEMPERATURE = TrainSettings.temperature
 BLOCK = 2048  # codes scored at once
+GNN_TEMPERATURE = 0.1  # of the optional GNN term's -d/T (its training temperature)
 STOPWORDS = frozenset(
     "a an and or of the in on at to for with without by from as per other unspecified "
     "specified nos not mass volume moles ratio count presence disorder finding situation "
@@ -60,13 +64,8 @@ class Hierarchy:
     hierarchy: pd.DataFrame
     latent: pd.DataFrame
     holdout: pd.DataFrame
+    points: pd.DataFrame  # id, role, point (float64), norm, depth: every node of the space
     figures: dict
-
-
-def _ball_norm(x: np.ndarray, c: float) -> np.ndarray:
-    """Hyperbolic distance from the origin."""
-    r = np.clip(np.sqrt(c) * np.linalg.norm(x, axis=-1), 0, 1 - 1e-12)
-    return 2 * np.arctanh(r) / np.sqrt(c)
 
 
 def descendants(code: str, kids: dict[str, list[str]]) -> set[str]:
@@ -79,21 +78,42 @@ def descendants(code: str, kids: dict[str, list[str]]) -> set[str]:
     return out
 
 
+def family_vectors(
+    text: np.ndarray, cand_rows: np.ndarray, child_rows: np.ndarray, parent_rows: np.ndarray
+) -> np.ndarray:
+    """Unit vector per candidate row: its own text vector plus its known children's."""
+    pos = {int(r): k for k, r in enumerate(cand_rows)}
+    fam = text[cand_rows].astype(np.float64).copy()
+    keep = np.array([int(p) in pos for p in parent_rows], dtype=bool)
+    if keep.any():
+        np.add.at(
+            fam,
+            np.array([pos[int(p)] for p in parent_rows[keep]]),
+            text[child_rows[keep]].astype(np.float64),
+        )
+    return fam / np.maximum(np.linalg.norm(fam, axis=1, keepdims=True), 1e-12)
+
+
 def score_candidates(
-    points: np.ndarray, cand_points: np.ndarray, c: float, block: int = 4096,
-    text_sim: np.ndarray | None = None, text_temperature: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(scores, distances) of every row against every candidate; scores =
-    softmax(-d/T + cos/T_text) over the candidates (the text term when given)."""
-    d = np.vstack([poincare_distance(points[i : i + block], cand_points, c)
-                   for i in range(0, len(points), block)]) if len(points) else \
-        np.zeros((0, len(cand_points)))  # fmt: skip
-    logits = -d / TEMPERATURE
-    if text_sim is not None and text_temperature > 0:
-        logits = logits + text_sim / text_temperature
-    logits -= logits.max(axis=1, keepdims=True) if len(cand_points) else 0
+    query: np.ndarray,
+    families: np.ndarray,
+    temperature: float,
+    gnn_distance: np.ndarray | None = None,
+    lexical: np.ndarray | None = None,
+    lexical_weight: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, cosines) of every query row against every candidate family: scores =
+    softmax((cos + w * cos_lexical) / T [- d_gnn / T_gnn]) over the candidates."""
+    cos = query.astype(np.float64) @ families.T
+    logits = cos / temperature
+    if lexical is not None and lexical_weight > 0:
+        logits = logits + lexical_weight * lexical / temperature
+    if gnn_distance is not None:
+        logits = logits - gnn_distance / GNN_TEMPERATURE
+    if logits.shape[1]:
+        logits -= logits.max(axis=1, keepdims=True)
     p = np.exp(logits)
-    return p / p.sum(axis=1, keepdims=True), d
+    return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-300), cos
 
 
 def latent_name(names: list[str]) -> str:
@@ -121,82 +141,145 @@ def latent_id(members: list[str]) -> str:
     return "LATENT:" + hashlib.sha1("|".join(sorted(members)).encode()).hexdigest()[:12]
 
 
-def group_point(points: np.ndarray, c: float) -> np.ndarray:
-    """Gyromidpoint of the members, pulled towards the origin to 0.9 x the smallest member
-    norm when it is not already nearer than every member."""
-    import geoopt
+@dataclass
+class Placement:
+    """What one block of codes got: candidate rows, parent rows, holdout rows, and the codes
+    left without a parent (with their best candidate, for their point)."""
 
-    ball = geoopt.PoincareBall(c=c)
-    x = torch.tensor(points, dtype=torch.float64)
-    mid = ball.weighted_midpoint(x, reducedim=[0])
-    limit = 0.9 * _ball_norm(points, c).min()
-    if _ball_norm(mid.numpy(), c) > limit:
-        v = ball.logmap0(mid)  # |v| (tangent at 0) is half the hyperbolic norm for c = 1
-        scale = limit / _ball_norm(mid.numpy(), c)
-        mid = ball.expmap0(v * scale)
-    return mid.numpy()
+    candidates: list[tuple]
+    parents: list[tuple]
+    holdout: list[tuple]
+    unplaced: list[str]
 
 
 def _place_block(
-    ids: np.ndarray, ok: np.ndarray, space: Space, pts: np.ndarray, s: HierarchySettings,
-    row: dict, kids: dict, truth: dict, cand_rows_out: list, h_rows: list, hold_rows: list,
-) -> list[str]:  # fmt: skip
-    """Score one block of codes against candidate rows `ok` (`pts`: the space's points in
-    float64); appends candidate, hierarchy and holdout rows; returns the codes that got no
-    parent."""
-    nodes, c = space.nodes, s.curvature
-    unplaced: list[str] = []
+    ids: np.ndarray,
+    ok: np.ndarray,
+    families: np.ndarray,
+    lex_families,
+    space: Space,
+    s: HierarchySettings,
+    row: dict,
+    kids: dict,
+    truth: dict,
+) -> Placement:
+    """Score one block of codes against candidate rows `ok` (`families`: their unit family
+    vectors)."""
+    nodes = space.nodes
     rows_ = np.array([row[x] for x in ids])
-    text_sim = space.text[rows_] @ space.text[ok].T
-    scores, dist = score_candidates(pts[rows_], pts[ok], c, text_sim=text_sim,
-                                    text_temperature=s.text_temperature)  # fmt: skip
+    gnn_d = None
+    if space.gnn_points is not None:
+        gnn_d = poincare_distance(space.gnn_points[rows_], space.gnn_points[ok], s.curvature)
+    lex = None
+    if lex_families is not None and space.lexical is not None:
+        lex = (space.lexical[rows_] @ lex_families.T).toarray()
+    scores, cos = score_candidates(
+        space.text[rows_], families, s.temperature, gnn_d, lex, s.lexical_weight
+    )
+    base = space.base_text if space.base_text is not None else space.text
+    text_sim = base[rows_].astype(np.float64) @ base[ok].astype(np.float64).T
     # a code is never its own parent, nor the parent of its own curated descendants
     ok_ids = nodes["id"].to_numpy()[ok]
+    where = {c: k for k, c in enumerate(ok_ids)}
     allowed = np.ones(scores.shape, dtype=bool)
     for k, cid in enumerate(ids):
-        bad = np.flatnonzero(np.isin(ok_ids, list(descendants(cid, kids) | {cid})))
-        if len(bad):
+        bad = [where[x] for x in descendants(cid, kids) | {cid} if x in where]
+        if bad:
             scores[k, bad], text_sim[k, bad], allowed[k, bad] = 0.0, -np.inf, False
             scores[k] /= max(scores[k].sum(), 1e-300)
+    out = Placement([], [], [], [])
     order = np.argsort(-scores, axis=1, kind="stable")
     for k, cid in enumerate(ids):
         top = order[k][allowed[k, order[k]]][: s.top_candidates]
-        for r, j in enumerate(top, start=1):
-            cand_rows_out.append((cid, nodes["id"].iat[ok[j]], r, float(scores[k, j]),
-                                  float(dist[k, j])))  # fmt: skip
+        out.candidates += [
+            (cid, ok_ids[j], r, float(scores[k, j]), float(1 - cos[k, j]))
+            for r, j in enumerate(top, start=1)
+        ]
         chosen = [j for j in top[: s.max_parents] if scores[k, j] >= s.parent_threshold]
-        for r, j in enumerate(chosen, start=1):
-            h_rows.append((cid, nodes["id"].iat[ok[j]], float(scores[k, j]), r, "Code"))
+        out.parents += [
+            (cid, ok_ids[j], float(scores[k, j]), r, "Code") for r, j in enumerate(chosen, start=1)
+        ]
         if not chosen:
-            unplaced.append(cid)
+            out.unplaced.append(cid)
         if cid in truth:
             ranks = np.empty(len(ok), dtype=np.int64)
             ranks[order[k]] = np.arange(1, len(ok) + 1)
-            t_order = np.argsort(-text_sim[k], kind="stable")
             t_ranks = np.empty(len(ok), dtype=np.int64)
-            t_ranks[t_order] = np.arange(1, len(ok) + 1)
+            t_ranks[np.argsort(-text_sim[k], kind="stable")] = np.arange(1, len(ok) + 1)
             for p in sorted(truth[cid]):
-                where = np.flatnonzero(ok_ids == p)
-                found = len(where) > 0
-                hold_rows.append((cid, p, int(ranks[where[0]]) if found else None,
-                                  int(t_ranks[where[0]]) if found else None,
-                                  int(allowed[k].sum())))  # fmt: skip
-    return unplaced
+                j = where.get(p)
+                out.holdout.append(
+                    (
+                        cid,
+                        p,
+                        None if j is None else int(ranks[j]),
+                        None if j is None else int(t_ranks[j]),
+                        int(allowed[k].sum()),
+                    )
+                )
+    return out
+
+
+def _latent_groups(
+    unplaced: list[str], space: Space, row: dict, domain: np.ndarray, s: HierarchySettings
+) -> list[dict]:
+    """Clusters of two or more unplaced codes per domain (average linkage on the encoder's
+    cosine distances, cut at latent_cut x their median)."""
+    groups = []
+    for dom in sorted(set(domain[[row[x] for x in unplaced]])) if unplaced else []:
+        ids = sorted(x for x in unplaced if domain[row[x]] == dom)
+        if len(ids) < 2:
+            continue
+        v = space.text[[row[x] for x in ids]].astype(np.float64)
+        d = np.clip(1 - v @ v.T, 0, 2)
+        np.fill_diagonal(d, 0.0)
+        condensed = squareform((d + d.T) / 2, checks=False)
+        cut = s.latent_cut * float(np.median(condensed))
+        labels = fcluster(linkage(condensed, method="average"), t=cut, criterion="distance")
+        for lab in sorted(set(labels)):
+            members = [ids[i] for i in np.flatnonzero(labels == lab)]
+            if len(members) < 2:
+                continue
+            centre = space.text[[row[x] for x in members]].astype(np.float64).mean(axis=0)
+            centre /= max(np.linalg.norm(centre), 1e-12)
+            groups.append(
+                {
+                    "id": latent_id(members),
+                    "members": members,
+                    "domain": dom or None,
+                    "size": len(members),
+                    "centre": centre,
+                    "name": latent_name([space.nodes["name"].iat[row[x]] for x in members]),
+                }
+            )
+    return groups
+
+
+def _hint(vector: np.ndarray, dim: int) -> np.ndarray:
+    """A direction on the ball's dimensions from an encoder vector (a fixed projection)."""
+    proj = np.random.default_rng(1729).standard_normal((len(vector), dim))
+    return vector.astype(np.float64) @ proj
 
 
 def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
-    nodes, pts, c = space.nodes, space.points.astype(np.float64), s.curvature
+    nodes = space.nodes
     row = {cid: i for i, cid in enumerate(nodes["id"])}
     domain = nodes["domain"].fillna("").to_numpy()
     parented = set(space.train_edges["child"])
     codes = nodes[(nodes["role"] == "code") & ~nodes["id"].isin(parented)]
-    cand_ids = np.array(sorted(set(space.all_edges["parent"]) & set(row)))
+    cand_ids = np.array(sorted(set(space.train_edges["parent"]) & set(row)))
     cand_rows = np.array([row[x] for x in cand_ids], dtype=np.int64)
+    tc = space.train_edges["child"].map(row).to_numpy(np.int64)
+    tp = space.train_edges["parent"].map(row).to_numpy(np.int64)
+    families = family_vectors(space.text, cand_rows, tc, tp)
+    lex_fam = None
+    if space.lexical is not None and s.lexical_weight > 0 and len(cand_rows):
+        lex_fam = lexical_families(space.lexical, cand_rows, tc, tp)
+    fam_of = {int(r): k for k, r in enumerate(cand_rows)}
 
     kids = space.all_edges.groupby("parent")["child"].agg(list).to_dict()
-    cand_rows_out, h_rows, hold_rows = [], [], []
     truth = space.heldout.groupby("child")["parent"].agg(set).to_dict()
-    unplaced: list[str] = []
+    placed = Placement([], [], [], [])
     vocab = nodes["vocab"].fillna("").to_numpy()
     tree_vocabs = set(vocab[cand_rows])
     key = (
@@ -209,69 +292,124 @@ def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
         ok = cand_rows[(domain[cand_rows] == dom) | (domain[cand_rows] == "")] if dom else cand_rows
         ok = ok[vocab[ok] == voc] if voc else ok
         if len(ok) == 0:
-            unplaced += list(group["id"])
+            placed.unplaced += list(group["id"])
             continue
+        pick = [fam_of[int(r)] for r in ok]
+        fam, lfam = families[pick], None if lex_fam is None else lex_fam[pick]
         for start in range(0, len(group), BLOCK):  # bounded memory: BLOCK x candidates
             ids = group["id"].to_numpy()[start : start + BLOCK]
-            unplaced += _place_block(ids, ok, space, pts, s, row, kids, truth, cand_rows_out,
-                                     h_rows, hold_rows)  # fmt: skip
+            part = _place_block(ids, ok, fam, lfam, space, s, row, kids, truth)
+            placed.candidates += part.candidates
+            placed.parents += part.parents
+            placed.holdout += part.holdout
+            placed.unplaced += part.unplaced
 
-    latent_rows = []
-    for dom in sorted(set(domain[[row[x] for x in unplaced]])) if unplaced else []:
-        ids = sorted(x for x in unplaced if domain[row[x]] == dom)
-        if len(ids) < 2:
-            continue
-        p = pts[[row[x] for x in ids]]
-        d = poincare_distance(p, p, c)
-        np.fill_diagonal(d, 0.0)
-        d = (d + d.T) / 2
-        condensed = squareform(d, checks=False)
-        cut = s.latent_cut * float(np.median(condensed))
-        labels = fcluster(linkage(condensed, method="average"), t=cut, criterion="distance")
-        for lab in sorted(set(labels)):
-            members = [ids[i] for i in np.flatnonzero(labels == lab)]
-            if len(members) < 2:
-                continue
-            point = group_point(pts[[row[x] for x in members]], c)
-            lid = latent_id(members)
-            latent_rows.append({
-                "id": lid, "name": latent_name([nodes["name"].iat[row[x]] for x in members]),
-                "domain": dom or None, "size": len(members), "members": members,
-                "norm": float(_ball_norm(point, c)), "point": point.astype(np.float32),
-                "_text": space.text[[row[x] for x in members]].mean(axis=0),
-            })  # fmt: skip
-            # a member's score is exp(-d(member, group point)): 1 at the centre
-            near = np.exp(-poincare_distance(pts[[row[x] for x in members]], point[None, :], c))
-            h_rows += [(m, lid, float(near[i, 0]), 1, "Latent") for i, m in enumerate(members)]
-    # a latent group's own parent: the best curated candidate of its domain, at the threshold
-    for lat in latent_rows:
-        t = lat.pop("_text")
-        ok = cand_rows[(domain[cand_rows] == (lat["domain"] or "")) | (domain[cand_rows] == "")]
-        if len(ok) == 0:
-            continue
-        t = t / max(np.linalg.norm(t), 1e-12)
-        scores, _ = score_candidates(lat["point"][None, :].astype(np.float64), pts[ok], c,
-                                     text_sim=(t @ space.text[ok].T)[None, :],
-                                     text_temperature=s.text_temperature)  # fmt: skip
-        j = int(np.argmax(scores[0]))
-        if scores[0, j] >= s.parent_threshold:
-            h_rows.append((lat["id"], nodes["id"].iat[ok[j]], float(scores[0, j]), 1, "Code"))
+    groups = _latent_groups(placed.unplaced, space, row, domain, s)
+    h_rows = list(placed.parents)
+    for g in groups:
+        # a member's score: its cosine to the group's centre, in [0, 1]
+        sims = space.text[[row[x] for x in g["members"]]].astype(np.float64) @ g["centre"]
+        h_rows += [
+            (m, g["id"], float(np.clip(v, 0, 1)), 1, "Latent")
+            for m, v in zip(g["members"], sims, strict=True)
+        ]
+        # the group's own parent: the best curated candidate of its domain, at the threshold
+        ok = cand_rows[(domain[cand_rows] == (g["domain"] or "")) | (domain[cand_rows] == "")]
+        if len(ok):
+            scores, _ = score_candidates(
+                g["centre"][None, :], families[[fam_of[int(r)] for r in ok]], s.temperature
+            )
+            j = int(np.argmax(scores[0]))
+            if scores[0, j] >= s.parent_threshold:
+                h_rows.append((g["id"], nodes["id"].iat[ok[j]], float(scores[0, j]), 1, "Code"))
 
-    candidates = pd.DataFrame(cand_rows_out,
-                              columns=["id", "candidate", "rank", "score", "distance"])  # fmt: skip
     hierarchy = pd.DataFrame(h_rows, columns=["child", "parent", "score", "rank", "parent_label"])
-    latent = pd.DataFrame(latent_rows, columns=["id", "name", "domain", "size", "members",
-                                                "norm", "point"])  # fmt: skip
-    holdout = pd.DataFrame(hold_rows, columns=["id", "parent", "rank", "text_rank", "candidates"])
+    points = _points(space, s, hierarchy, groups, row)
+    at = dict(zip(points["id"], zip(points["point"], points["norm"], strict=True), strict=True))
+    latent = pd.DataFrame(
+        [
+            {
+                "id": g["id"],
+                "name": g["name"],
+                "domain": g["domain"],
+                "size": g["size"],
+                "members": g["members"],
+                "norm": float(at[g["id"]][1]),
+                "point": at[g["id"]][0],
+            }
+            for g in groups
+        ],
+        columns=["id", "name", "domain", "size", "members", "norm", "point"],
+    )
+    candidates = pd.DataFrame(
+        placed.candidates, columns=["id", "candidate", "rank", "score", "distance"]
+    )
+    holdout = pd.DataFrame(
+        placed.holdout, columns=["id", "parent", "rank", "text_rank", "candidates"]
+    )
+    in_groups = {m for g in groups for m in g["members"]}
     figures = {
         "unparented_codes": int(len(codes)),
-        "placed_codes": int(hierarchy.loc[hierarchy["parent_label"] == "Code", "child"]
-                            .isin(codes["id"]).pipe(lambda m: hierarchy["child"][m.index[m]])
-                            .nunique()),  # fmt: skip
+        "placed_codes": int(
+            hierarchy.loc[
+                (hierarchy["parent_label"] == "Code") & hierarchy["child"].isin(codes["id"]),
+                "child",
+            ].nunique()
+        ),
         "mash_is_a_edges": int(len(hierarchy)),
         "latent_groups": int(len(latent)),
-        "codes_in_latent_groups": int(latent["size"].sum()) if len(latent) else 0,
-        "codes_left_unparented": int(len(set(unplaced) - {m for x in latent_rows
-                                                           for m in x["members"]})),
-    }  # fmt: skip
-    return Hierarchy(candidates, hierarchy, latent, holdout, figures)
+        "codes_in_latent_groups": int(len(in_groups)),
+        "codes_left_unparented": int(len(set(placed.unplaced) - in_groups)),
+    }
+    return Hierarchy(candidates, hierarchy, latent, holdout, points, figures)
+
+
+def _points(
+    space: Space, s: HierarchySettings, hierarchy: pd.DataFrame, groups: list[dict], row: dict
+) -> pd.DataFrame:
+    """Every node's point: curated ones from Stage II; placed codes and groups one level
+    below their first parent; group members below their group; the rest as roots."""
+    tree = s.tree()
+    pts = {
+        i: p for i, p in zip(space.nodes["id"], space.points, strict=True) if np.isfinite(p).all()
+    }
+    depth = {i: int(d) for i, d in zip(space.nodes["id"], space.depth, strict=True) if d > 0}
+    role = dict(zip(space.nodes["id"], space.nodes["role"], strict=True))
+    vec = {g["id"]: g["centre"] for g in groups}
+    first = hierarchy.sort_values(["rank", "score"], ascending=[True, False], kind="stable")
+    first = first.drop_duplicates("child").set_index("child")["parent"].to_dict()
+
+    def place(node: str, trail: frozenset = frozenset()) -> None:
+        if node in pts:
+            return
+        v = vec[node] if node in vec else space.text[row[node]]
+        hint = _hint(v, s.dim)
+        parent = first.get(node)
+        if parent is not None and parent not in trail:
+            place(parent, trail | {node})
+        if parent is not None and parent in pts:
+            pts[node] = child_slot(
+                pts[parent], depth[parent], hint, tree, s.curvature, n_roots=max(space.roots, 1)
+            )
+            depth[node] = depth[parent] + 1
+        else:  # a root of its own
+            unit = hint / max(np.linalg.norm(hint), 1e-12)
+            pts[node] = unit * radius_to_norm(tree.root_radius, s.curvature)
+            depth[node] = 1
+
+    for g in groups:
+        place(g["id"])
+        role[g["id"]] = "latent"
+    for node in space.nodes["id"]:
+        place(node)
+    ids = list(space.nodes["id"]) + [g["id"] for g in groups]
+    mat = np.stack([pts[i] for i in ids]) if ids else np.zeros((0, s.dim))
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "role": [role[i] for i in ids],
+            "point": list(mat),
+            "norm": np.linalg.norm(mat, axis=1) if len(ids) else [],
+            "depth": [depth[i] for i in ids],
+        }
+    )

@@ -48,11 +48,15 @@ def resolve_model(name_or_path: str = DEFAULT_MODEL) -> Path:
 
 
 def model_key(path: Path) -> str:
-    """Identity of a model for the cache: its config and the sizes of its weight files."""
+    """Identity of a model for the cache: its config and the content of its weight files (a
+    fine-tuned copy has the same sizes as its base model)."""
     h = hashlib.sha256((path / "config.json").read_bytes())
     for f in sorted(path.glob("*")):
         if f.suffix in (".safetensors", ".bin"):
-            h.update(f"{f.name}:{f.stat().st_size}".encode())
+            h.update(f.name.encode())
+            with f.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 22), b""):
+                    h.update(chunk)
     return h.hexdigest()[:16]
 
 

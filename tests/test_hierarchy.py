@@ -16,58 +16,81 @@ from mash_kg.cli import cli
 from mash_kg.graph.sync import sync_build
 from mash_kg.graph.views import run_view
 from mash_kg.graph.writer import write_tables
-from mash_kg.hyperbolic import poincare_distance
+from mash_kg.lexical import lexical_families, lexical_vectors
 from mash_kg.loaders import get_loader
 from mash_kg.neo4j_server.scratch import wipe
 from mash_kg.stage2 import HierarchySettings, Space
-from mash_kg.stage3 import descendants, group_point, latent_id, latent_name, run_stage3
+from mash_kg.stage3 import descendants, family_vectors, latent_id, latent_name, run_stage3
+from mash_kg.text_embed import TextEmbedder
+from mash_kg.tree_embedding import embed_forest, poincare_distance
 from tests.conftest import count, snapshot
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "two_sites"
 
 
 # -- Stage III on a small hand-made space ----------------------------------------------------
-def _space(points: dict[str, tuple], edges: list[tuple[str, str]], codes: set[str],
+def _space(vectors: dict[str, tuple], edges: list[tuple[str, str]], codes: set[str],
            heldout: list[tuple[str, str]] = ()) -> Space:  # fmt: skip
-    ids = sorted(points)
+    """A Space whose encoder vectors are given (unit-normalised), curated forest by
+    construction, no spelling evidence."""
+    ids = sorted(vectors)
+    row = {c: i for i, c in enumerate(ids)}
     nodes = pd.DataFrame({"id": ids, "name": [f"name of {i}" for i in ids],
                           "domain": "diagnosis", "vocab": "X",
                           "role": ["code" if i in codes else "context" for i in ids]})  # fmt: skip
-    pts = np.array([points[i] for i in ids], dtype=np.float64)
-    text = np.zeros((len(ids), 4))  # no text evidence: placement by distance alone
+    text = np.array([vectors[i] for i in ids], dtype=np.float64)
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
     e = pd.DataFrame(edges, columns=["child", "parent"])
     h = pd.DataFrame(list(heldout), columns=["child", "parent"])
-    return Space(nodes, pts, text, e[~e["child"].isin(h["child"])], h, e, {})
+    train = e[~e["child"].isin(h["child"])]
+    s = HierarchySettings(dim=4)
+    points, depth = np.full((len(ids), s.dim), np.nan), np.zeros(len(ids), dtype=np.int64)
+    tree = sorted(set(train["child"]) | set(train["parent"]))
+    t_row = {c: i for i, c in enumerate(tree)}
+    pts, dep = embed_forest(len(tree), train["child"].map(t_row).to_numpy(),
+                            train["parent"].map(t_row).to_numpy(), s.dim, s.tree())  # fmt: skip
+    points[[row[c] for c in tree]], depth[[row[c] for c in tree]] = pts, dep
+    return Space(nodes, points, depth, text, train, h, e, {}, base_text=text,
+                 roots=int((dep == 1).sum()))  # fmt: skip
 
 
 def test_stage3_places_near_codes_and_groups_the_rest():
-    # two curated parents near the origin with a child each; code u sits by P1's child; v and
-    # w sit together far from both parents (latent group), z alone far away (left unparented)
-    pts = {"P1": (0.1, 0.0), "P2": (-0.1, 0.0), "P1a": (0.5, 0.0), "P2a": (-0.5, 0.0),
-           "u": (0.52, 0.02), "v": (0.0, 0.80), "w": (0.02, 0.81), "z": (0.0, -0.9)}  # fmt: skip
-    space = _space(pts, [("P1a", "P1"), ("P2a", "P2")], {"u", "v", "w", "z"})
-    res = run_stage3(space, HierarchySettings(parent_threshold=0.6, latent_cut=0.3))
+    # two curated families (P1 with P1a, P2 with P2a); code u reads like P1's family; v and w
+    # read alike and like neither family (a latent group); z reads like nothing (left alone)
+    vec = {"P1": (1, 0, 0, 0, 0), "P1a": (1, 0.1, 0, 0, 0), "P2": (0, 1, 0, 0, 0),
+           "P2a": (0.1, 1, 0, 0, 0), "u": (1, 0.05, 0, 0, 0), "v": (0, 0, 1, 0.05, 0),
+           "w": (0, 0, 1, 0.1, 0), "z": (0, 0, 0, 0, 1)}  # fmt: skip
+    space = _space(vec, [("P1a", "P1"), ("P2a", "P2")], {"u", "v", "w", "z"})
+    s = HierarchySettings(dim=4, parent_threshold=0.6, latent_cut=0.3, lexical_weight=0.0)
+    res = run_stage3(space, s)
     top = res.candidates[res.candidates["rank"] == 1].set_index("id")["candidate"]
     assert top["u"] == "P1"
     scores = res.candidates.groupby("id")["score"].sum()
     assert np.allclose(scores, 1.0)  # two candidates each: probabilities over both
     code_parents = res.hierarchy[res.hierarchy["parent_label"] == "Code"]
-    assert ("u", "P1") in set(zip(code_parents["child"], code_parents["parent"], strict=True))
+    assert set(zip(code_parents["child"], code_parents["parent"], strict=True)) == {("u", "P1")}
     (group,) = res.latent.itertuples()
     assert sorted(group.members) == ["v", "w"] and group.id == latent_id(["w", "v"])
     members = res.hierarchy[res.hierarchy["parent"] == group.id]
     assert set(members["child"]) == {"v", "w"} and members["score"].between(0, 1).all()
-    # depth follows the norm: the group sits nearer the origin than each member
-    assert group.norm < min(2 * np.arctanh(np.linalg.norm(pts[m])) for m in ("v", "w"))
     assert res.figures["codes_left_unparented"] == 1  # z
+    # points: u one level below P1, in P1's cone; the group above its members; all inside
+    pts = res.points.set_index("id")
+    assert pts.loc["u", "depth"] == pts.loc["P1", "depth"] + 1
+    assert pts.loc["v", "depth"] == pts.loc["w", "depth"] == pts.loc[group.id, "depth"] + 1
+    assert group.norm < min(pts.loc["v", "norm"], pts.loc["w", "norm"])
+    p = np.stack(pts["point"].to_numpy())
+    assert np.isfinite(p).all() and (np.linalg.norm(p, axis=1) < 1).all()
+    d = poincare_distance(np.stack([pts.loc["u", "point"]]), np.stack(pts["point"].to_numpy()))[0]
+    others = [i for i, k in enumerate(pts.index) if k not in ("u", "P1")]
+    assert d[list(pts.index).index("P1")] < d[others].min()
 
 
 def test_stage3_never_proposes_a_code_or_its_descendants_as_its_parent():
-    pts = {"R": (0.0, 0.05), "A": (0.3, 0.0), "A1": (0.6, 0.0), "B": (-0.3, 0.0),
-           "B1": (-0.6, 0.0)}  # fmt: skip
+    vec = {"R": (1, 1, 0), "A": (1, 0, 0), "A1": (1, 0.1, 0), "B": (0, 1, 0), "B1": (0.1, 1, 0)}
     edges = [("A", "R"), ("A1", "A"), ("B", "R"), ("B1", "B")]
-    space = _space(pts, edges, {"A", "A1"}, heldout=[("A", "R")])
-    res = run_stage3(space, HierarchySettings())
+    space = _space(vec, edges, {"A", "A1"}, heldout=[("A", "R")])
+    res = run_stage3(space, HierarchySettings(dim=4))
     proposed = set(res.candidates.loc[res.candidates["id"] == "A", "candidate"])
     assert proposed == {"R", "B"}  # not A itself, not A1 below it
     (row,) = res.holdout.itertuples()
@@ -75,21 +98,27 @@ def test_stage3_never_proposes_a_code_or_its_descendants_as_its_parent():
     assert descendants("R", {"R": ["A", "B"], "A": ["A1"]}) == {"A", "B", "A1"}
 
 
+def test_a_family_is_its_name_and_its_known_children():
+    text = np.eye(4)
+    fam = family_vectors(text, np.array([0, 1]), np.array([2, 3]), np.array([0, 0]))
+    assert np.allclose(fam[0], np.array([1, 0, 1, 1]) / np.sqrt(3))
+    assert np.allclose(fam[1], [0, 1, 0, 0])
+
+
+def test_spelling_evidence_finds_a_drug_stem():
+    names = ["enalapril", "lisinopril", "ACE inhibitors", "atenolol", "metoprolol",
+             "beta blocking agents", "ramipril"]  # fmt: skip
+    lex = lexical_vectors(names)
+    fam = lexical_families(lex, np.array([2, 5]), np.array([0, 1, 3, 4]), np.array([2, 2, 5, 5]))
+    sims = (lex[[6]] @ fam.T).toarray()[0]
+    assert sims[0] > sims[1] > -1  # ramipril reads like the -pril family
+
+
 def test_latent_names_are_readable_and_deterministic():
     names = ["Systolic blood pressure", "Diastolic blood pressure", "Blood pressure panel"]
     assert latent_name(names) == "Blood pressure group (3 codes)"
     assert latent_name(list(reversed(names))) == latent_name(names)
     assert latent_name(["Asthma (disorder)", "Childhood asthma (disorder)"]).startswith("Asthma")
-
-
-def test_group_point_is_inside_the_ball_and_above_its_members():
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        p = rng.normal(size=(5, 8))
-        p = p / np.linalg.norm(p, axis=1, keepdims=True) * rng.uniform(0.3, 0.999, (5, 1))
-        g = group_point(p, 1.0)
-        assert np.isfinite(g).all() and np.linalg.norm(g) < np.linalg.norm(p, axis=1).min()
-        assert poincare_distance(g[None], p).shape == (1, 5)
 
 
 # -- the example project end to end ------------------------------------------------------------
@@ -101,9 +130,10 @@ def hier_build(driver, neo4j_settings, tmp_path_factory):
     project = tmp_path_factory.mktemp("hier") / "two_sites"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
     cfg = project / "mash-kg.toml"
-    text = (
-        cfg.read_text().replace('"neural_ot"', '"sinkhorn"').replace("epochs = 300", "epochs = 100")
-    )
+    text = cfg.read_text()
+    for old, new in (('"neural_ot"', '"sinkhorn"'), ("steps = 150", "steps = 20")):
+        assert old in text  # the example changed: change this fixture with it
+        text = text.replace(old, new)
     s = neo4j_settings
     cfg.write_text(f'{text}\n[neo4j]\nuri = "{s.bolt_uri}"\nuser = "{s.user}"\n'
                    f'password = "{s.password}"\n')  # fmt: skip
@@ -120,11 +150,21 @@ def test_build_writes_the_learned_hierarchy_tables(hier_build):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["stages"] == ["I", "II", "III"]
     s2, s3 = manifest["stage2"], manifest["stage3"]
-    assert s2["train_edges"] > 1000 and s2["heldout_edges"] > 10 and s2["max_norm"] < 1
+    assert s2["train_edges"] > 1000 and s2["heldout_edges"] > 10
+    assert s2["encoder_steps"] == 20 and s2["reconstruction_map"] > 0.9
+    assert s2["depth_norm_spearman"] > 0.9
     codes = pd.read_parquet(folder / "codes.parquet")
     points = pd.read_parquet(folder / "poincare.parquet")
     assert set(codes["id"]) <= set(points["id"])
     assert np.isfinite(np.stack(points["point"])).all() and (points["norm"] < 1).all()
+    assert points["point"].map(lambda p: p.dtype == np.float64).all()
+    # the hierarchy encoder: an ordinary model folder the text embedder reads, and its table
+    training = pd.read_parquet(folder / "encoder_training.parquet")
+    assert training["step"].max() == 20
+    assert list(training.columns) == ["step", "pairs", "loss", "clustering", "centripetal",
+                                      "infonce", "seconds"]  # fmt: skip
+    vec = TextEmbedder(str(folder / "encoder")).embed(["Type 2 diabetes mellitus"])
+    assert vec.shape == (1, 384) and np.isclose(np.linalg.norm(vec), 1, atol=1e-5)
     cand = pd.read_parquet(folder / "candidates.parquet")
     # site B's SNOMED conditions have no curated parent: they get ICD-10-CM candidates
     snomed = cand[cand["id"].str.startswith("SNOMED:") & (cand["rank"] == 1)]

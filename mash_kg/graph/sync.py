@@ -164,7 +164,7 @@ def read_hierarchy(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, Vectors]:
     latent = pd.read_parquet(folder / "latent.parquet")
     pts = pq.read_table(folder / "poincare.parquet", columns=["id", "role", "point"])
     keep = [r != "context" for r in pts.column("role").to_pylist()]
-    points = _matrix(pts.column("point")).astype(np.float32)
+    points = _matrix(pts.column("point")).astype(np.float64)  # deep codes need float64
     ids = pts.column("id").to_pylist()
     return hierarchy, latent, Vectors([i for i, k in zip(ids, keep, strict=True) if k],
                                       points[np.array(keep, dtype=bool)])  # fmt: skip

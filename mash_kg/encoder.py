@@ -1,0 +1,376 @@
+"""Stage II: a hierarchy encoder, the text model fine-tuned on the curated hierarchy.
+
+The transformer itself (the project's `text_model`: the bundled all-MiniLM-L6-v2 or any local
+folder) is re-trained so that its pooled output, mapped onto a Poincaré ball of curvature
+-1/dim (exp_0; the ball's radius sqrt(dim) covers the encoder's output range, as in the
+Hierarchy Transformer, He et al. 2024), encodes the curated (child, parent) edges:
+
+- hyperbolic clustering: a child is nearer its parent than each negative by `margin`
+  (relu(d(c, p) - d(c, n) + margin)), and the parent wins a softmax over -d/T among the
+  in-batch parents and the hard negatives (InfoNCE);
+- centripetal: a parent is nearer the origin than its child (relu(|p| - |c| + margin));
+- negatives: in-batch (every other pair's parent) and hard ones: the parent's siblings
+  (cousins of the child) and, where the source has them, the child's Excludes1 partners.
+
+Held-out edges are never given to `train_encoder` (stage2 passes the training edges only).
+Training is bounded by `steps` and `max_seconds` (whichever comes first), texts are tokenised
+once, capped at `max_length` tokens, and the lower `freeze_layers` transformer layers (and the
+word embeddings) stay frozen; the same code runs on CUDA when torch sees a GPU. The result is
+an ordinary local model folder (config, weights, tokenizer, mean pooling) that
+`text_embed.TextEmbedder` reads like any other, and a training table (one row per logged
+step: step, pairs seen, loss terms, seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mash_kg.text_embed import resolve_model
+
+
+@dataclass
+class EncoderSettings:
+    """The [encoder] section of mash-kg.toml."""
+
+    enabled: bool = True  # fine-tune the text model on the curated hierarchy
+    steps: int = 600  # optimiser steps at most ...
+    max_seconds: float = 900.0  # ... and wall-clock seconds at most (CPU budget)
+    batch: int = 16  # families (a parent and some of its children) per step, one anchor each
+    family_size: int = 4  # children per family that describe it (besides its own name)
+    hard_negatives: int = 1  # confusable families per anchor: parent siblings, Excludes1
+    balance_depth: bool = True  # every depth of the tree gets the same share of families
+    max_length: int = 32  # tokens per text
+    freeze_layers: int = 3  # lower transformer layers kept frozen (and the embeddings)
+    lr: float = 5e-5
+    margin: float = 1.0  # clustering margin (hyperbolic distance)
+    centripetal_margin: float = 0.1
+    centripetal_weight: float = 1.0
+    temperature: float = 0.05  # of the in-batch softmax over cos(anchor, family)
+    log_every: int = 25
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def ball_distance(u, v, c: float):
+    """Poincaré distance between rows of u and v (broadcasting), curvature -c (torch)."""
+    import torch
+
+    sq = ((u - v) ** 2).sum(-1)
+    uu = (u * u).sum(-1)
+    vv = (v * v).sum(-1)
+    denom = ((1 - c * uu) * (1 - c * vv)).clamp_min(1e-12)
+    return torch.acosh((1 + 2 * c * sq / denom).clamp_min(1 + 1e-7)) / math.sqrt(c)
+
+
+def ball_norm(u, c: float):
+    """Hyperbolic distance from the origin (torch)."""
+    import torch
+
+    r = (math.sqrt(c) * u.norm(dim=-1)).clamp(max=1 - 1e-6)
+    return 2 * torch.atanh(r) / math.sqrt(c)
+
+
+def expmap0(v, c: float):
+    """Tangent vector at the origin -> point on the ball (torch)."""
+    import torch
+
+    n = v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return torch.tanh(math.sqrt(c) * n) * v / (math.sqrt(c) * n)
+
+
+def hard_negative_table(
+    child: np.ndarray, parent: np.ndarray, excludes: np.ndarray | None = None
+) -> dict[int, np.ndarray]:
+    """For each child row: rows that are wrong parents but close ones (its parent's siblings,
+    i.e. the child's cousins' parents) and its Excludes1 partners."""
+    kids: dict[int, list[int]] = {}
+    for c, p in zip(child.tolist(), parent.tolist(), strict=True):
+        kids.setdefault(p, []).append(c)
+    up: dict[int, list[int]] = {}
+    for c, p in zip(child.tolist(), parent.tolist(), strict=True):
+        up.setdefault(c, []).append(p)
+    out: dict[int, set[int]] = {}
+    for c, ps in up.items():
+        pool = set()
+        for p in ps:
+            for g in up.get(p, ()):
+                pool.update(kids.get(g, ()))
+        out[c] = pool - set(ps) - {c}
+    if excludes is not None:
+        for a, b in excludes.tolist():
+            out.setdefault(a, set()).add(b)
+            out.setdefault(b, set()).add(a)
+    return {c: np.array(sorted(v), dtype=np.int64) for c, v in out.items() if v}
+
+
+def logmap0(x, c: float):
+    """Point on the ball -> tangent vector at the origin (torch)."""
+    import torch
+
+    n = x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    return torch.atanh((math.sqrt(c) * n).clamp(max=1 - 1e-6)) * x / (math.sqrt(c) * n)
+
+
+def family_weights(families: np.ndarray, parent_of: dict[int, int]) -> np.ndarray:
+    """Sampling weights that give every depth of the tree the same share of the steps: a
+    tree's deep levels hold most families (ICD-10-CM's 7th characters: 'initial encounter',
+    'sequela'), which would otherwise drown the upper levels where codes get placed."""
+    depth = np.zeros(len(families), dtype=np.int64)
+    for k, f in enumerate(families.tolist()):
+        seen, v = {f}, f
+        while v in parent_of and parent_of[v] not in seen:
+            v = parent_of[v]
+            seen.add(v)
+        depth[k] = len(seen)
+    _, inv, counts = np.unique(depth, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inv]
+    return w / w.sum()
+
+
+@dataclass
+class FamilyBatch:
+    members: list[np.ndarray]  # per family: [parent row, sampled child rows (anchor excluded)]
+    anchors: np.ndarray  # one child row per anchored family
+    target: np.ndarray  # the family index of each anchor
+
+
+def sample_families(
+    families: np.ndarray,
+    kids: dict[int, list[int]],
+    hard: dict[int, np.ndarray],
+    parent_of: dict[int, int],
+    s: EncoderSettings,
+    rng: np.random.Generator,
+    weights: np.ndarray | None = None,
+) -> FamilyBatch:
+    """A step's batch: `batch` random families (a parent and some children), one child of
+    each as the anchor; for each, `hard_negatives` confusable families join the batch as
+    negatives: the parents of the anchor's hard negatives (its parent's siblings, its
+    Excludes1 partners' parents), else random ones (in-batch negatives)."""
+    picked = list(rng.choice(families, min(s.batch, len(families)), replace=False, p=weights))
+    order = [int(f) for f in picked]
+    index = {f: k for k, f in enumerate(order)}
+    anchors: list[int] = []
+    for f in picked:
+        a = int(rng.choice(kids[int(f)]))
+        anchors.append(a)
+        pool = hard.get(a)
+        extra = (
+            pool[rng.integers(0, len(pool), s.hard_negatives)]
+            if pool is not None and len(pool)
+            else []
+        )
+        for h in extra:
+            g = int(h) if int(h) in kids else parent_of.get(int(h))
+            if g is not None and g in kids and g not in index:
+                index[g] = len(order)
+                order.append(g)
+    members = []
+    for f in order:
+        ks = [k for k in kids[f] if k not in anchors]
+        take = rng.permutation(ks)[: s.family_size] if ks else np.zeros(0, np.int64)
+        members.append(np.concatenate([[f], take]).astype(np.int64))
+    target = np.array([index[int(f)] for f in picked], dtype=np.int64)
+    return FamilyBatch(members, np.array(anchors, dtype=np.int64), target)
+
+
+def _pool(hidden, mask):
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+
+def train_encoder(
+    texts: list[str],
+    child: np.ndarray,
+    parent: np.ndarray,
+    out_dir: Path,
+    settings: EncoderSettings | None = None,
+    model: str = "all-MiniLM-L6-v2",
+    excludes: np.ndarray | None = None,
+    seed: int = 0,
+    log: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Fine-tune `model` on (child -> parent) rows of `texts`; writes the model folder to
+    `out_dir` and returns the training table (step, pairs, loss, clustering, centripetal,
+    infonce, seconds). `log(k)` is called with the steps done since the last call."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    s = settings or EncoderSettings()
+    src = resolve_model(model)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    dev = _device()
+    tok = AutoTokenizer.from_pretrained(src, local_files_only=True)
+    net = AutoModel.from_pretrained(src, local_files_only=True).to(dev)
+    _freeze(net, s.freeze_layers)
+    dim = net.config.hidden_size
+    c = 1.0 / dim
+    # tokenisation, once: only the texts the edges use
+    used = np.unique(np.concatenate([child, parent])) if len(child) else np.zeros(0, np.int64)
+    enc = tok([texts[i] for i in used], truncation=True, max_length=s.max_length)
+    ids = {int(u): enc["input_ids"][k] for k, u in enumerate(used)}
+    hard = hard_negative_table(child, parent, excludes)
+    parent_of = dict(zip(child.tolist(), parent.tolist(), strict=False))
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda k: min(1.0, (k + 1) / max(1, s.steps // 10))
+    )
+    pad = tok.pad_token_id or 0
+
+    def embed_rows(rows: np.ndarray):
+        seqs = [ids[int(r)] for r in rows]
+        width = max(len(q) for q in seqs)
+        x = torch.full((len(seqs), width), pad, dtype=torch.long)
+        m = torch.zeros((len(seqs), width), dtype=torch.long)
+        for k, q in enumerate(seqs):
+            x[k, : len(q)] = torch.tensor(q)
+            m[k, : len(q)] = 1
+        x, m = x.to(dev), m.to(dev)
+        return expmap0(_pool(net(input_ids=x, attention_mask=m).last_hidden_state, m), c)
+
+    kids: dict[int, list[int]] = {}
+    for ch_, pa_ in zip(child.tolist(), parent.tolist(), strict=True):
+        kids.setdefault(pa_, []).append(ch_)
+    families = np.array(sorted(kids), dtype=np.int64)
+    weights = family_weights(families, parent_of) if s.balance_depth else None
+    rows_out = []
+    start = time.perf_counter()
+    net.train()
+    step, pairs, acc = 0, 0, []
+    while len(child) and step < s.steps and time.perf_counter() - start < s.max_seconds:
+        batch = sample_families(families, kids, hard, parent_of, s, rng, weights)
+        uniq = np.unique(np.concatenate([*batch.members, batch.anchors]))
+        z = embed_rows(uniq)
+        tangent = logmap0(z, c)
+        at = {int(u): k for k, u in enumerate(uniq)}
+        # a family's prototype: the mean (tangent space at 0) of its name and its sampled
+        # children, the anchor left out; the anchor must be nearest its own family's
+        protos = torch.stack([tangent[[at[int(r)] for r in m]].mean(0) for m in batch.members])
+        zp = expmap0(protos, c)
+        za = z[[at[int(a)] for a in batch.anchors]]
+        d = ball_distance(za.unsqueeze(1), zp.unsqueeze(0), c)  # (anchors, families)
+        target = torch.as_tensor(batch.target, device=dev)
+        d_pos = d[torch.arange(len(target)), target]
+        neg = d.masked_fill(torch.nn.functional.one_hot(target, d.shape[1]).bool(), float("inf"))
+        finite = torch.isfinite(neg)
+        cluster = (torch.relu(d_pos[:, None] - neg + s.margin) * finite).sum() / finite.sum().clamp(
+            min=1
+        )
+        # InfoNCE on the directions, as Stage III scores a family: cos(anchor, family) / T
+        cos = (
+            torch.nn.functional.normalize(tangent[[at[int(a)] for a in batch.anchors]], dim=-1)
+            @ torch.nn.functional.normalize(protos, dim=-1).T
+        )
+        infonce = torch.nn.functional.cross_entropy(cos / s.temperature, target)
+        # centripetal: a family's parent (its name, members[0]) nearer the origin than its children
+        names_z = z[[at[int(m[0])] for m in batch.members]]
+        kid_rows = [(f, at[int(r)]) for f, m in enumerate(batch.members) for r in m[1:]]
+        if kid_rows:
+            fi, ki = map(list, zip(*kid_rows, strict=True))
+            centri = torch.relu(
+                ball_norm(names_z[fi], c) - ball_norm(z[ki], c) + s.centripetal_margin
+            ).mean()
+        else:
+            centri = torch.zeros((), device=dev)
+        loss = cluster + infonce + s.centripetal_weight * centri
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"hierarchy encoder loss became {loss.item()} at step {step}")
+        step += 1
+        pairs += len(batch.anchors)
+        acc.append((loss.item(), cluster.item(), centri.item(), infonce.item()))
+        if step % s.log_every == 0 or step == s.steps:
+            m = np.mean(acc, axis=0)
+            rows_out.append((step, pairs, *map(float, m), time.perf_counter() - start))
+            acc = []
+            if log:
+                log(s.log_every)
+    if acc:
+        m = np.mean(acc, axis=0)
+        rows_out.append((step, pairs, *map(float, m), time.perf_counter() - start))
+    save_model(net, tok, out_dir)
+    return pd.DataFrame(
+        rows_out,
+        columns=["step", "pairs", "loss", "clustering", "centripetal", "infonce", "seconds"],
+    )
+
+
+def _freeze(net, layers: int) -> None:
+    """Freeze the word embeddings and the lower `layers` transformer layers."""
+    emb = getattr(net, "embeddings", None)
+    if emb is not None:
+        for p in emb.parameters():
+            p.requires_grad = False
+    blocks = getattr(getattr(net, "encoder", None), "layer", [])
+    for block in list(blocks)[:layers]:
+        for p in block.parameters():
+            p.requires_grad = False
+
+
+def save_model(net, tok, out_dir: Path) -> None:
+    """An ordinary local model folder: config, safetensors weights, tokenizer, mean pooling."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    net.eval()
+    net.save_pretrained(out_dir, safe_serialization=True)
+    tok.save_pretrained(out_dir)
+    (out_dir / "1_Pooling").mkdir(exist_ok=True)
+    (out_dir / "1_Pooling" / "config.json").write_text(
+        json.dumps(
+            {
+                "word_embedding_dimension": net.config.hidden_size,
+                "pooling_mode_mean_tokens": True,
+                "pooling_mode_cls_token": False,
+            }
+        )
+        + "\n"
+    )
+
+
+def encode_points(
+    model_dir: Path, texts: list[str], max_length: int = 64, batch: int = 256
+) -> np.ndarray:
+    """The encoder's points on its ball (curvature -1/dim): exp_0 of the mean-pooled output."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    dev = _device()
+    tok = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    net = AutoModel.from_pretrained(model_dir, local_files_only=True).to(dev).eval()
+    c = 1.0 / net.config.hidden_size
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = np.zeros((len(texts), net.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
+        for k in range(0, len(order), batch):
+            rows = order[k : k + batch]
+            b = tok(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                return_tensors="pt",
+            ).to(dev)
+            z = expmap0(_pool(net(**b).last_hidden_state, b["attention_mask"]), c)
+            out[rows] = z.cpu().numpy()
+    return out
