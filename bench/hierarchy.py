@@ -2,10 +2,10 @@
 
 Every method reads names and the curated graph only: ids are opaque to them (in ICD and ATC
 the code string spells its parent). `full` runs exactly what `mash-kg build` does by default:
-stage2.run_stage2 (the hierarchy encoder fine-tuned on the training edges within its step and
-time budget, the forest embedded on the ball) and Stage III's parent score
-(stage3.family_vectors + score_candidates: softmax(cos(code, family) / T) where a candidate's
-family is its name and its known children). Tasks:
+stage2.run_stage2 (the forest embedded on the ball; the hierarchy encoder when enabled) and
+Stage III's parent score (stage3.family_vectors, lexical.lexical_families, score_candidates:
+softmax((cos(code, family) + w cos_spelling) / T), a candidate's family being its name and
+its known children). Tasks:
 
 - icd10cm_placement: 20% of the 4-character codes (children of 3-character categories) have
   their parent edge held out; each is ranked among all 1,918 categories.
@@ -13,16 +13,17 @@ family is its name and its known children). Tasks:
   code that has children.
 - atc_placement: GNUmed's ATC list, 20% of level-5 substances held out, ranked among all
   level-4 groups (the encoder trained on ATC's other edges, as a build with ATC loaded does).
-- icd9cm_into_icd10cm: the icd10cm_placement encoder (trained on ICD-10-CM only) places every
+- icd9cm_into_icd10cm: the icd10cm_placement spaces (encoder trained on ICD-10-CM only) place every
   ICD-9-CM diagnosis code that has a GEM target (its text only) among the ICD-10-CM
   categories; true: the categories of its GEM targets.
 - icd10cm_reconstruction: the whole ICD-10-CM tree embedded by tree_embedding.embed_forest
   (what Stage II does with the curated forest) at 10 and at 32 dimensions; Nickel & Kiela
   reconstruction of the transitive closure on 2,000 sampled codes; depth-norm Spearman.
 
-Methods: text_nn (frozen text model, cosine to the candidate's name: the reference),
-text_family (frozen text model, Stage III's family score: the encoder-frozen ablation),
-full, full_no_hard (encoder without hard negatives), full_gnn (full + the HGCN term);
+Methods: text_nn (frozen text model, cosine to the candidate's name: the reference); full
+(the build's default: frozen text model, Stage III's family score and spelling term);
+full_trained_encoder (the hierarchy encoder fine-tuned first, [encoder] enabled = true);
+full_no_hard (that encoder without hard negatives); full_gnn (full + the HGCN term);
 `*_no_lexical`: the same space scored without the names' character n-gram term.
 F1: held-out (code, true parent) against (code, random candidate) or (code, a sibling
 candidate of the true one), at the score threshold that maximises F1 on the other half.
@@ -210,17 +211,18 @@ def placement(
     methods["text_nn"] = _metrics(cos, gold, rand_neg, sib_neg)
     methods["text_nn"].update(seconds=round(time.perf_counter() - start, 1), peak_mib=_peak_mib())
     spaces = {}
+    trained = replace(enc, enabled=True)
     plan = {
-        "text_family": (h, replace(enc, enabled=False)),
         "full": (h, enc),
-        "full_no_hard": (h, replace(enc, hard_negatives=0)),
+        "full_trained_encoder": (h, trained),
+        "full_no_hard": (h, replace(trained, hard_negatives=0)),
         "full_gnn": (replace(h, gnn_layers=2), enc),
     }
     for method in variants:
         hs, es = plan[method]
         print(f"{name}: {method} ...", flush=True)
         start = time.perf_counter()
-        out_dir = keep_encoder if method == "full" else None
+        out_dir = keep_encoder if method == "full_trained_encoder" else None
         space = tree.space(held, hs, es, frozen, encoder_dir=out_dir)
         seconds = time.perf_counter() - start
         tc = space.train_edges["child"].map(tree.row).to_numpy(np.int64)
@@ -236,7 +238,7 @@ def placement(
             space.text[held], fam, hs.temperature, gnn_d, lex, hs.lexical_weight
         )
         methods[method] = _metrics(score, gold, rand_neg, sib_neg)
-        if method in ("full", "text_family"):  # the spelling term's share, same space
+        if method in ("full", "full_trained_encoder"):  # the spelling term's share
             plain, _ = score_candidates(space.text[held], fam, hs.temperature, gnn_d)
             methods[f"{method}_no_lexical"] = _metrics(plain, gold, rand_neg, sib_neg)
         fig = space.figures
@@ -265,21 +267,22 @@ def placement(
     }, spaces
 
 
-def icd10cm_tasks(h, enc, variants, seed: int = 0) -> dict:
+def icd10cm_tasks(h, enc, variants, out: dict, seed: int = 0) -> dict:
     cm = Tree(get_loader("icd10cm")())
     kind = cm.nodes["kind"].to_numpy()
     cats = np.flatnonzero(kind == "category")
     four = cm.child[(kind[cm.child] == "subcategory") & (kind[cm.parent] == "category")]
     held = np.random.default_rng(seed).permutation(four)[: len(four) // 5]
-    out = {}
     with tempfile.TemporaryDirectory() as tmp:
         enc_dir = Path(tmp) / "encoder"
         out["icd10cm_placement"], spaces = placement(
             "icd10cm_placement", cm, held, cats, h, enc, variants, seed, keep_encoder=enc_dir
         )
         write_results("hierarchy", out)
-        if "full" in spaces:
-            out["icd9cm_into_icd10cm"] = icd9_into_icd10(cm, cats, spaces["full"], enc_dir, h)
+        if "full_trained_encoder" in spaces:
+            out["icd9cm_into_icd10cm"] = icd9_into_icd10(
+                cm, cats, spaces["full_trained_encoder"], enc_dir, h
+            )
             write_results("hierarchy", out)
     return out
 
@@ -291,7 +294,7 @@ def icd10cm_all(h, enc, seed: int = 0) -> dict:
     held = np.random.default_rng(seed).permutation(below)[: len(below) // 5]
     cands = np.array(sorted(set(cm.parent.tolist())))
     task, _ = placement(
-        "icd10cm_placement_all", cm, held, cands, h, enc, ["text_family", "full"], seed
+        "icd10cm_placement_all", cm, held, cands, h, enc, ["full", "full_trained_encoder"], seed
     )
     return task
 
@@ -335,22 +338,25 @@ def icd9_into_icd10(cm: Tree, cats: np.ndarray, space, enc_dir: Path, h) -> dict
     lcos = (lq @ lexical_families(lex[: len(cm.names)], cats, tc, tp).T).toarray()
     w = h.lexical_weight
     fam_frozen = family_vectors(space.base_text, cats, tc, tp)
-    methods["text_family"] = _set_metrics(
+    methods["full"] = _set_metrics(
         score_candidates(f9, fam_frozen, h.temperature, lexical=lcos, lexical_weight=w)[0], gold
+    )
+    methods["full_no_lexical"] = _set_metrics(
+        score_candidates(f9, fam_frozen, h.temperature)[0], gold
     )
     q = TextEmbedder(str(enc_dir), batch_size=128).embed(texts)
     fam = family_vectors(space.text, cats, tc, tp)
-    methods["full"] = _set_metrics(
+    methods["full_trained_encoder"] = _set_metrics(
         score_candidates(q, fam, h.temperature, lexical=lcos, lexical_weight=w)[0], gold
     )
-    methods["full_no_lexical"] = _set_metrics(score_candidates(q, fam, h.temperature)[0], gold)
     print(f"icd9cm_into_icd10cm: {methods}", flush=True)
     return {
         "n": len(ids9),
         "candidates": int(len(cats)),
         "methods": methods,
-        "note": "the icd10cm_placement encoder (trained on ICD-10-CM edges only, its "
-        "held-out codes excluded from families); true categories: those of the code's "
+        "note": "full: frozen text model; full_trained_encoder: the icd10cm_placement "
+        "encoder (trained on ICD-10-CM edges only); families exclude that task's "
+        "held-out codes; true categories: those of the code's "
         "GEM (gem_icd9_icd10cm) targets; best-ranked true category counts",
     }
 
@@ -400,7 +406,16 @@ def main() -> None:
     ap.add_argument("--atc", type=Path, help="GNUmed's atc_only-utf8.csv (see loaders/atc.py)")
     ap.add_argument("--steps", type=int, help="encoder steps (default: EncoderSettings)")
     ap.add_argument("--max-seconds", type=float, help="encoder time budget")
-    ap.add_argument("--variants", default="text_family,full,full_no_hard,full_gnn")
+    ap.add_argument(
+        "--variants",
+        default="full,full_trained_encoder,full_no_hard,full_gnn",
+        help="methods of atc_placement (each trains its own encoder)",
+    )
+    ap.add_argument(
+        "--icd-variants",
+        default="full,full_trained_encoder",
+        help="methods of icd10cm_placement (about 16 min each on 2 cores)",
+    )
     args = ap.parse_args()
     tasks = args.tasks.split(",")
     h, enc = HierarchySettings(), EncoderSettings()
@@ -416,11 +431,11 @@ def main() -> None:
     if "reconstruction" in tasks:
         out["icd10cm_reconstruction"] = reconstruction_task(h)
         write_results("hierarchy", out)
+    if "icd10cm" in tasks:
+        out.update(icd10cm_tasks(h, enc, args.icd_variants.split(","), out))
+        write_results("hierarchy", out)
     if "atc" in tasks:
         out["atc_placement"] = atc_task(args.atc, h, enc, variants)
-        write_results("hierarchy", out)
-    if "icd10cm" in tasks:
-        out.update(icd10cm_tasks(h, enc, variants))
         write_results("hierarchy", out)
     if "icd10cm_all" in tasks:
         out["icd10cm_placement_all"] = icd10cm_all(h, enc)

@@ -41,7 +41,7 @@ from mash_kg.text_embed import resolve_model
 class EncoderSettings:
     """The [encoder] section of mash-kg.toml."""
 
-    enabled: bool = True  # fine-tune the text model on the curated hierarchy
+    enabled: bool = False  # fine-tune the text model (measured to hurt placement: README)
     steps: int = 600  # optimiser steps at most ...
     max_seconds: float = 900.0  # ... and wall-clock seconds at most (CPU budget)
     batch: int = 16  # families (a parent and some of its children) per step, one anchor each
@@ -50,7 +50,7 @@ class EncoderSettings:
     balance_depth: bool = True  # every depth of the tree gets the same share of families
     max_length: int = 32  # tokens per text
     freeze_layers: int = 3  # lower transformer layers kept frozen (and the embeddings)
-    lr: float = 5e-5
+    lr: float = 2e-5
     margin: float = 1.0  # clustering margin (hyperbolic distance)
     centripetal_margin: float = 0.1
     centripetal_weight: float = 1.0

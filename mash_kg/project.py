@@ -245,7 +245,7 @@ temperature = 0.05             # parent scores: softmax(cos(code, candidate's fa
 lexical_weight = 0.5           # weight of the names' character n-gram cosine in the scores
 
 [encoder]                      # Stage II: the text model fine-tuned on the curated hierarchy
-enabled = true                 # false: Stage III reads the frozen text model
+enabled = false                # true: fine-tune (measured to place worse so far: README)
 steps = 600                    # optimiser steps at most ...
 max_seconds = 900.0            # ... and seconds at most (whichever comes first)
 batch = 16                     # families (a parent and some children) per step
@@ -254,7 +254,7 @@ hard_negatives = 1             # confusable families per anchor (parent siblings
 balance_depth = true           # every depth of the tree gets the same share of families
 max_length = 32                # tokens per text
 freeze_layers = 3              # lower transformer layers kept frozen
-lr = 5e-5
+lr = 2e-5
 margin = 1.0                   # hyperbolic clustering margin
 centripetal_margin = 0.1       # a parent nearer the origin than its child by this
 centripetal_weight = 1.0

@@ -15,7 +15,8 @@ def test_the_layout_keeps_the_tree():
     ids = ["R", "A", "B", "A1", "A2", "B1", "L", "stray"]
     xy = disk_tree_layout(ids, child, parent, "R")
     norm = dict(zip(ids, np.linalg.norm(xy, axis=1), strict=True))
-    assert norm["R"] == 0 and np.isclose(norm["A"], norm["B"]) and np.isclose(norm["A1"], norm["B1"])
+    assert norm["R"] == 0 and np.isclose(norm["A"], norm["B"])
+    assert np.isclose(norm["A1"], norm["B1"])
     assert norm["A"] < norm["A1"] < norm["L"] < 1  # depth follows the norm
     angle = dict(zip(ids, np.arctan2(xy[:, 1], xy[:, 0]) % (2 * np.pi), strict=True))
     # a node's children sit in its wedge: A's children on A's side of B
