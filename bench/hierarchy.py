@@ -53,7 +53,7 @@ from mash_kg.config import Neo4jSettings  # noqa: E402
 from mash_kg.encoder import EncoderSettings  # noqa: E402
 from mash_kg.lexical import lexical_families, lexical_vectors  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
-from mash_kg.stage2 import HierarchySettings, run_stage2  # noqa: E402
+from mash_kg.stage2 import HierarchySettings, node_table, run_stage2  # noqa: E402
 from mash_kg.stage3 import family_vectors, score_candidates  # noqa: E402
 from mash_kg.text_embed import TextEmbedder  # noqa: E402
 from mash_kg.tree_embedding import embed_forest, reconstruction  # noqa: E402
@@ -133,7 +133,8 @@ class Tree:
         encoder_dir: Path | None = None,
     ):
         """Stage II of a build whose codes are this vocabulary, `held`'s parent edges held
-        out (run_stage2 itself, as `mash-kg build` calls it)."""
+        out (run_stage2 itself, as `mash-kg build` calls it). Its rows follow node_table's
+        order (sorted ids): `self.to_space` maps this tree's rows onto them."""
         ids = self.nodes["id"]
         codes = self.nodes[["id", "name", "domain", "vocab"]]
         cols = [
@@ -151,11 +152,14 @@ class Tree:
         empty = pd.DataFrame(columns=["id", "other_id", "rank"])
         cooc = pd.DataFrame(columns=["site", "code_a", "code_b", "count"])
         log = _progress("encoder")
-        return run_stage2(
+        order = node_table(codes, self.nodes[cols])["id"]
+        self.to_space = np.empty(len(ids), dtype=np.int64)
+        self.to_space[[self.row[i] for i in order]] = np.arange(len(order))
+        space = run_stage2(
             codes,
             self.nodes[cols],
             edges,
-            frozen,
+            frozen[[self.row[i] for i in order]],
             empty,
             cooc,
             h,
@@ -164,6 +168,8 @@ class Tree:
             log=log,
             heldout=heldout,
         )
+        assert list(space.nodes["id"]) == list(order)
+        return space
 
 
 def _progress(label: str):
@@ -225,21 +231,24 @@ def placement(
         out_dir = keep_encoder if method == "full_trained_encoder" else None
         space = tree.space(held, hs, es, frozen, encoder_dir=out_dir)
         seconds = time.perf_counter() - start
-        tc = space.train_edges["child"].map(tree.row).to_numpy(np.int64)
-        tp = space.train_edges["parent"].map(tree.row).to_numpy(np.int64)
-        fam = family_vectors(space.text, cands, tc, tp)
+        # everything in the space's row order
+        srow = {c: i for i, c in enumerate(space.nodes["id"])}
+        sh, sc = tree.to_space[held], tree.to_space[cands]
+        tc = space.train_edges["child"].map(srow).to_numpy(np.int64)
+        tp = space.train_edges["parent"].map(srow).to_numpy(np.int64)
+        fam = family_vectors(space.text, sc, tc, tp)
         gnn_d = None
         if space.gnn_points is not None:
             from mash_kg.tree_embedding import poincare_distance
 
-            gnn_d = poincare_distance(space.gnn_points[held], space.gnn_points[cands])
-        lex = (space.lexical[held] @ lexical_families(space.lexical, cands, tc, tp).T).toarray()
+            gnn_d = poincare_distance(space.gnn_points[sh], space.gnn_points[sc])
+        lex = (space.lexical[sh] @ lexical_families(space.lexical, sc, tc, tp).T).toarray()
         score, _ = score_candidates(
-            space.text[held], fam, hs.temperature, gnn_d, lex, hs.lexical_weight
+            space.text[sh], fam, hs.temperature, gnn_d, lex, hs.lexical_weight
         )
         methods[method] = _metrics(score, gold, rand_neg, sib_neg)
         if method in ("full", "full_trained_encoder"):  # the spelling term's share
-            plain, _ = score_candidates(space.text[held], fam, hs.temperature, gnn_d)
+            plain, _ = score_candidates(space.text[sh], fam, hs.temperature, gnn_d)
             methods[f"{method}_no_lexical"] = _metrics(plain, gold, rand_neg, sib_neg)
         fig = space.figures
         methods[method].update(
@@ -294,7 +303,7 @@ def icd10cm_all(h, enc, seed: int = 0) -> dict:
     held = np.random.default_rng(seed).permutation(below)[: len(below) // 5]
     cands = np.array(sorted(set(cm.parent.tolist())))
     task, _ = placement(
-        "icd10cm_placement_all", cm, held, cands, h, enc, ["full", "full_trained_encoder"], seed
+        "icd10cm_placement_all", cm, held, cands, h, enc, ["full"], seed
     )
     return task
 
@@ -330,14 +339,18 @@ def icd9_into_icd10(cm: Tree, cats: np.ndarray, space, enc_dir: Path, h) -> dict
     f9, fc = frozen.embed(texts), frozen.embed([cm.names[c] for c in cats])
     gold = [truth[i] for i in ids9]
     methods = {"text_nn": _set_metrics(f9.astype(np.float64) @ fc.T, gold)}
-    tc = space.train_edges["child"].map(cm.row).to_numpy(np.int64)
-    tp = space.train_edges["parent"].map(cm.row).to_numpy(np.int64)
+    # the space's rows follow its own order (cm.to_space maps cm's rows onto it)
+    srow = {c: i for i, c in enumerate(space.nodes["id"])}
+    tc = space.train_edges["child"].map(srow).to_numpy(np.int64)
+    tp = space.train_edges["parent"].map(srow).to_numpy(np.int64)
+    sc = cm.to_space[cats]
+    names = list(space.nodes["name"])
     # spelling vectors fitted on both vocabularies' names, as in a build holding both
-    lex = lexical_vectors(cm.names + texts)
-    lq = lex[len(cm.names) :]
-    lcos = (lq @ lexical_families(lex[: len(cm.names)], cats, tc, tp).T).toarray()
+    lex = lexical_vectors(names + texts)
+    lq = lex[len(names) :]
+    lcos = (lq @ lexical_families(lex[: len(names)], sc, tc, tp).T).toarray()
     w = h.lexical_weight
-    fam_frozen = family_vectors(space.base_text, cats, tc, tp)
+    fam_frozen = family_vectors(space.base_text, sc, tc, tp)
     methods["full"] = _set_metrics(
         score_candidates(f9, fam_frozen, h.temperature, lexical=lcos, lexical_weight=w)[0], gold
     )
@@ -345,7 +358,7 @@ def icd9_into_icd10(cm: Tree, cats: np.ndarray, space, enc_dir: Path, h) -> dict
         score_candidates(f9, fam_frozen, h.temperature)[0], gold
     )
     q = TextEmbedder(str(enc_dir), batch_size=128).embed(texts)
-    fam = family_vectors(space.text, cats, tc, tp)
+    fam = family_vectors(space.text, sc, tc, tp)
     methods["full_trained_encoder"] = _set_metrics(
         score_candidates(q, fam, h.temperature, lexical=lcos, lexical_weight=w)[0], gold
     )

@@ -122,6 +122,8 @@ def run_hierarchy(
     space = run_stage2(codes, ctx_nodes, ctx_edges, text, counterparts, cooc, h, enc,
                        text_model=project.model.text_model, encoder_dir=work / "encoder",
                        seed=project.model.seed, log=advance)  # fmt: skip
+    if not enc.enabled:
+        advance(1)
     advance = step("Stage III: parents and latent groups", 1)
     result = run_stage3(space, h)
     advance(1)

@@ -176,15 +176,17 @@ def hierarchy_encoder(
     out_dir: Path | None,
     settings: EncoderSettings,
     model: str,
+    frozen: np.ndarray,
     seed: int = 0,
     log=None,
 ) -> tuple[np.ndarray, pd.DataFrame, Path | None]:
     """Fine-tune `model` on `pairs` (when enabled and there are any) into `out_dir` and embed
-    every text with it; returns (unit vectors, training table, model folder or None)."""
+    every text with it; returns (unit vectors, training table, model folder or None). Not
+    trained: the `frozen` model's vectors, as given."""
     from mash_kg.text_embed import TextEmbedder
 
     if not settings.enabled or not len(pairs) or settings.steps == 0:
-        return TextEmbedder(model).embed(texts), pd.DataFrame(), None
+        return frozen, pd.DataFrame(), None
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="mash-kg-encoder-"))
     child = pairs["child"].map(row).to_numpy(np.int64)
     parent = pairs["parent"].map(row).to_numpy(np.int64)
@@ -243,6 +245,7 @@ def run_stage2(
         encoder_dir,
         encoder,
         text_model,
+        frozen=text,
         seed=seed,
         log=log,
     )
