@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from mash_kg.nn.conv import HGCNConv
+from mash_kg.tree_embedding import poincare_distance  # noqa: F401 (one implementation)
 
 
 @dataclass
@@ -180,13 +181,3 @@ def pairwise_distance(u: torch.Tensor, v: torch.Tensor, c: float = 1.0) -> torch
     sq = (uu + vv - 2 * u @ v.T).clamp_min(0.0)
     denom = ((1 - c * uu) * (1 - c * vv)).clamp_min(1e-15)
     return torch.acosh((1 + 2 * c * sq / denom).clamp_min(1 + 1e-7)) / c**0.5
-
-
-def poincare_distance(u: np.ndarray, v: np.ndarray, c: float = 1.0) -> np.ndarray:
-    """Pairwise distances (len(u) x len(v)) on the ball of curvature -c, in float64."""
-    u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
-    uu = (u * u).sum(-1)[:, None]
-    vv = (v * v).sum(-1)[None, :]
-    sq = np.maximum(uu + vv - 2 * u @ v.T, 0.0)
-    denom = np.maximum((1 - c * uu) * (1 - c * vv), 1e-15)
-    return np.arccosh(1 + 2 * c * sq / denom) / np.sqrt(c)
