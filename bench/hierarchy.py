@@ -86,19 +86,28 @@ def _f1(score: np.ndarray, gold: np.ndarray, negatives: np.ndarray) -> float:
     return round(float(2 * tp / max(2 * tp + fp + fn, 1)), 4)
 
 
-def _metrics(score: np.ndarray, gold: np.ndarray, rand_neg=None, sib_neg=None) -> dict:
-    """score: (held, candidates), higher = more likely parent; one true parent per row."""
-    true = score[np.arange(len(gold)), gold]
-    rank = 1 + (score > true[:, None]).sum(axis=1)
-    out = {
+def _blocked(score_rows, n: int, gold: np.ndarray, rand_neg, sib_neg, block: int = 2048) -> dict:
+    """hit@1/@10, MRR, mean rank (one true parent per row) and F1s without the whole score
+    matrix: `score_rows(lo, hi)` gives rows lo..hi (higher = more likely parent), and only
+    each row's rank and its true / negative scores are kept (bounded memory)."""
+    ranks, kept = [], []
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
+        sc = score_rows(lo, hi)
+        r = np.arange(hi - lo)
+        true = sc[r, gold[lo:hi]]
+        ranks.append(1 + (sc > true[:, None]).sum(axis=1))
+        kept.append(np.stack([true, sc[r, rand_neg[lo:hi]], sc[r, sib_neg[lo:hi]]], axis=1))
+    rank, three = np.concatenate(ranks), np.concatenate(kept)
+    zeros = np.zeros(n, dtype=np.int64)
+    return {
         "hit_at_1": round(float((rank == 1).mean()), 4),
         "hit_at_10": round(float((rank <= 10).mean()), 4),
         "mrr": round(float((1.0 / rank).mean()), 4),
         "mean_rank": round(float(rank.mean()), 2),
+        "f1_random": _f1(three, zeros, zeros + 1),
+        "f1_sibling": _f1(three, zeros, zeros + 2),
     }
-    if rand_neg is not None:
-        out.update(f1_random=_f1(score, gold, rand_neg), f1_sibling=_f1(score, gold, sib_neg))
-    return out
 
 
 def _set_metrics(score: np.ndarray, truth: list[set[int]]) -> dict:
@@ -213,8 +222,10 @@ def placement(
     start = time.perf_counter()
     frozen = embedder.embed(tree.names)
     methods: dict[str, dict] = {}
-    cos = frozen[held].astype(np.float64) @ frozen[cands].T
-    methods["text_nn"] = _metrics(cos, gold, rand_neg, sib_neg)
+    methods["text_nn"] = _blocked(
+        lambda lo, hi: frozen[held[lo:hi]].astype(np.float64) @ frozen[cands].T,
+        len(held), gold, rand_neg, sib_neg,
+    )  # fmt: skip
     methods["text_nn"].update(seconds=round(time.perf_counter() - start, 1), peak_mib=_peak_mib())
     spaces = {}
     trained = replace(enc, enabled=True)
@@ -242,14 +253,21 @@ def placement(
             from mash_kg.tree_embedding import poincare_distance
 
             gnn_d = poincare_distance(space.gnn_points[sh], space.gnn_points[sc])
-        lex = (space.lexical[sh] @ lexical_families(space.lexical, sc, tc, tp).T).toarray()
-        score, _ = score_candidates(
-            space.text[sh], fam, hs.temperature, gnn_d, lex, hs.lexical_weight
-        )
-        methods[method] = _metrics(score, gold, rand_neg, sib_neg)
+        lexfam = lexical_families(space.lexical, sc, tc, tp)
+
+        def rows(lo, hi, lexical=True, space=space, sh=sh, fam=fam, lexfam=lexfam, d=gnn_d,
+                 hs=hs) -> np.ndarray:  # fmt: skip
+            q = sh[lo:hi]
+            lex = (space.lexical[q] @ lexfam.T).toarray() if lexical else None
+            part = None if d is None else d[lo:hi]
+            return score_candidates(space.text[q], fam, hs.temperature, part, lex,
+                                    hs.lexical_weight)[0]  # fmt: skip
+
+        methods[method] = _blocked(rows, len(held), gold, rand_neg, sib_neg)
         if method in ("full", "full_trained_encoder"):  # the spelling term's share
-            plain, _ = score_candidates(space.text[sh], fam, hs.temperature, gnn_d)
-            methods[f"{method}_no_lexical"] = _metrics(plain, gold, rand_neg, sib_neg)
+            methods[f"{method}_no_lexical"] = _blocked(
+                lambda lo, hi: rows(lo, hi, lexical=False), len(held), gold, rand_neg, sib_neg
+            )
         fig = space.figures
         methods[method].update(
             seconds=round(seconds, 1),
@@ -292,6 +310,8 @@ def icd10cm_tasks(h, enc, variants, out: dict, seed: int = 0) -> dict:
             out["icd9cm_into_icd10cm"] = icd9_into_icd10(
                 cm, cats, spaces["full_trained_encoder"], enc_dir, h
             )
+        elif "full" in spaces:
+            out["icd9cm_into_icd10cm"] = icd9_into_icd10(cm, cats, spaces["full"], None, h)
             write_results("hierarchy", out)
     return out
 
@@ -302,13 +322,11 @@ def icd10cm_all(h, enc, seed: int = 0) -> dict:
     below = cm.child[kind[cm.child] == "subcategory"]
     held = np.random.default_rng(seed).permutation(below)[: len(below) // 5]
     cands = np.array(sorted(set(cm.parent.tolist())))
-    task, _ = placement(
-        "icd10cm_placement_all", cm, held, cands, h, enc, ["full"], seed
-    )
+    task, _ = placement("icd10cm_placement_all", cm, held, cands, h, enc, ["full"], seed)
     return task
 
 
-def icd9_into_icd10(cm: Tree, cats: np.ndarray, space, enc_dir: Path, h) -> dict:
+def icd9_into_icd10(cm: Tree, cats: np.ndarray, space, enc_dir: Path | None, h) -> dict:
     """ICD-9-CM codes placed among ICD-10-CM categories by an encoder trained on ICD-10-CM."""
     nine = get_loader("icd9cm")()
     gem = nine.edges[
@@ -357,11 +375,12 @@ def icd9_into_icd10(cm: Tree, cats: np.ndarray, space, enc_dir: Path, h) -> dict
     methods["full_no_lexical"] = _set_metrics(
         score_candidates(f9, fam_frozen, h.temperature)[0], gold
     )
-    q = TextEmbedder(str(enc_dir), batch_size=128).embed(texts)
-    fam = family_vectors(space.text, sc, tc, tp)
-    methods["full_trained_encoder"] = _set_metrics(
-        score_candidates(q, fam, h.temperature, lexical=lcos, lexical_weight=w)[0], gold
-    )
+    if enc_dir is not None:
+        q = TextEmbedder(str(enc_dir), batch_size=128).embed(texts)
+        fam = family_vectors(space.text, sc, tc, tp)
+        methods["full_trained_encoder"] = _set_metrics(
+            score_candidates(q, fam, h.temperature, lexical=lcos, lexical_weight=w)[0], gold
+        )
     print(f"icd9cm_into_icd10cm: {methods}", flush=True)
     return {
         "n": len(ids9),

@@ -1,16 +1,20 @@
 """Stage II: a hierarchy encoder, the text model fine-tuned on the curated hierarchy.
 
 The transformer itself (the project's `text_model`: the bundled all-MiniLM-L6-v2 or any local
-folder) is re-trained so that its pooled output, mapped onto a Poincaré ball of curvature
--1/dim (exp_0; the ball's radius sqrt(dim) covers the encoder's output range, as in the
-Hierarchy Transformer, He et al. 2024), encodes the curated (child, parent) edges:
+folder) is re-trained on curated *families* (a parent and some of its children). Its mean-pooled
+output is mapped onto a Poincaré ball of curvature -1/dim (exp_0; the ball's radius sqrt(dim)
+covers the encoder's output range, as in the Hierarchy Transformer, He et al. 2024). A step
+samples `batch` families and one child of each as its anchor; a family's prototype is the
+tangent-space mean of its name and its other sampled children (the anchor left out):
 
-- hyperbolic clustering: a child is nearer its parent than each negative by `margin`
-  (relu(d(c, p) - d(c, n) + margin)), and the parent wins a softmax over -d/T among the
-  in-batch parents and the hard negatives (InfoNCE);
-- centripetal: a parent is nearer the origin than its child (relu(|p| - |c| + margin));
-- negatives: in-batch (every other pair's parent) and hard ones: the parent's siblings
-  (cousins of the child) and, where the source has them, the child's Excludes1 partners.
+- hyperbolic clustering: an anchor is nearer its family's prototype than each other family's
+  by `margin` (relu(d(a, own) - d(a, other) + margin));
+- InfoNCE over the batch's families on directions, cos(anchor, prototype) / T, which is how
+  Stage III scores a candidate family;
+- centripetal: a family's parent nearer the origin than its children (relu(|p| - |c| + m));
+- negatives: in-batch families and, per anchor, `hard_negatives` confusable ones: its parent's
+  siblings (the families of its cousins) and, where the source has them, the families of its
+  Excludes1 partners. Every depth of the tree is sampled equally (`balance_depth`).
 
 Held-out edges are never given to `train_encoder` (stage2 passes the training edges only).
 Training is bounded by `steps` and `max_seconds` (whichever comes first), texts are tokenised
@@ -18,7 +22,8 @@ once, capped at `max_length` tokens, and the lower `freeze_layers` transformer l
 word embeddings) stay frozen; the same code runs on CUDA when torch sees a GPU. The result is
 an ordinary local model folder (config, weights, tokenizer, mean pooling) that
 `text_embed.TextEmbedder` reads like any other, and a training table (one row per logged
-step: step, pairs seen, loss terms, seconds).
+step: step, pairs seen, loss terms, seconds). Off by default: it measured worse than the
+frozen model on ICD-10-CM placement (README, Measured).
 """
 
 from __future__ import annotations
