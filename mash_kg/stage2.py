@@ -17,8 +17,8 @@ Output: a `Space`:
    without a curated parent get their point in Stage III, under the parent it gives them;
 3. optionally (`gnn_layers > 0`) the earlier model: encoder vectors -> MLP -> exp_0 -> HGCN
    layers over curated IS_A, MAPS_TO, rank-1 alignments and co-occurrence neighbours, whose
-   distances Stage III adds to its parent scores. Off by default: bench/hierarchy.py measured
-   it not to help (see README).
+   distances Stage III adds to its parent scores. Off by default: on ATC it left hit@1 where
+   it was (bench/hierarchy.py, README).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class HierarchySettings:
     step: float = TreeSettings.step
     spread: float = TreeSettings.spread
     shrink: float = TreeSettings.shrink
-    gnn_layers: int = 0  # HGCN term in parent scores (0: none; measured not to help)
+    gnn_layers: int = 0  # HGCN term in parent scores (0: none; no hit@1 gain measured)
     epochs: int = 300  # training steps of the GNN term
     holdout: float = 0.0  # share of curated parent edges hidden, for `mash-kg eval`
     parent_threshold: float = 0.3  # a candidate at or above this score becomes a parent
