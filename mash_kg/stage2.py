@@ -171,7 +171,7 @@ def message_graph(
 def hierarchy_encoder(
     texts: list[str],
     pairs: pd.DataFrame,
-    excludes: pd.DataFrame,
+    context: pd.DataFrame,
     row: dict[str, int],
     out_dir: Path | None,
     settings: EncoderSettings,
@@ -179,24 +179,28 @@ def hierarchy_encoder(
     frozen: np.ndarray,
     seed: int = 0,
     log=None,
-) -> tuple[np.ndarray, pd.DataFrame, Path | None]:
-    """Fine-tune `model` on `pairs` (when enabled and there are any) into `out_dir` and embed
-    every text with it; returns (unit vectors, training table, model folder or None). Not
-    trained: the `frozen` model's vectors, as given."""
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """Fine-tune `model` on `pairs` (when enabled and there are any; the Excludes1 notes of
+    `context` give hard negatives) into `out_dir` (a temporary folder, removed, when None)
+    and embed every text with it; returns (unit vectors, training table). Not trained: the
+    `frozen` model's vectors, as given."""
     from mash_kg.text_embed import TextEmbedder
 
     if not settings.enabled or not len(pairs) or settings.steps == 0:
-        return frozen, pd.DataFrame(), None
-    out_dir = Path(out_dir or tempfile.mkdtemp(prefix="mash-kg-encoder-"))
+        return frozen, pd.DataFrame()
     child = pairs["child"].map(row).to_numpy(np.int64)
     parent = pairs["parent"].map(row).to_numpy(np.int64)
-    ex = excludes[excludes["a"].isin(row) & excludes["b"].isin(row)]
+    ex = excludes_pairs(context)
+    ex = ex[ex["a"].isin(row) & ex["b"].isin(row)]
     ex_rows = np.stack([ex["a"].map(row), ex["b"].map(row)], axis=1) if len(ex) else None
-    table = train_encoder(
-        texts, child, parent, out_dir, settings, model=model, excludes=ex_rows, seed=seed, log=log
-    )
-    vectors = TextEmbedder(str(out_dir), max_length=settings.max_length * 2).embed(texts)
-    return vectors, table, out_dir
+    with tempfile.TemporaryDirectory(prefix="mash-kg-encoder-") as tmp:
+        folder = Path(out_dir or tmp)
+        table = train_encoder(
+            texts, child, parent, folder, settings, model=model, excludes=ex_rows, seed=seed,
+            log=log,
+        )  # fmt: skip
+        vectors = TextEmbedder(str(folder), max_length=settings.max_length * 2).embed(texts)
+    return vectors, table
 
 
 def run_stage2(
@@ -237,10 +241,10 @@ def run_stage2(
         "encoder_pairs": len(pairs),
     }
     start = time.perf_counter()
-    enc, table, _ = hierarchy_encoder(
+    enc, table = hierarchy_encoder(
         list(nodes["name"]),
         pairs,
-        excludes_pairs(context_nodes),
+        context_nodes,
         row,
         encoder_dir,
         encoder,

@@ -38,6 +38,7 @@ import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -144,7 +145,7 @@ def latent_id(members: list[str]) -> str:
 @dataclass
 class Placement:
     """What one block of codes got: candidate rows, parent rows, holdout rows, and the codes
-    left without a parent (with their best candidate, for their point)."""
+    left without a parent."""
 
     candidates: list[tuple]
     parents: list[tuple]
@@ -176,8 +177,6 @@ def _place_block(
     scores, cos = score_candidates(
         space.text[rows_], families, s.temperature, gnn_d, lex, s.lexical_weight
     )
-    base = space.base_text if space.base_text is not None else space.text
-    text_sim = base[rows_].astype(np.float64) @ base[ok].astype(np.float64).T
     # a code is never its own parent, nor the parent of its own curated descendants
     ok_ids = nodes["id"].to_numpy()[ok]
     where = {c: k for k, c in enumerate(ok_ids)}
@@ -185,8 +184,9 @@ def _place_block(
     for k, cid in enumerate(ids):
         bad = [where[x] for x in descendants(cid, kids) | {cid} if x in where]
         if bad:
-            scores[k, bad], text_sim[k, bad], allowed[k, bad] = 0.0, -np.inf, False
+            scores[k, bad], allowed[k, bad] = 0.0, False
             scores[k] /= max(scores[k].sum(), 1e-300)
+    base = space.base_text if space.base_text is not None else space.text
     out = Placement([], [], [], [])
     order = np.argsort(-scores, axis=1, kind="stable")
     for k, cid in enumerate(ids):
@@ -204,8 +204,11 @@ def _place_block(
         if cid in truth:
             ranks = np.empty(len(ok), dtype=np.int64)
             ranks[order[k]] = np.arange(1, len(ok) + 1)
+            # the text-only reference, for held-out codes only: cosine to the candidate names
+            text_sim = base[ok].astype(np.float64) @ base[row[cid]].astype(np.float64)
+            text_sim[~allowed[k]] = -np.inf
             t_ranks = np.empty(len(ok), dtype=np.int64)
-            t_ranks[np.argsort(-text_sim[k], kind="stable")] = np.arange(1, len(ok) + 1)
+            t_ranks[np.argsort(-text_sim, kind="stable")] = np.arange(1, len(ok) + 1)
             for p in sorted(truth[cid]):
                 j = where.get(p)
                 out.holdout.append(
@@ -255,10 +258,15 @@ def _latent_groups(
     return groups
 
 
+@lru_cache(maxsize=8)
+def _projection(width: int, dim: int) -> np.ndarray:
+    """The fixed projection of encoder vectors onto the ball's dimensions (drawn once)."""
+    return np.random.default_rng(1729).standard_normal((width, dim))
+
+
 def _hint(vector: np.ndarray, dim: int) -> np.ndarray:
     """A direction on the ball's dimensions from an encoder vector (a fixed projection)."""
-    proj = np.random.default_rng(1729).standard_normal((len(vector), dim))
-    return vector.astype(np.float64) @ proj
+    return vector.astype(np.float64) @ _projection(len(vector), dim)
 
 
 def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:

@@ -69,6 +69,7 @@ def spread_directions(n: int, dim: int, seed: int = 0) -> np.ndarray:
     return x
 
 
+@lru_cache(maxsize=64)
 def root_spread(n_roots: int, dim: int, spread: float) -> float:
     """The cone of a root's children: `spread`, narrowed to a third of the smallest angle
     between two of the `n_roots` roots, so that two roots' subtrees never meet."""

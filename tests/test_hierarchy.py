@@ -13,13 +13,14 @@ import pytest
 from click.testing import CliRunner
 
 from mash_kg.cli import cli
+from mash_kg.graph.reader import read_context
 from mash_kg.graph.sync import sync_build
 from mash_kg.graph.views import run_view
 from mash_kg.graph.writer import write_tables
 from mash_kg.lexical import lexical_families, lexical_vectors
 from mash_kg.loaders import get_loader
 from mash_kg.neo4j_server.scratch import wipe
-from mash_kg.stage2 import HierarchySettings, Space
+from mash_kg.stage2 import HierarchySettings, Space, excludes_pairs
 from mash_kg.stage3 import descendants, family_vectors, latent_id, latent_name, run_stage3
 from mash_kg.text_embed import TextEmbedder
 from mash_kg.tree_embedding import embed_forest, poincare_distance
@@ -178,6 +179,19 @@ def test_build_writes_the_learned_hierarchy_tables(hier_build):
     lab_ids = set(codes.loc[codes["domain"] == "lab", "id"])
     assert not (hier["child"].isin(lab_ids) & (hier["parent_label"] == "Code")).any()
     assert latent["name"].str.endswith("codes)").all()
+
+
+@pytest.mark.neo4j
+def test_the_context_carries_excludes1_notes_for_hard_negatives(hier_build, driver):
+    nodes, _ = read_context(driver, ["ICD10CM:A04.6"])
+    notes = nodes.set_index("id")["excludes1"]
+    assert any("(A28.2)" in n for n in notes["ICD10CM:A04.6"])
+    pairs = excludes_pairs(nodes)
+    assert ("ICD10CM:A04.6", "ICD10CM:A28.2") not in set(zip(pairs["a"], pairs["b"], strict=True))
+    # A28.2 is not in A04.6's context; with it, the note becomes a pair
+    both, _ = read_context(driver, ["ICD10CM:A04.6", "ICD10CM:A28.2"])
+    pairs = excludes_pairs(both)
+    assert ("ICD10CM:A04.6", "ICD10CM:A28.2") in set(zip(pairs["a"], pairs["b"], strict=True))
 
 
 @pytest.mark.neo4j

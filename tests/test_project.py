@@ -43,6 +43,14 @@ def test_init_writes_a_template_that_loads(tmp_path):
         ('[[sites]]\nid = "X"\nformat = "hl7"\npath = "p"\n', "format 'hl7' is unknown"),
         ('[[sites]]\nid = "X/Y"\nformat = "fhir"\npath = "p"\n', "may not contain"),
         ('[projekt]\nname = "x"\n', "unknown section [projekt]"),
+        ("[hierarchy]\nshrink = 1.5\n", "[hierarchy].shrink must be in (0, 1)"),
+        ("[hierarchy]\ntemperature = 0\n", "[hierarchy].temperature must be > 0"),
+        ("[hierarchy]\ntext_temperature = 0.05\n", "unknown key [hierarchy].text_temperature"),
+        ('[encoder]\nenabled = "yes"\n', "[encoder].enabled = 'yes' is not a bool"),
+        ("[encoder]\nsteps = -1\n", "[encoder].steps must be >= 0"),
+        ("[encoder]\nmax_seconds = 0\n", "[encoder].max_seconds must be > 0"),
+        ("[encoder]\nmax_length = 4\n", "[encoder].max_length must be between 8 and 512"),
+        ("[encoder]\nepochs = 3\n", "unknown key [encoder].epochs"),
     ],
 )
 def test_bad_project_files_are_one_clear_line(tmp_path, extra, problem):
@@ -52,6 +60,15 @@ def test_bad_project_files_are_one_clear_line(tmp_path, extra, problem):
     with pytest.raises(InputError) as err:
         load_project(load_config(cfg))
     assert problem in str(err.value) and str(cfg) in str(err.value)
+
+
+def test_a_bad_encoder_setting_stops_the_build_in_one_line(tmp_path):
+    cfg = tmp_path / "mash-kg.toml"
+    cfg.write_text('[encoder]\nbatch = 1\n[[sites]]\nid = "A"\nformat = "fhir"\npath = "a"\n')
+    res = CliRunner().invoke(cli, ["--config", str(cfg), "build"])
+    assert res.exit_code == 1 and "[encoder].batch must be >= 2" in res.output
+    assert "Traceback" not in res.output and isinstance(res.exception, SystemExit)
+    assert not (tmp_path / "builds").exists()  # nothing written
 
 
 def test_build_on_the_two_site_example(tmp_path, monkeypatch):

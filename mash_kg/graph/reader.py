@@ -5,7 +5,8 @@ their curated ancestors (IS_A*), the children of those ancestors (siblings of th
 negatives and the places a code without a parent may go), and the codes they map to (MAPS_TO)
 with those codes' ancestors. Returned as two tables, so Stage II never sees the driver:
 
-- nodes: id, vocab, name, domain, kind
+- nodes: id, vocab, name, domain, kind, excludes1 (Excludes1 notes where the source has
+  them: the hierarchy encoder's hard negatives)
 - edges: child, parent, type (IS_A | MAPS_TO), both ends in nodes
 """
 
@@ -27,7 +28,8 @@ OPTIONAL MATCH (k:Code)-[:IS_A*1..2]->(p)
 WITH collect(DISTINCT p) + collect(DISTINCT k) AS everything
 UNWIND everything AS n
 WITH DISTINCT n WHERE n IS NOT NULL
-RETURN n.id AS id, n.vocab AS vocab, n.name AS name, n.domain AS domain, n.kind AS kind
+RETURN n.id AS id, n.vocab AS vocab, n.name AS name, n.domain AS domain, n.kind AS kind,
+       n.excludes1 AS excludes1
 """
 
 # every outgoing curated edge of the context; the ones leaving it are dropped in pandas (a
@@ -47,7 +49,7 @@ def read_context(
         nodes = session.execute_read(lambda tx: tx.run(NODES, ids=list(ids)).data())
         node_ids = [n["id"] for n in nodes]
         edges = session.execute_read(lambda tx: tx.run(EDGES, ids=node_ids).single()["rows"])
-    cols = ["id", "vocab", "name", "domain", "kind"]
+    cols = ["id", "vocab", "name", "domain", "kind", "excludes1"]
     node_df = pd.DataFrame(nodes, columns=cols).sort_values("id", ignore_index=True)
     edge_df = pd.DataFrame(edges, columns=["child", "parent", "type"])
     edge_df = edge_df[edge_df["parent"].isin(set(node_ids))]
