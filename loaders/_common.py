@@ -38,11 +38,38 @@ def read_rows(
 ) -> Iterator[tuple[int, dict]]:
     """Yield (row number, row) of a delimited file; row 1 is the header when the file has one.
 
-    Checks the header has the `required` columns and every row has a value for each of them.
+    Checks the header has the `required` columns and every row has a value for each of them;
+    a file that is not UTF-8 text is one error naming the first bad line.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(path, "file not found")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a file", hint="pass the file itself")
+    try:
+        yield from _rows(path, required, delimiter, header)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            path, f"not UTF-8 text ({exc.reason})", row=first_bad_line(path),
+            hint="convert it, e.g. iconv -f latin1 -t utf-8",
+        ) from None
+
+
+def first_bad_line(path: Path) -> int | None:
+    """The 1-based number of the first line that is not UTF-8 (a decode error's offset
+    counts from the chunk that failed, not from the start of the file)."""
+    with path.open("rb") as fh:
+        for n, line in enumerate(fh, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                return n
+    return None
+
+
+def _rows(
+    path: Path, required: list[str], delimiter: str, header: list[str] | None
+) -> Iterator[tuple[int, dict]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
         first = 1
@@ -74,8 +101,6 @@ def read_rows(
                     if not row[c]:
                         raise InputError(path, f"empty {c!r}", row=n)
                 yield n, row
-        except UnicodeDecodeError as exc:
-            raise InputError(path, f"not UTF-8 text ({exc.reason})") from None
         except csv.Error as exc:
             raise InputError(path, f"unreadable CSV ({exc})", row=reader.line_num) from None
 

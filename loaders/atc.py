@@ -12,7 +12,7 @@ import csv
 from pathlib import Path
 
 from mash_kg.errors import InputError
-from mash_kg.loaders._common import read_rows, require_file, vocab_table
+from mash_kg.loaders._common import first_bad_line, read_rows, require_file, vocab_table
 from mash_kg.tables import OntologyTables, make_edges, make_nodes
 
 VOCAB = "ATC"
@@ -31,8 +31,16 @@ def load(
     files: list[Path] | None = None, version: str | None = None, **_: object
 ) -> OntologyTables:
     path = require_file(files, "atc", "--file atc_only-utf8.csv (GNUmed) or a code,name,parent CSV")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        first = next(csv.reader(fh), [])
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a file", hint="pass atc_only-utf8.csv itself")
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            first = next(csv.reader(fh), [])
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            path, f"not UTF-8 text ({exc.reason})", row=first_bad_line(path),
+            hint="use GNUmed's atc_only-utf8.csv, or convert the file to UTF-8",
+        ) from None  # fmt: skip
     plain = [c.strip().lower() for c in first[:3]] == ["code", "name", "parent"]
     rows: dict[str, dict] = {}
     if plain:

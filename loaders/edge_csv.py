@@ -1,5 +1,9 @@
-"""Any hierarchy as a CSV of edges: columns `child,parent` and optionally `child_name`,
-`parent_name` (a code without a name is named by its code). --vocab names the vocabulary."""
+"""Any hierarchy as a CSV of edges (UTF-8, header row): columns `child,parent` and optionally
+`child_name`, `parent_name`. A code's name is taken from whichever row names it (it may be
+named on any one row and left empty on the others; two different names are an error); a
+code never named is named by its code. --vocab names the vocabulary: codes become
+`VOCAB:child`, and a site whose codes table says vocab VOCAB shares these ids. A file with a
+header and no rows is an error (a load never empties a vocabulary)."""
 
 from __future__ import annotations
 
@@ -47,6 +51,9 @@ def load(
                 "vocab": vocab,
             }
         )
+    if not edges:
+        raise InputError(path, "no edges below the header: nothing to load",
+                         hint="one child,parent row per edge")  # fmt: skip
     nodes = [
         {"id": f"{vocab}:{c}", "vocab": vocab, "code": c, "name": name, "domain": domain}
         for c, name in names.items()

@@ -1,9 +1,12 @@
 """Any ontology in OBO 1.4 format: [Term] stanzas with id, name, synonym, is_a, is_obsolete.
 
-Terms whose id prefix is the ontology's vocabulary (the most common prefix, or --vocab)
-become `:Code {id: 'HP:0000118', vocab: 'HP', code: '0000118'}`; obsolete terms are left out
-(a reload then retires them). is_a lines become IS_A edges; is_a to terms of another ontology
-is kept only if that term is already in the graph.
+The vocabulary is the ids' prefix: terms whose prefix is the ontology's own (the most common
+prefix in the file, or the one `--vocab` names) become
+`:Code {id: 'HP:0000118', vocab: 'HP', code: '0000118'}`, so a site that codes in it writes
+vocab `HP` (or maps its own name to it in mash-kg.toml). A `--vocab` that no id carries is an
+error naming the prefixes the file has. Obsolete terms are left out (a reload then retires
+them). is_a lines become IS_A edges; is_a to terms of another ontology is kept only if that
+term is already in the graph.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ def parse_obo(path: Path) -> tuple[dict[str, str], list[dict]]:
             header.setdefault(tag, value)
         elif current is not None:
             if tag == "is_a":
+                if not value.split():
+                    raise InputError(path, "is_a without a parent id", row=n,
+                                     hint="write is_a: PREFIX:code")  # fmt: skip
                 current["is_a"].append(value.split()[0])
             elif tag == "synonym":
                 m = SYNONYM.match(value)
@@ -86,8 +92,15 @@ def load(
             raise InputError(path, f"term id {t['id']!r} has no PREFIX:", row=t["line"])
     if not terms:
         raise InputError(path, "no [Term] stanzas found: is this an OBO file?")
-    prefixes = Counter(t["id"].split(":", 1)[0] for t in terms)
+    prefixes = Counter(t["id"].split(":", 1)[0].upper() for t in terms)
+    found = ", ".join(f"{p} ({n} terms)" for p, n in prefixes.most_common(5))
     vocab = (vocab or prefixes.most_common(1)[0][0]).upper()
+    if vocab not in prefixes:
+        raise InputError(path, f"--vocab {vocab}: no term id has the prefix {vocab}; the file "
+                         f"has {found}", hint="leave --vocab out to take the most common "
+                         "prefix, or name one of these")  # fmt: skip
+    if all(t.get("is_obsolete") == "true" for t in terms if t["id"].split(":")[0].upper() == vocab):
+        raise InputError(path, f"every {vocab} term is obsolete: nothing to load")
     nodes, edges = [], []
     for t in terms:
         prefix, code = t["id"].split(":", 1)

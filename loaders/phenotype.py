@@ -84,6 +84,11 @@ def read_atlas(path: Path, name: str | None = None) -> PhenotypeTables:
 def read_csv(path: Path) -> PhenotypeTables:
     path = Path(path)
     df, first = read_table(path, required=["phenotype", "code"])  # empty cells are errors there
+    if df.empty:
+        raise InputError(
+            path, "no phenotype rows below the header: nothing to import",
+            hint="one row per concept: phenotype,code,include_descendants,exclude",
+        )  # fmt: skip
     rows = []
     for i, r in enumerate(df.to_dict("records"), start=first):
         pid, code = str(r["phenotype"]), str(r["code"])

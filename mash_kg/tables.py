@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from mash_kg.errors import InputError
 
@@ -73,6 +76,13 @@ def validate(tables: OntologyTables) -> None:
     """Check the contract above; raise InputError naming the offending row."""
     origin = tables.origin or tables.source
     nodes, edges = tables.nodes, tables.edges
+    if not len(nodes):
+        # a load that reads nothing must not look like success (nor retire a vocabulary)
+        raise InputError(
+            origin,
+            f"no codes read for {', '.join(tables.vocabs) or 'any vocabulary'}",
+            hint="check the file is the release you meant (and --vocab, if given)",
+        )
     missing = [c for c in NODE_COLUMNS if c not in nodes.columns]
     if missing:
         raise InputError(origin, f"nodes table lacks columns {missing}")
@@ -116,3 +126,41 @@ def validate(tables: OntologyTables) -> None:
         loops = edges[edges["start"] == edges["end"]]
         if len(loops):
             raise InputError(origin, f"{loops['start'].iloc[0]} is its own parent")
+        cycle = is_a_cycle(edges[edges["type"] == "IS_A"])
+        if cycle:
+            raise InputError(
+                origin,
+                f"IS_A cycle {' -> '.join(cycle)}",
+                hint="a code cannot be its own ancestor: remove one of these edges",
+            )
+
+
+def is_a_cycle(edges: pd.DataFrame) -> list[str]:
+    """One IS_A cycle of `edges` (start = child, end = parent) as [a, b, ..., a], or []:
+    strongly connected components find every node on a cycle; a walk inside one names it."""
+    if not len(edges):
+        return []
+    ids, inv = np.unique(
+        np.concatenate([edges["start"].astype(str), edges["end"].astype(str)]), return_inverse=True
+    )
+    child, parent = inv[: len(edges)], inv[len(edges) :]
+    graph = sp.csr_matrix((np.ones(len(edges)), (child, parent)), shape=(len(ids), len(ids)))
+    _, label = connected_components(graph, directed=True, connection="strong")
+    size = np.bincount(label)
+    on_cycle = np.flatnonzero(size[label] > 1)
+    if not len(on_cycle):
+        return []
+    start = int(on_cycle.min())
+    same = label == label[start]
+    path, seen = [start], {start: 0}
+    node = start
+    while True:  # every node of a strong component has a parent inside it
+        nxt = next(
+            int(p) for p in graph.indices[graph.indptr[node] : graph.indptr[node + 1]] if same[p]
+        )
+        if nxt in seen:
+            loop = path[seen[nxt] :] + [nxt]
+            return [str(ids[i]) for i in loop]
+        seen[nxt] = len(path)
+        path.append(nxt)
+        node = nxt

@@ -194,3 +194,113 @@ def test_file_sources_without_file_say_what_to_pass():
     ):
         with pytest.raises(InputError, match=hint):
             get_loader(source)()
+
+
+# -- bad input a new user hits: one clear line each (issues 11 and 14) -------------------------
+def _obo(tmp_path, body: str):
+    path = tmp_path / "own.obo"
+    path.write_text("format-version: 1.2\nontology: own\n\n" + body)
+    return path
+
+
+OWN_OBO = """[Term]
+id: MYPH:001
+name: Phenotype root
+
+[Term]
+id: MYPH:002
+name: Abnormal heart rhythm
+is_a: MYPH:001 ! root
+
+[Term]
+id: MYPH:003
+name: Atrial fibrillation
+is_a: MYPH:002
+is_a: GO:0001 ! another ontology
+"""
+
+
+def test_obo_takes_the_ids_prefix_as_its_vocabulary(tmp_path):
+    t = get_loader("obo")(files=[_obo(tmp_path, OWN_OBO)])
+    validate(t)
+    assert t.vocabs == ["MYPH"] and set(t.nodes["vocab"]) == {"MYPH"}
+    assert chain(t, "MYPH:003") == ["MYPH:002", "MYPH:001"]
+    # --vocab names the prefix; any case
+    assert get_loader("obo")(files=[_obo(tmp_path, OWN_OBO)], vocab="myph").vocabs == ["MYPH"]
+
+
+def test_obo_vocab_that_matches_no_id_names_the_prefixes_found(tmp_path):
+    with pytest.raises(InputError) as err:
+        get_loader("obo")(files=[FIXTURES / "mini.obo"], vocab="HPO")
+    msg = str(err.value)
+    assert "no term id has the prefix HPO" in msg and "HP (4 terms)" in msg
+    assert "\n" not in msg
+
+
+def test_obo_is_a_without_a_value(tmp_path):
+    path = _obo(tmp_path, "[Term]\nid: X:1\nname: a\nis_a:\n")
+    with pytest.raises(InputError, match=r"own.obo, row 7: is_a without a parent id"):
+        get_loader("obo")(files=[path])
+
+
+def test_obo_two_cycle_is_refused_with_the_cycle_named(tmp_path):
+    body = ("[Term]\nid: X:1\nname: a\nis_a: X:2\n\n[Term]\nid: X:2\nname: b\nis_a: X:1\n\n"
+            "[Term]\nid: X:3\nname: c\nis_a: X:2\n")  # fmt: skip
+    t = get_loader("obo")(files=[_obo(tmp_path, body)])
+    with pytest.raises(InputError, match=r"own.obo: IS_A cycle X:1 -> X:2 -> X:1"):
+        validate(t)
+
+
+def test_obo_all_obsolete_loads_nothing_and_says_so(tmp_path):
+    path = _obo(tmp_path, "[Term]\nid: X:1\nname: a\nis_obsolete: true\n")
+    with pytest.raises(InputError, match="every X term is obsolete"):
+        get_loader("obo")(files=[path])
+
+
+def test_edge_csv_cycle_is_refused_with_the_cycle_named(tmp_path):
+    path = tmp_path / "cyc.csv"
+    path.write_text("child,parent\nA,B\nB,C\nC,A\nD,A\n")
+    t = get_loader("edges")(files=[path], vocab="T")
+    with pytest.raises(InputError) as err:
+        validate(t)
+    assert "cyc.csv: IS_A cycle T:A -> T:B -> T:C -> T:A" in str(err.value)
+
+
+def test_edge_csv_names_from_any_row(tmp_path):
+    path = tmp_path / "named.csv"
+    path.write_text("child,parent,child_name,parent_name\nGLU,CHEM,Glucose,\nNA,CHEM,Sodium,"
+                    "Chemistry\nCHEM,ROOT,,\n")  # fmt: skip
+    names = get_loader("edges")(files=[path], vocab="MYLABS").nodes.set_index("id")["name"]
+    assert names.to_dict() == {"MYLABS:GLU": "Glucose", "MYLABS:CHEM": "Chemistry",
+                               "MYLABS:NA": "Sodium", "MYLABS:ROOT": "ROOT"}  # fmt: skip
+
+
+def test_edge_csv_header_only_and_non_utf8_are_errors(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("child,parent\n")
+    with pytest.raises(InputError, match=r"empty.csv: no edges below the header"):
+        get_loader("edges")(files=[empty], vocab="T")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("child,parent,child_name\nA,B,ok\nC,B,Gr\xf6\xdfe\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin.csv, row 3: not UTF-8 text"):
+        get_loader("edges")(files=[latin], vocab="T")
+
+
+def test_atc_non_utf8_and_empty(tmp_path):
+    latin = tmp_path / "atc.csv"
+    latin.write_bytes('"A","ALIMENT\xc4RES","x","y"\n'.encode("latin-1"))
+    with pytest.raises(InputError, match=r"atc.csv, row 1: not UTF-8 text"):
+        get_loader("atc")(files=[latin])
+    plain = tmp_path / "plain.csv"
+    plain.write_text("code,name,parent\n")
+    with pytest.raises(InputError, match=r"no codes read for ATC"):
+        validate(get_loader("atc")(files=[plain]))
+
+
+def test_header_only_phenotype_csv(tmp_path):
+    from mash_kg.loaders.phenotype import read_phenotypes
+
+    path = tmp_path / "ph.csv"
+    path.write_text("phenotype,code,include_descendants,exclude\n")
+    with pytest.raises(InputError, match=r"ph.csv: no phenotype rows below the header"):
+        read_phenotypes(path)
