@@ -1,23 +1,40 @@
-"""FHIR R4 extracts -> a site's codes and events (Stage I input).
+"""FHIR R4 extracts -> a site's codes, events and crosswalk (Stage I input).
 
 Reads bulk-data NDJSON (one resource per line, e.g. ``Condition.ndjson``) and Bundle JSON
 (one bundle per patient, as Synthea writes them), from files or folders. Kept resources:
 Condition (diagnosis), Observation and its components (lab), MedicationRequest (medication),
-Procedure (procedure). Each coded resource becomes one event ``(patient_id, date, code,
-vocab)``; the first coding of a concept is the site's code, its ``display`` the name.
+Procedure (procedure). Each coded concept becomes one event ``(patient_id, date, code,
+vocab)``.
+
+Every coding of a concept is read. Coding systems map to vocabularies through `SYSTEMS` and
+the site's own `systems` (``[[sites]] systems`` in mash-kg.toml); an unmapped system is local
+to the site (``LOCAL_LAB`` etc., reported). The site's own code is the first coding in the
+preference order: the vocabularies of ``code_preference`` in their order, then site-local
+vocabularies, then standard ones, each in coding order. The concept's other codings become
+crosswalk rows (own code -> other code: anchors when the other site has that code), and their
+displays and the concept's ``text`` become alternative names (``name_coding``, ``name_text``:
+the build embeds the names the text model reads best).
+
+A bad resource (a line that is not a JSON object, a coding that is not an object or has no
+code, no patient or date) is reported with file and line and skipped; when more than
+``max_bad_rows`` of the resources are bad, loading stops with one line naming the first.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from mash_kg.errors import InputError
-from mash_kg.sites import SiteData, site_from_events
+from mash_kg.sites import STANDARD_VOCABS, SiteData, code_id, site_from_events
+
+log = logging.getLogger(__name__)
 
 SYSTEMS = {
     "http://snomed.info/sct": "SNOMED",
@@ -29,6 +46,7 @@ SYSTEMS = {
     "http://www.ama-assn.org/go/cpt": "CPT4",
     "http://hl7.org/fhir/sid/cvx": "CVX",
     "http://hl7.org/fhir/sid/ndc": "NDC",
+    "http://www.whocc.no/atc": "ATC",
 }
 DOMAIN = {
     "Condition": "diagnosis",
@@ -36,6 +54,9 @@ DOMAIN = {
     "MedicationRequest": "medication",
     "Procedure": "procedure",
 }
+# vocabulary of a coding whose system nobody mapped (as the OMOP adapter names local codes)
+LOCAL = {"diagnosis": "LOCAL_DX", "lab": "LOCAL_LAB", "medication": "LOCAL_RX",
+         "procedure": "LOCAL_PX"}  # fmt: skip
 # where each resource keeps its concept and its clinically relevant time, in order of preference
 CONCEPT = {"MedicationRequest": "medicationCodeableConcept"}
 WHEN = {
@@ -44,6 +65,24 @@ WHEN = {
     "MedicationRequest": ("authoredOn",),
     "Procedure": ("performedDateTime", "performedPeriod.start"),
 }
+EVENT_COLUMNS = ["patient_id", "date", "code", "vocab", "domain", "name", "name_coding",
+                 "name_text"]  # fmt: skip
+CROSSWALK_COLUMNS = ["vocab", "code", "other_vocab", "other_code"]
+
+
+class BadResource(Exception):
+    """One resource that cannot be read; skipped and reported (up to max_bad_rows)."""
+
+
+@dataclass
+class FhirRead:
+    """What a FHIR extract gave: raw events, the codings' crosswalk, and what was skipped."""
+
+    events: pd.DataFrame  # EVENT_COLUMNS
+    crosswalk: pd.DataFrame  # CROSSWALK_COLUMNS (own code -> another coding of the concept)
+    resources: int = 0  # resources of the kept types, plus lines that were not resources
+    bad: list[str] = field(default_factory=list)  # "file: line N: problem", in order
+    unknown_systems: dict[str, int] = field(default_factory=dict)  # system -> codings
 
 
 def _get(resource: dict, dotted: str) -> object:
@@ -53,14 +92,18 @@ def _get(resource: dict, dotted: str) -> object:
     return value
 
 
-def _resources(path: Path) -> Iterator[tuple[str, dict]]:
-    """(where, resource) for every resource in an NDJSON or JSON file; where = 'line N' etc."""
+def _resources(path: Path) -> Iterator[tuple[str, object]]:
+    """(where, resource) for every resource in an NDJSON or JSON file; where = 'line N' etc.
+    An NDJSON line that is not JSON comes back as a BadResource to count and skip."""
     try:
         if path.suffix.lower() == ".ndjson":
             with path.open(encoding="utf-8") as fh:
                 for n, line in enumerate(fh, start=1):
                     if line.strip():
-                        yield f"line {n}", json.loads(line)
+                        try:
+                            yield f"line {n}", json.loads(line)
+                        except json.JSONDecodeError as exc:
+                            yield f"line {n}", BadResource(f"not valid JSON ({exc.msg})")
             return
         doc = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -70,9 +113,12 @@ def _resources(path: Path) -> Iterator[tuple[str, dict]]:
     if not isinstance(doc, dict) or "resourceType" not in doc:
         raise InputError(path, "not a FHIR resource or Bundle (no resourceType)")
     if doc["resourceType"] == "Bundle":
-        for n, entry in enumerate(doc.get("entry") or [], start=1):
-            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
-                yield f"entry {n}", entry["resource"]
+        entries = doc.get("entry") or []
+        for n, entry in enumerate(entries if isinstance(entries, list) else [], start=1):
+            res = entry.get("resource") if isinstance(entry, dict) else None
+            yield f"entry {n}", res if isinstance(res, dict) else BadResource(
+                "Bundle entry without a resource object"
+            )
     else:
         yield "resource", doc
 
@@ -98,55 +144,171 @@ def _patient(resource: dict) -> str | None:
     return ref.removeprefix("urn:uuid:").split("/")[-1]
 
 
-def _codings(resource: dict, rtype: str) -> list[dict]:
-    concepts = [resource.get(CONCEPT.get(rtype, "code")) or {}]
+def _concepts(resource: dict, rtype: str) -> list[dict]:
+    concepts = [resource.get(CONCEPT.get(rtype, "code"))]
     if rtype == "Observation":  # panels carry their measured parts as components
-        concepts += [c.get("code") or {} for c in resource.get("component") or []]
-    return [(c.get("coding") or [{}])[0] for c in concepts if c.get("coding")]
+        comps = resource.get("component") or []
+        concepts += [c.get("code") if isinstance(c, dict) else c for c in
+                     (comps if isinstance(comps, list) else [comps])]  # fmt: skip
+    out = []
+    for c in concepts:
+        if c is None:
+            continue
+        if not isinstance(c, dict):
+            raise BadResource(f"{rtype} concept is a {type(c).__name__}, not an object")
+        out.append(c)
+    return out
+
+
+class _Codings:
+    """Turns a concept's codings into (own coding, others), mapping systems to vocabularies."""
+
+    def __init__(self, systems: dict[str, str], preference: list[str]) -> None:
+        self.systems = {**SYSTEMS, **systems}
+        self.rank = {v.upper(): i for i, v in enumerate(preference)}
+        self.unknown: dict[str, int] = {}
+
+    def read(self, concept: dict, rtype: str) -> list[tuple[str, str, str]]:
+        """(vocab, code, display) of every coding, the site's own code first."""
+        codings = concept.get("coding")
+        if codings is None:
+            return []
+        if not isinstance(codings, list):
+            raise BadResource(f"{rtype} coding is a {type(codings).__name__}, not a list")
+        out = []
+        for n, c in enumerate(codings, start=1):
+            if not isinstance(c, dict):
+                raise BadResource(f"{rtype} coding {n} is a {type(c).__name__}, not an object")
+            code, system = c.get("code"), c.get("system", "")
+            if isinstance(code, int | float) and not isinstance(code, bool):
+                code = str(code)
+            if not isinstance(code, str) or not code.strip():
+                raise BadResource(f"{rtype} coding {n} has no code")
+            if not isinstance(system, str):
+                raise BadResource(f"{rtype} coding {n} has a system that is not a string")
+            vocab = self.systems.get(system)
+            if vocab is None:
+                vocab = LOCAL[DOMAIN[rtype]]
+                key = system or "(no system)"
+                self.unknown[key] = self.unknown.get(key, 0) + 1
+            display = c.get("display")
+            out.append((vocab.upper(), code.strip(), display if isinstance(display, str) else ""))
+        return sorted(out, key=self._order)  # stable: coding order within a rank
+
+    def _order(self, coding: tuple[str, str, str]) -> tuple[int, int]:
+        vocab = coding[0]
+        if vocab in self.rank:
+            return (0, self.rank[vocab])
+        return (1, 0) if vocab not in STANDARD_VOCABS else (2, 0)
+
+
+def read_extract(
+    paths: list[Path], systems: dict[str, str] | None = None,
+    code_preference: list[str] | None = None,
+) -> FhirRead:  # fmt: skip
+    """Raw events, crosswalk and bad resources of FHIR files (nothing is stopped here)."""
+    codings = _Codings(systems or {}, code_preference or [])
+    rows: list[tuple] = []
+    cross: set[tuple[str, str, str, str]] = set()
+    read = FhirRead(pd.DataFrame(), pd.DataFrame())
+    for path in _files(paths):
+        for where, res in _resources(path):
+            if isinstance(res, dict) and res.get("resourceType") not in DOMAIN:
+                continue  # Patient, Encounter, ...: not coded facts of Stage I
+            read.resources += 1
+            try:
+                if not isinstance(res, dict):
+                    kind = "JSON array" if isinstance(res, list) else type(res).__name__
+                    raise res if isinstance(res, BadResource) else BadResource(
+                        f"a {kind}, not a FHIR resource object"
+                    )
+                rows += _events(res, codings, cross)
+            except BadResource as exc:
+                read.bad.append(f"{path}: {where}: {exc}")
+    read.events = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+    read.crosswalk = pd.DataFrame(sorted(cross), columns=CROSSWALK_COLUMNS)
+    read.unknown_systems = codings.unknown
+    return read
+
+
+def _events(res: dict, codings: _Codings, cross: set) -> list[tuple]:
+    rtype = str(res["resourceType"])
+    coded = [(c, codings.read(c, rtype)) for c in _concepts(res, rtype)]
+    coded = [(c, cs) for c, cs in coded if cs]
+    if not coded:
+        return []
+    patient = _patient(res)
+    when = next((v for k in WHEN[rtype] if isinstance(v := _get(res, k), str)), None)
+    if not patient or not when:
+        missing = "subject.reference" if not patient else " or ".join(WHEN[rtype])
+        raise BadResource(f"{rtype} {res.get('id', '')} has no {missing}")
+    if not re.match(r"\d{4}-\d{2}-\d{2}", when):
+        raise BadResource(f"{rtype} {res.get('id', '')} date {when!r} is not ISO 8601 "
+                          "(YYYY-MM-DD...)")  # fmt: skip
+    out = []
+    for concept, cs in coded:
+        (vocab, code, name), others = cs[0], cs[1:]
+        alt = next((d for _, _, d in others if d), "")
+        text = concept.get("text") if isinstance(concept.get("text"), str) else ""
+        out.append((patient, when[:10], code, vocab, DOMAIN[rtype], name, alt, text))
+        cross.update((vocab, code, v, c) for v, c, _ in others if (v, c) != (vocab, code))
+    return out
 
 
 def read_events(paths: list[Path], systems: dict[str, str] | None = None) -> pd.DataFrame:
-    """Raw events: patient_id, date, code, vocab, domain, name (the coding's display)."""
-    systems = {**SYSTEMS, **(systems or {})}
-    rows: list[tuple[str, str, str, str, str, str]] = []
-    for path in _files(paths):
-        for where, res in _resources(path):
-            rtype = res.get("resourceType")
-            if rtype not in DOMAIN:
-                continue
-            codings = _codings(res, rtype)
-            if not codings:
-                continue
-            patient = _patient(res)
-            when = next((v for k in WHEN[rtype] if isinstance(v := _get(res, k), str)), None)
-            if not patient or not when:
-                missing = "subject.reference" if not patient else " or ".join(WHEN[rtype])
-                raise InputError(
-                    path, f"{where}: {rtype} {res.get('id', '')} has no {missing}",
-                    hint="every coded resource needs a patient and a date",
-                )  # fmt: skip
-            if not re.match(r"\d{4}-\d{2}-\d{2}", when):
-                raise InputError(
-                    path,
-                    f"{where}: {rtype} {res.get('id', '')} date {when!r} "
-                    "is not ISO 8601 (YYYY-MM-DD...)",
-                )
-            for coding in codings:
-                code = coding.get("code")
-                if not code:
-                    raise InputError(path, f"{where}: {rtype} coding without a code")
-                vocab = systems.get(coding.get("system", ""), "LOCAL")
-                name = coding.get("display") or ""
-                rows.append((patient, when[:10], str(code), vocab, DOMAIN[rtype], name))
-    return pd.DataFrame(rows, columns=["patient_id", "date", "code", "vocab", "domain", "name"])
+    """Raw events: patient_id, date, code, vocab, domain, name (+ name_coding, name_text);
+    bad resources are skipped (see `load_site` for the checked version)."""
+    return read_extract(paths, systems).events
 
 
-def load_site(site: str, paths: list[Path], systems: dict[str, str] | None = None) -> SiteData:
-    """A site from FHIR extracts: codes (named by their displays, counted) and events."""
-    raw = read_events(paths, systems)
+def _most_frequent(raw: pd.DataFrame, column: str) -> pd.DataFrame:
+    named = raw[raw[column] != ""]
+    return (
+        named.groupby(["vocab", "code", column]).size().rename("n").reset_index()
+        .sort_values(["vocab", "code", "n", column], ascending=[True, True, False, True])
+        .drop_duplicates(["vocab", "code"])[["vocab", "code", column]]
+    )  # fmt: skip
+
+
+def load_site(
+    site: str, paths: list[Path], systems: dict[str, str] | None = None,
+    code_preference: list[str] | None = None, max_bad_rows: float = 0.01,
+) -> SiteData:  # fmt: skip
+    """A site from FHIR extracts: codes (named by their displays, counted), events, and the
+    crosswalk of its concepts' other codings; stops when bad resources exceed max_bad_rows."""
+    where = ", ".join(map(str, paths))
+    read = read_extract(paths, systems, code_preference)
+    if read.bad:
+        share = len(read.bad) / max(read.resources, 1)
+        if share > max_bad_rows:
+            raise InputError(
+                read.bad[0], f"{len(read.bad)} of {read.resources} resources unreadable "
+                f"({share:.1%}, more than max_bad_rows = {max_bad_rows:g})",
+                hint="fix the file, or raise [[sites]] max_bad_rows to skip them",
+            )  # fmt: skip
+        for line in read.bad:
+            log.warning("%s (skipped)", line)
+    notes = [f"{len(read.bad)} of {read.resources} resources skipped (bad coding or fields), "
+             f"first: {read.bad[0]}"] if read.bad else []  # fmt: skip
+    for system, n in sorted(read.unknown_systems.items()):
+        notes.append(f"coding system {system} ({n} codings) is not mapped: read as a local "
+                     "vocabulary (map it in [[sites]] systems)")  # fmt: skip
+    raw = read.events
     if raw.empty:
-        raise InputError(
-            ", ".join(map(str, paths)),
-            "no Condition, Observation, MedicationRequest or Procedure with a code found",
-        )
-    return site_from_events(site, raw, Path(", ".join(map(str, paths))))
+        raise InputError(where, "no Condition, Observation, MedicationRequest or Procedure "
+                         "with a code found")
+    data = site_from_events(site, raw.drop(columns=["name_coding", "name_text"]), Path(where))
+    codes = data.codes
+    for column in ("name_coding", "name_text"):
+        codes = codes.merge(_most_frequent(raw, column), on=["vocab", "code"], how="left")
+        codes[column] = codes[column].fillna("").astype(str)
+    data.codes = codes
+    cw = read.crosswalk
+    data.crosswalk = pd.DataFrame({
+        "id": [code_id(site, v, c) for v, c in zip(cw["vocab"], cw["code"], strict=True)],
+        "other_id": [code_id(site, v, c) for v, c in
+                     zip(cw["other_vocab"], cw["other_code"], strict=True)],
+        "source": "fhir_coding",
+    }).drop_duplicates(ignore_index=True)  # fmt: skip
+    data.notes = notes
+    return data

@@ -5,7 +5,10 @@ dropped, SPPMI + truncated SVD -> the co-occurrence half; text vectors of the co
 projected (one PCA fitted on all sites, so the halves stay comparable) -> the text half;
 the SPPMI-weighted mean text of each code's co-occurring codes -> the context block.
 Alignment maps every site's features [text; co-occurrence; context] into the reference
-site's, anchored on the standard codes both share; counterparts are the top-k matches.
+site's, anchored on the standard codes both share and on crosswalks (a concept's other FHIR
+codings, the graph's MAPS_TO, WHO ICD-10 -> ICD-10-CM by code); counterparts are the top-k
+matches. The default, ``fused``, ranks them by the evidence (text, neighbour text, mapped
+co-occurrence, transport) that held-out anchors validate (`mash_kg.fusion`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import scipy.sparse as sp
 from mash_kg.align import align_sites, counterparts
 from mash_kg.cooccurrence import cooccurrence_matrix, counts_to_matrix, drop_small_cells
 from mash_kg.features import FEATURE_WEIGHTS, neighbour_text
-from mash_kg.sites import STANDARD_VOCABS, SiteData
+from mash_kg.fusion import View, fuse
+from mash_kg.sites import SiteData
 from mash_kg.sppmi import sppmi, svd_embedding
 
 
@@ -33,6 +37,7 @@ class SiteVectors:
     text: np.ndarray  # (n, dim/2)
     cooc: np.ndarray  # (n, dim/2)
     context: np.ndarray  # (n, dim/2)
+    raw_text: np.ndarray | None = None  # (n, model dim): the text model's own unit vectors
 
     @property
     def vector(self) -> np.ndarray:
@@ -100,47 +105,117 @@ def site_vectors(
         t = project(raw)
         out.append(
             SiteVectors(
-                codes=site.codes.reset_index(drop=True),
+                # names in other languages were read by names.site_names; not build output
+                codes=site.codes.drop(columns=[c for c in site.codes.columns
+                                               if c.startswith("name_")]).reset_index(drop=True),
                 counts=counts,
                 text=t,
                 cooc=svd_embedding(weights, half, seed=seed),
                 context=neighbour_text(t, weights),
+                raw_text=_unit(np.asarray(raw, dtype=float)),
             )  # fmt: skip
         )
     return out
 
 
+# vocabulary pairs whose codes mean the same category: ICD-10-CM keeps WHO ICD-10's codes
+SAME_CODE = {"ICD10": "ICD10CM", "ICD10CM": "ICD10"}
+# crosswalk sources that name the same concept (two hops through them still do)
+EQUIVALENT_SOURCES = {"fhir_coding"}
+
+
 def anchor_pairs(
-    source: pd.DataFrame, target: pd.DataFrame, vocabs: list[str] | None = None
-) -> np.ndarray:
-    """(source row, target row) of the standard codes two sites share (same graph id)."""
-    allowed = set(vocabs) if vocabs else STANDARD_VOCABS
+    source: pd.DataFrame, target: pd.DataFrame, vocabs: list[str] | None = None,
+    crosswalk: pd.DataFrame | None = None,
+) -> np.ndarray:  # fmt: skip
+    """(source row, target row) pairs known to be one concept: the codes two sites share
+    (same shared graph id, of `vocabs` when given), WHO ICD-10 and ICD-10-CM codes with the
+    same code, and `crosswalk` edges (id, other_id[, source]) either way; two edges of an
+    equivalence source (a concept's other FHIR codings) chain: local A = LOINC X = local B."""
     t_row = {c: i for i, c in enumerate(target["id"])}
-    pairs = [(i, t_row[c]) for i, (c, v) in enumerate(zip(source["id"], source["vocab"],
-             strict=True)) if v in allowed and c in t_row]  # fmt: skip
-    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    # a shared id (`VOCAB:code`, no site prefix) means the same at every site
+    pairs = {(i, t_row[c]) for i, (c, v) in enumerate(zip(source["id"], source["vocab"],
+             strict=True)) if c in t_row and "/" not in c.partition(":")[0]
+             and (not vocabs or v in vocabs)}  # fmt: skip
+    for i, (v, c) in enumerate(zip(source["vocab"], source["code"], strict=True)):
+        if v in SAME_CODE and (j := t_row.get(f"{SAME_CODE[v]}:{c}")) is not None:
+            pairs.add((i, j))
+    if crosswalk is not None and len(crosswalk):
+        src = crosswalk.get("source", pd.Series("", index=crosswalk.index)).astype(str)
+        near: dict[str, set[tuple[str, bool]]] = {}
+        for a, b, kind in zip(crosswalk["id"], crosswalk["other_id"], src, strict=True):
+            eq = kind in EQUIVALENT_SOURCES
+            near.setdefault(a, set()).add((b, eq))
+            near.setdefault(b, set()).add((a, eq))
+        for i, c in enumerate(source["id"]):
+            for o, eq in near.get(c, ()):
+                if o in t_row:
+                    pairs.add((i, t_row[o]))
+                if eq:
+                    pairs.update((i, t_row[o2]) for o2, eq2 in near.get(o, ())
+                                 if eq2 and o2 in t_row)  # fmt: skip
+    return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+
+
+def fused_views(
+    sv: SiteVectors, ref: SiteVectors, features: str, weights: tuple[float, ...],
+    transport: str,
+) -> dict[str, View]:  # fmt: skip
+    """The evidence of fused alignment: the text model's cosine, the co-occurring codes' text
+    (one space at every site), co-occurrence vectors mapped by Procrustes, and a transport
+    map of the alignment features."""
+    views = {
+        "text": View(sv.raw_text if sv.raw_text is not None else sv.text,
+                     ref.raw_text if ref.raw_text is not None else ref.text),
+        "context": View(sv.context, ref.context),
+        "cooc": View(sv.cooc, ref.cooc, "procrustes"),
+        "transport": View(sv.features(features, weights), ref.features(features, weights),
+                          transport),
+    }  # fmt: skip
+    # a view with no signal at either site (no co-occurrence given) only adds noise
+    return {k: v for k, v in views.items() if k == "text" or (np.abs(v.source).sum() > 0
+            and np.abs(v.target).sum() > 0)}  # fmt: skip
+
+
+COUNTERPART_COLUMNS = ["site", "id", "other_site", "other_id", "rank", "score", "transport",
+                       "method", "evidence"]  # fmt: skip
 
 
 def align_to_reference(
-    vectors: list[SiteVectors], reference: int, method: str, top_k: int = 5,
+    vectors: list[SiteVectors], reference: int, method: str = "fused", top_k: int = 5,
     anchor_vocabs: list[str] | None = None, features: str = "both",
-    weights: tuple[float, ...] = FEATURE_WEIGHTS, **opts: object,
-) -> tuple[dict[str, np.ndarray], pd.DataFrame]:  # fmt: skip
-    """Aligned vectors per site (reference space) and the counterparts table of every site
-    against the reference: site, id, other_site, other_id, rank, score, transport, method."""
+    weights: tuple[float, ...] = FEATURE_WEIGHTS, crosswalk: pd.DataFrame | None = None,
+    transport: str = "sinkhorn", min_anchors: int = 20, **opts: object,
+) -> tuple[dict[str, np.ndarray], pd.DataFrame, dict[str, dict]]:  # fmt: skip
+    """Aligned vectors per site (reference space), the counterparts table of every site
+    against the reference (COUNTERPART_COLUMNS; `evidence` = what ranked the pair: 'text',
+    'text+transport', ... or the map's name) and per site a report: anchors, the weights and
+    held-out validation per domain, notes (`method` 'fused'; else one map alone)."""
     ref = vectors[reference]
     ref_site = str(ref.codes["site"].iloc[0])
     aligned = {ref_site: ref.features(features, weights)}
-    rows = []
+    rows, report = [], {}
     for k, sv in enumerate(vectors):
         if k == reference:
             continue
         site = str(sv.codes["site"].iloc[0])
-        anchors = anchor_pairs(sv.codes, ref.codes, anchor_vocabs)
+        anchors = anchor_pairs(sv.codes, ref.codes, anchor_vocabs, crosswalk)
         src, tgt = sv.features(features, weights), ref.features(features, weights)
-        al = align_sites(src, tgt, anchors, method, **opts)
-        aligned[site] = al.mapped
-        idx, score, prob = counterparts(al, tgt, k=top_k)
+        if method == "fused":
+            f = fuse(fused_views(sv, ref, features, weights, transport), anchors,
+                     domains=sv.codes["domain"].to_numpy(), k=top_k, min_anchors=min_anchors,
+                     **opts)  # fmt: skip
+            idx, score, prob, evidence = f.idx, f.score, f.transport, f.evidence
+            aligned[site] = f.mapped if f.mapped is not None else _unit(src)
+            report[site] = {"anchors": len(anchors), "weights": f.weights,
+                            "validation": f.validation, "notes": f.notes,
+                            "seconds": round(f.seconds, 1)}  # fmt: skip
+        else:
+            al = align_sites(src, tgt, anchors, method, **opts)
+            aligned[site] = al.mapped
+            idx, score, prob = counterparts(al, tgt, k=top_k)
+            evidence = np.full(len(idx), method)
+            report[site] = {"anchors": len(anchors), "notes": [], "seconds": round(al.seconds, 1)}
         for rank in range(idx.shape[1]):
             rows.append(
                 pd.DataFrame(
@@ -153,10 +228,10 @@ def align_to_reference(
                         "score": score[:, rank],
                         "transport": prob[:, rank],
                         "method": method,
+                        "evidence": evidence,
                     }
                 )  # fmt: skip
             )
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["site", "id", "other_site", "other_id", "rank", "score", "transport", "method"]
-    )  # fmt: skip
-    return aligned, table.sort_values(["site", "id", "rank"], ignore_index=True)
+        columns=COUNTERPART_COLUMNS)  # fmt: skip
+    return aligned, table.sort_values(["site", "id", "rank"], ignore_index=True), report
