@@ -28,7 +28,9 @@ class ModelSettings:
     window_days: int = 30
     min_cell_count: int = 0  # counts below this are dropped before use (small-cell rule)
     sppmi_shift: float = 1.0
-    align_method: str = "neural_ot"
+    align_method: str = "fused"  # fused (validated evidence fusion) or one METHODS map alone
+    transport: str = "sinkhorn"  # the transport evidence of `fused` (one of METHODS)
+    min_anchors: int = 20  # held-out anchors needed to validate a map (per domain, per site)
     reference_site: str = ""  # default: the first site
     top_k: int = 5
     anchor_vocabs: list[str] = field(default_factory=list)  # default: every standard vocab
@@ -46,6 +48,9 @@ class SiteSpec:
     events: Path | None = None
     path: Path | None = None  # fhir: files/folder; omop: folder
     prefer: str = "source"  # omop: source or standard concepts
+    systems: dict = field(default_factory=dict)  # fhir: coding system URI -> vocabulary
+    code_preference: list[str] = field(default_factory=list)  # fhir: the site's own code first
+    max_bad_rows: float = 0.01  # fhir: share of resources with a bad coding skipped, then stop
 
 
 @dataclass
@@ -110,9 +115,17 @@ def load_project(config: Config) -> Project:
     builds = (cfg.parent / str(proj.get("builds", "builds"))).resolve()
     model = ModelSettings()
     _fill(model, raw.get("model", {}), "[model]", cfg)
-    if model.align_method not in ALIGN_METHODS:
+    if model.align_method not in ("fused", *ALIGN_METHODS):
         raise InputError(cfg, f"[model].align_method {model.align_method!r} is unknown",
+                         hint=f"use one of fused, {', '.join(ALIGN_METHODS)}")  # fmt: skip
+    if model.transport not in ALIGN_METHODS:
+        raise InputError(cfg, f"[model].transport {model.transport!r} is unknown",
                          hint=f"use one of {', '.join(ALIGN_METHODS)}")  # fmt: skip
+    if not model.sppmi_shift >= 1:  # also catches NaN
+        raise InputError(cfg, f"[model].sppmi_shift = {model.sppmi_shift} must be >= 1",
+                         hint="SPPMI = max(PMI - log s, 0) needs s >= 1; 1.0 is plain PPMI")
+    if model.min_anchors < 2:
+        raise InputError(cfg, f"[model].min_anchors = {model.min_anchors} must be >= 2")
     if len(model.feature_weights) != 3 or any(
         not isinstance(w, int | float) or w < 0 for w in model.feature_weights
     ):
@@ -200,6 +213,15 @@ def _check_site(spec: SiteSpec, cfg: Path) -> None:
                              "or events")  # fmt: skip
     elif spec.path is None:
         raise InputError(cfg, f"{where}: format {spec.format!r} needs path")
+    if not 0 <= spec.max_bad_rows < 1:
+        raise InputError(cfg, f"{where}: max_bad_rows = {spec.max_bad_rows} must be in [0, 1)")
+    bad = [f"{k} = {v!r}" for k, v in spec.systems.items() if not isinstance(v, str) or not v]
+    if bad:
+        raise InputError(cfg, f"{where}: systems: {bad[0]} is not a vocabulary name",
+                         hint='map a coding system URI to a vocabulary, e.g. "http://loinc.org" '
+                         '= "LOINC"')  # fmt: skip
+    if any(not isinstance(v, str) for v in spec.code_preference):
+        raise InputError(cfg, f"{where}: code_preference must be a list of vocabulary names")
 
 
 TEMPLATE = """\
@@ -216,7 +238,11 @@ dim = 128                      # Stage I vector: dim/2 text + dim/2 co-occurrenc
 window_days = 30               # co-occurrence window over a patient's record
 min_cell_count = 0             # drop co-occurrence counts below this (small-cell rule)
 sppmi_shift = 1.0              # s in SPPMI = max(PMI - log s, 0)
-align_method = "neural_ot"     # neural_ot | procrustes | sinkhorn | fused_gw
+align_method = "fused"         # fused: text, co-occurrence and transport evidence weighted
+                               #   by accuracy on held-out anchors (text alone when too few);
+                               #   or one map alone: neural_ot | procrustes | sinkhorn | fused_gw
+transport = "sinkhorn"         # the transport evidence of fused (one of the maps above)
+min_anchors = 20               # held-out anchors needed to validate a map (per domain)
 reference_site = ""            # the space the others are mapped into (default: first site)
 top_k = 5                      # counterparts kept per code and site pair (CSLS scores)
 anchor_vocabs = []             # vocabularies whose shared codes anchor the alignment
@@ -265,7 +291,11 @@ log_every = 25
 #   tables: codes (code, vocab, name[, domain, frequency]) and either
 #           counts (code_a, code_b, count) or events (patient_id, date, code[, vocab]);
 #           CSV or Parquet
-#   fhir:   path = a folder or file of FHIR R4 NDJSON (bulk export) or Bundle JSON (Synthea)
+#   fhir:   path = a folder or file of FHIR R4 NDJSON (bulk export) or Bundle JSON (Synthea);
+#           systems = {"http://example.org/lab" = "DE_LAB"} maps coding systems to vocabularies;
+#           code_preference = ["DE_LAB", "LOINC"] picks the site's own code among a concept's
+#           codings (the others become anchors); max_bad_rows = 0.01 share of resources with a
+#           bad coding skipped (each named with file and line) before the build stops
 #   omop:   path = a folder with concept and condition_occurrence / drug_exposure /
 #           measurement / procedure_occurrence; prefer = "source" (site codes) or "standard"
 

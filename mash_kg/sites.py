@@ -2,7 +2,7 @@
 
 Tables (CSV or Parquet, columns by name, extra columns ignored):
 
-- codes: ``code, vocab, name`` (+ optional ``domain``, ``frequency``)
+- codes: ``code, vocab, name`` (+ optional ``domain``, ``frequency``, ``name_<lang>``)
 - counts: ``code_a, code_b, count`` (+ optional ``vocab_a, vocab_b`` when a code string is
   used by two vocabularies of the site), aggregate counts in a co-occurrence window
 - events: ``patient_id, date, code`` (+ optional ``vocab``), one row per coded fact
@@ -14,7 +14,7 @@ Validation stops at the first bad row with one line: file, row, problem, what to
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,9 @@ class SiteData:
     codes: pd.DataFrame  # id, site, vocab, code, name, domain, frequency
     counts: pd.DataFrame | None = None  # code_a, code_b, count (ids; each pair once, a<b)
     events: pd.DataFrame | None = None  # patient_id, date, code (id)
+    # id, other_id, source: other codes of the same concept (FHIR's other codings): anchors
+    crosswalk: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)  # what was skipped or read as local
 
 
 def read_table(path: Path, required: list[str]) -> tuple[pd.DataFrame, int]:
@@ -116,6 +119,9 @@ def read_codes(site: str, path: Path) -> pd.DataFrame:
         {"id": ids, "site": site, "vocab": vocab, "code": df["code"], "name": df["name"],
          "domain": domain, "frequency": freq}
     )  # fmt: skip
+    for c in df.columns:  # names in other languages: name_de, name_en, ... (stage1 picks one)
+        if c.startswith("name_"):
+            out[c] = df[c].astype(str)
     check_rows(
         path, out["id"].duplicated(), first, "code listed twice for its vocabulary",
         hint="one row per (vocab, code)",

@@ -81,3 +81,21 @@ def read_subtree(
         columns=["child", "parent", "type"],
     )  # fmt: skip
     return nodes, edges
+
+
+# groupings (PheCode) are not the same concept: two codes of one phecode are no anchor pair
+CROSSWALKS = """
+UNWIND $ids AS id
+MATCH (a:Code {id: id})-[r:MAPS_TO]-(b:Code)
+WHERE NOT coalesce(r.source, '') STARTS WITH 'phecode'
+RETURN collect([a.id, b.id, coalesce(r.source, '')]) AS rows
+"""
+
+
+def read_crosswalks(driver: Driver, ids: list[str], database: str = "neo4j") -> pd.DataFrame:
+    """MAPS_TO crosswalks touching `ids`, either direction (GEMs, user-loaded maps; not the
+    PheCode groupings): id (one of `ids`), other_id, source -> Stage I anchors."""
+    with driver.session(database=database, default_access_mode="READ") as session:
+        rows = session.execute_read(lambda tx: tx.run(CROSSWALKS, ids=list(ids)).single()["rows"])
+    out = pd.DataFrame(rows, columns=["id", "other_id", "source"])
+    return out.drop_duplicates(ignore_index=True)
