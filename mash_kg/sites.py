@@ -34,9 +34,12 @@ COUNTS_COLUMNS = ["code_a", "code_b", "count"]
 EVENTS_COLUMNS = ["patient_id", "date", "code"]
 
 
-def code_id(site: str, vocab: str, code: str) -> str:
-    """The graph id of a site's code: shared for standard vocabularies, site-prefixed else."""
-    return f"{vocab}:{code}" if vocab in STANDARD_VOCABS else f"{site}/{vocab}:{code}"
+def code_id(
+    site: str, vocab: str, code: str, shared: frozenset[str] | set[str] = STANDARD_VOCABS
+) -> str:
+    """The graph id of a site's code: shared (`VOCAB:code`) for a vocabulary in `shared`,
+    site-prefixed else. A build shares every vocabulary the graph holds too (`share_ids`)."""
+    return f"{vocab}:{code}" if vocab in shared else f"{site}/{vocab}:{code}"
 
 
 @dataclass
@@ -228,3 +231,50 @@ def load_site(
     if counts is not None:
         return SiteData(site, table, counts=read_counts(counts, table))
     return SiteData(site, table, events=read_events(events, table))
+
+
+def share_ids(
+    data: SiteData, shared: set[str], rename: dict[str, str] | None = None, origin: object = ""
+) -> SiteData:
+    """The site with its local vocabulary names mapped onto graph vocabularies (`rename`:
+    the site's name -> the graph's, from [[sites]] vocabularies in mash-kg.toml) and every
+    code of a shared vocabulary (standard, held by the graph, or a `rename` target) under its
+    shared id ``VOCAB:code``; counts, events and crosswalk follow the new ids."""
+    from dataclasses import replace
+
+    rename = {k.upper(): v.upper() for k, v in (rename or {}).items()}
+    have = set(data.codes["vocab"])
+    unused = sorted(set(rename) - have)
+    if unused:
+        raise InputError(origin, f"site {data.site!r}: vocabularies maps {unused[0]}, but the "
+                         f"site has no code of that vocabulary (it has {', '.join(sorted(have))})",
+                         hint="name the vocab the site's codes table uses")  # fmt: skip
+    shared = set(shared) | STANDARD_VOCABS | set(rename.values())
+    codes = data.codes.copy()
+    codes["vocab"] = codes["vocab"].map(lambda v: rename.get(v, v))
+    ids = [code_id(data.site, v, c, shared) for v, c in zip(codes["vocab"], codes["code"],
+                                                               strict=True)]  # fmt: skip
+    if ids == list(data.codes["id"]) and codes["vocab"].equals(data.codes["vocab"]):
+        return data
+    dup = pd.Series(ids).duplicated(keep=False).to_numpy()
+    if dup.any():
+        first = codes[dup].sort_values("code").iloc[0]
+        both = sorted(data.codes.loc[dup & (codes["code"] == first["code"]).to_numpy(), "vocab"])
+        raise InputError(origin, f"site {data.site!r}: code {first['code']} is listed under "
+                         f"{' and '.join(both)}, which both become {first['vocab']}",
+                         hint="map only one of them in [[sites]] vocabularies")  # fmt: skip
+    new = dict(zip(data.codes["id"], ids, strict=True))
+    codes["id"] = ids
+    counts = data.counts
+    if counts is not None:
+        a, b = counts["code_a"].map(new), counts["code_b"].map(new)
+        counts = pd.DataFrame({"code_a": np.minimum(a, b), "code_b": np.maximum(a, b),
+                               "count": counts["count"]})  # fmt: skip
+        counts = counts.groupby(["code_a", "code_b"], as_index=False, sort=True)["count"].sum()
+    events = None if data.events is None else data.events.assign(
+        code=data.events["code"].map(new))  # fmt: skip
+    cross = data.crosswalk
+    if cross is not None and len(cross):
+        cross = cross.assign(id=cross["id"].map(lambda x: new.get(x, x)),
+                             other_id=cross["other_id"].map(lambda x: new.get(x, x)))  # fmt: skip
+    return replace(data, codes=codes, counts=counts, events=events, crosswalk=cross)

@@ -64,7 +64,7 @@ class HierarchySettings:
 
 @dataclass
 class Space:
-    nodes: pd.DataFrame  # id, name, domain, vocab, role ('code' | 'context')
+    nodes: pd.DataFrame  # id, name, domain, vocab, role ('code' | 'context'), curated (bool)
     points: np.ndarray  # (n, dim) float64 on the ball; NaN rows: placed by Stage III
     depth: np.ndarray  # (n,) depth in the curated forest (1 = root), 0: not in it
     text: np.ndarray  # (n, k) unit vectors of the hierarchy encoder, rows follow nodes
@@ -80,9 +80,12 @@ class Space:
 
 
 def node_table(codes: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
-    """One row per id: the graph's name and domain where it has the code, else the site's."""
-    site = codes.drop_duplicates("id")[["id", "name", "domain", "vocab"]].assign(role="code")
-    ctx = context[["id", "name", "domain", "vocab"]].assign(role="context")
+    """One row per id: the graph's name and domain where it has the code, else the site's;
+    `curated`: the graph holds the code (Stage III may propose it as a parent)."""
+    site = codes.drop_duplicates("id")[["id", "name", "domain", "vocab"]].assign(
+        role="code", curated=False
+    )
+    ctx = context[["id", "name", "domain", "vocab"]].assign(role="context", curated=True)
     ctx.loc[ctx["id"].isin(site["id"]), "role"] = "code"
     merged = pd.concat([ctx, site[~site["id"].isin(ctx["id"])]], ignore_index=True)
     merged["name"] = merged["name"].fillna(merged["id"]).astype(str)

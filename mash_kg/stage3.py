@@ -2,17 +2,22 @@
 
 From the Stage II space (stage2.Space):
 1. Parent candidates. For every code of the build without a curated parent (local codes,
-   vocabularies without a loaded hierarchy, held-out codes), every curated code that has
-   children and the same domain is a candidate. A candidate is described by its family: the
-   unit mean of the hierarchy encoder's vectors of its name and of its known children (the
-   training edges, never a held-out one). A code's scores are softmax(cos(code, family) / T)
-   over its candidates (plus -d/T of the optional GNN term), so they are probabilities that
-   sum to 1. The same with the names' spelling: cos of character n-gram TF-IDF vectors of
-   the code and the family, weighted by `lexical_weight` (measured to help: README). A code
-   of a vocabulary whose hierarchy is in the graph (an ICD-10-CM code held
-   out) is placed in that vocabulary. The top `top_candidates` are kept. Every candidate
-   scoring at least `parent_threshold` becomes a parent (multi-parent: at most
-   `max_parents`, and at most 1/threshold by construction).
+   vocabularies without a loaded hierarchy, held-out codes), every curated node of the
+   graph's context with the same domain is a candidate, leaves included (a local code's
+   right parent may be a leaf, or a group whose only members are site codes). A candidate
+   is described by its family: the unit mean of the hierarchy encoder's vectors of its name
+   and of its known children (the training edges, never a held-out one; a leaf: its name).
+   A code's scores are softmax(cos(code, family) / T) over its candidates (plus -d/T of
+   the optional GNN term), so they are probabilities that sum to 1. The same with the
+   names' spelling: cos of character n-gram TF-IDF vectors of the code and the family,
+   weighted by `lexical_weight` (measured to help: README). A code of a vocabulary whose
+   hierarchy is in the graph (an ICD-10-CM code held out) is placed in that vocabulary.
+   The top `top_candidates` are kept. Every candidate scoring at least `parent_threshold`
+   becomes a parent (multi-parent: at most `max_parents`, and at most 1/threshold by
+   construction). A code placed under a leaf is that leaf's child like any placement; when
+   its name is nearly the leaf's (text cosine at least EQUIVALENT_COS) its candidate row
+   says `equivalent`: the site's code for the leaf's concept, found below it by
+   `descendants` and phenotype expansion.
 2. Latent groups. Codes with no parent at the threshold are clustered per domain by average
    linkage on the encoder's cosine distances, cut at `latent_cut` x the median distance; each
    cluster of two or more becomes a ``:Latent`` node, which gets a parent like a code does.
@@ -25,11 +30,14 @@ From the Stage II space (stage2.Space):
    norm for learned nodes as for curated ones.
 
 Output tables (written by build.py, synced as MASH_IS_A edges and :Latent nodes):
-- candidates: id, candidate, rank, score, distance (1 - cosine to the candidate's family)
+- candidates: id, candidate, rank, score, distance (1 - cosine to the candidate's family),
+  leaf (the candidate has no known children), equivalent (a leaf whose name the code's
+  nearly repeats, cosine >= EQUIVALENT_COS)
 - hierarchy: child, parent, score, rank, parent_label ('Code' | 'Latent')
 - latent: id, name, domain, size, members, norm, point
 - holdout: id, parent, rank, text_rank, candidates (for `mash-kg eval`; text_rank: the frozen
-  text model's cosine to the candidate's name, the reference of the same split)
+  text model's cosine to the candidate's name, the reference of the same split); one row per
+  held-out (code, true parent), rank empty when the true parent was not a candidate
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ from mash_kg.stage2 import HierarchySettings, Space
 from mash_kg.tree_embedding import child_slot, poincare_distance, radius_to_norm
 
 BLOCK = 2048  # codes scored at once
+EQUIVALENT_COS = 0.95  # a code placed under a leaf with a name this close: its equivalent
 GNN_TEMPERATURE = 0.1  # of the optional GNN term's -d/T (its training temperature)
 STOPWORDS = frozenset(
     "a an and or of the in on at to for with without by from as per other unspecified "
@@ -163,9 +172,10 @@ def _place_block(
     row: dict,
     kids: dict,
     truth: dict,
+    leaf: np.ndarray,
 ) -> Placement:
     """Score one block of codes against candidate rows `ok` (`families`: their unit family
-    vectors)."""
+    vectors; `leaf`: which of them have no known children)."""
     nodes = space.nodes
     rows_ = np.array([row[x] for x in ids])
     gnn_d = None
@@ -191,10 +201,13 @@ def _place_block(
     order = np.argsort(-scores, axis=1, kind="stable")
     for k, cid in enumerate(ids):
         top = order[k][allowed[k, order[k]]][: s.top_candidates]
+        # the text model's own cosine decides equivalence (the family of a leaf is its name)
+        eq = base[ok[top]].astype(np.float64) @ base[row[cid]].astype(np.float64)
         out.candidates += [
-            (cid, ok_ids[j], r, float(scores[k, j]), float(1 - cos[k, j]))
-            for r, j in enumerate(top, start=1)
-        ]
+            (cid, ok_ids[j], r, float(scores[k, j]), float(1 - cos[k, j]), bool(leaf[j]),
+             bool(leaf[j] and e >= EQUIVALENT_COS))
+            for r, (j, e) in enumerate(zip(top, eq, strict=True), start=1)
+        ]  # fmt: skip
         chosen = [j for j in top[: s.max_parents] if scores[k, j] >= s.parent_threshold]
         out.parents += [
             (cid, ok_ids[j], float(scores[k, j]), r, "Code") for r, j in enumerate(chosen, start=1)
@@ -275,8 +288,15 @@ def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
     domain = nodes["domain"].fillna("").to_numpy()
     parented = set(space.train_edges["child"])
     codes = nodes[(nodes["role"] == "code") & ~nodes["id"].isin(parented)]
-    cand_ids = np.array(sorted(set(space.train_edges["parent"]) & set(row)))
-    cand_rows = np.array([row[x] for x in cand_ids], dtype=np.int64)
+    # every curated node may be a parent, leaves included
+    if "curated" in nodes.columns:
+        curated = nodes["curated"].fillna(False).to_numpy(bool)
+    else:  # a space made without node_table: the context and the curated edges' ends
+        ends = set(space.all_edges["child"]) | set(space.all_edges["parent"])
+        curated = ((nodes["role"] == "context") | nodes["id"].isin(ends)).to_numpy()
+    cand_rows = np.flatnonzero(curated).astype(np.int64)
+    has_kids = np.zeros(len(nodes), dtype=bool)
+    has_kids[[row[x] for x in set(space.train_edges["parent"]) if x in row]] = True
     tc = space.train_edges["child"].map(row).to_numpy(np.int64)
     tp = space.train_edges["parent"].map(row).to_numpy(np.int64)
     families = family_vectors(space.text, cand_rows, tc, tp)
@@ -289,7 +309,8 @@ def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
     truth = space.heldout.groupby("child")["parent"].agg(set).to_dict()
     placed = Placement([], [], [], [])
     vocab = nodes["vocab"].fillna("").to_numpy()
-    tree_vocabs = set(vocab[cand_rows])
+    in_tree = set(space.train_edges["child"]) | set(space.train_edges["parent"])
+    tree_vocabs = {vocab[row[x]] for x in in_tree if x in row}
     key = (
         codes["domain"].fillna("")
         + "|"
@@ -301,12 +322,15 @@ def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
         ok = ok[vocab[ok] == voc] if voc else ok
         if len(ok) == 0:
             placed.unplaced += list(group["id"])
+            # held-out codes with no candidate at all still count (as misses) in eval
+            placed.holdout += [(c, p, None, None, 0) for c in group["id"] if c in truth
+                               for p in sorted(truth[c])]  # fmt: skip
             continue
         pick = [fam_of[int(r)] for r in ok]
         fam, lfam = families[pick], None if lex_fam is None else lex_fam[pick]
         for start in range(0, len(group), BLOCK):  # bounded memory: BLOCK x candidates
             ids = group["id"].to_numpy()[start : start + BLOCK]
-            part = _place_block(ids, ok, fam, lfam, space, s, row, kids, truth)
+            part = _place_block(ids, ok, fam, lfam, space, s, row, kids, truth, ~has_kids[ok])
             placed.candidates += part.candidates
             placed.parents += part.parents
             placed.holdout += part.holdout
@@ -350,7 +374,8 @@ def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
         columns=["id", "name", "domain", "size", "members", "norm", "point"],
     )
     candidates = pd.DataFrame(
-        placed.candidates, columns=["id", "candidate", "rank", "score", "distance"]
+        placed.candidates,
+        columns=["id", "candidate", "rank", "score", "distance", "leaf", "equivalent"],
     )
     holdout = pd.DataFrame(
         placed.holdout, columns=["id", "parent", "rank", "text_rank", "candidates"]
@@ -368,7 +393,21 @@ def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
         "latent_groups": int(len(latent)),
         "codes_in_latent_groups": int(len(in_groups)),
         "codes_left_unparented": int(len(set(placed.unplaced) - in_groups)),
+        "candidate_nodes": int(len(cand_rows)),
+        "leaf_candidates": int((~has_kids[cand_rows]).sum()),
+        # why eval may have nothing to score: codes with a curated parent, and held out
+        "codes_with_curated_parent": int(
+            nodes.loc[nodes["role"] == "code", "id"].isin(set(space.all_edges["child"])).sum()
+        ),
+        "heldout_codes": int(len(truth)),
     }
+    first_pick = candidates[candidates["rank"] == 1].set_index("id")
+    under = hierarchy[(hierarchy["parent_label"] == "Code") & (hierarchy["rank"] == 1)]
+    leafy = under["child"].map(first_pick["leaf"]).fillna(False).astype(bool)
+    figures["placed_under_a_leaf"] = int(leafy.sum())
+    figures["equivalent_to_a_leaf"] = int(
+        under["child"].map(first_pick["equivalent"]).fillna(False).astype(bool).sum()
+    )
     return Hierarchy(candidates, hierarchy, latent, holdout, points, figures)
 
 

@@ -58,8 +58,8 @@ def _space(vectors: dict[str, tuple], edges: list[tuple[str, str]], codes: set[s
 def test_stage3_places_near_codes_and_groups_the_rest():
     # two curated families (P1 with P1a, P2 with P2a); code u reads like P1's family; v and w
     # read alike and like neither family (a latent group); z reads like nothing (left alone)
-    vec = {"P1": (1, 0, 0, 0, 0), "P1a": (1, 0.1, 0, 0, 0), "P2": (0, 1, 0, 0, 0),
-           "P2a": (0.1, 1, 0, 0, 0), "u": (1, 0.05, 0, 0, 0), "v": (0, 0, 1, 0.05, 0),
+    vec = {"P1": (1, 0, 0, 0, 0), "P1a": (1, 0.6, 0, 0, 0), "P2": (0, 1, 0, 0, 0),
+           "P2a": (0.1, 1, 0, 0, 0), "u": (1, 0.25, 0, 0, 0), "v": (0, 0, 1, 0.05, 0),
            "w": (0, 0, 1, 0.1, 0), "z": (0, 0, 0, 0, 1)}  # fmt: skip
     space = _space(vec, [("P1a", "P1"), ("P2a", "P2")], {"u", "v", "w", "z"})
     s = HierarchySettings(dim=4, parent_threshold=0.6, latent_cut=0.3, lexical_weight=0.0)
@@ -67,7 +67,8 @@ def test_stage3_places_near_codes_and_groups_the_rest():
     top = res.candidates[res.candidates["rank"] == 1].set_index("id")["candidate"]
     assert top["u"] == "P1"
     scores = res.candidates.groupby("id")["score"].sum()
-    assert np.allclose(scores, 1.0)  # two candidates each: probabilities over both
+    assert np.allclose(scores, 1.0)  # four candidates each (leaves too): probabilities
+    assert set(res.candidates["candidate"]) == {"P1", "P1a", "P2", "P2a"}
     code_parents = res.hierarchy[res.hierarchy["parent_label"] == "Code"]
     assert set(zip(code_parents["child"], code_parents["parent"], strict=True)) == {("u", "P1")}
     (group,) = res.latent.itertuples()
@@ -93,10 +94,40 @@ def test_stage3_never_proposes_a_code_or_its_descendants_as_its_parent():
     space = _space(vec, edges, {"A", "A1"}, heldout=[("A", "R")])
     res = run_stage3(space, HierarchySettings(dim=4))
     proposed = set(res.candidates.loc[res.candidates["id"] == "A", "candidate"])
-    assert proposed == {"R", "B"}  # not A itself, not A1 below it
+    assert proposed == {"R", "B", "B1"}  # not A itself, not A1 below it; the leaf B1 may be
     (row,) = res.holdout.itertuples()
-    assert (row.id, row.parent, row.candidates) == ("A", "R", 2)
+    assert (row.id, row.parent, row.candidates) == ("A", "R", 3)
     assert descendants("R", {"R": ["A", "B"], "A": ["A1"]}) == {"A", "B", "A1"}
+
+
+def test_a_leaf_can_be_the_parent_and_a_near_copy_is_its_equivalent():
+    # G is a curated group whose only members were site codes (a leaf in the graph); L is a
+    # curated leaf. Local code g reads like G; e repeats L's name (cosine ~1): L's child,
+    # marked equivalent; the held-out code h's true parent G is a leaf once h is hidden
+    vec = {"R": (1, 1, 1, 0), "G": (1, 0, 0, 0), "L": (0, 1, 0, 0), "X": (0, 0, 1, 0),
+           "g": (1, 0.4, 0, 0), "e": (0, 1, 0.01, 0), "h": (1, 0, 0.4, 0)}  # fmt: skip
+    edges = [("G", "R"), ("L", "R"), ("X", "R"), ("h", "G")]
+    space = _space(vec, edges, {"g", "e", "h"}, heldout=[("h", "G")])
+    res = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0))
+    top = res.candidates[res.candidates["rank"] == 1].set_index("id")
+    assert top.loc["g", "candidate"] == "G" and top.loc["g", "leaf"]
+    assert not top.loc["g", "equivalent"]  # close, but not a copy of G's name
+    assert top.loc["e", "candidate"] == "L" and top.loc["e", "equivalent"]
+    parents = res.hierarchy[res.hierarchy["parent_label"] == "Code"]
+    assert {("g", "G"), ("e", "L")} <= set(zip(parents["child"], parents["parent"], strict=True))
+    (row,) = res.holdout.itertuples()
+    assert (row.id, row.parent, row.rank) == ("h", "G", 1)
+    assert res.figures["equivalent_to_a_leaf"] == 1 and res.figures["placed_under_a_leaf"] >= 2
+
+
+def test_every_held_out_code_is_in_holdout_even_without_candidates():
+    # h is a lab code held out from a diagnosis tree: no candidate of its domain at all
+    vec = {"R": (1, 0, 0), "A": (1, 0.1, 0), "h": (0, 1, 0)}
+    space = _space(vec, [("A", "R"), ("h", "R")], {"h"}, heldout=[("h", "R")])
+    space.nodes.loc[space.nodes["id"] == "h", "domain"] = "lab"
+    res = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0))
+    (row,) = res.holdout.itertuples()
+    assert (row.id, row.parent, row.candidates) == ("h", "R", 0) and pd.isna(row.rank)
 
 
 def test_a_family_is_its_name_and_its_known_children():

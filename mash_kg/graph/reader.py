@@ -83,6 +83,20 @@ def read_subtree(
     return nodes, edges
 
 
+def read_vocabularies(driver: Driver, database: str = "neo4j") -> dict[str, int]:
+    """Every vocabulary a load put in the graph (`:Vocabulary` nodes) -> its current codes:
+    the vocabularies whose codes a site shares by id (sites.share_ids)."""
+    with driver.session(database=database, default_access_mode="READ") as session:
+        rows = session.execute_read(
+            lambda tx: tx.run(
+                "MATCH (v:Vocabulary) OPTIONAL MATCH (c:Code {vocab: v.id}) "
+                "WHERE coalesce(c.status, 'active') <> 'retired' AND c.origin IS NULL "
+                "RETURN v.id AS id, count(c) AS codes"
+            ).data()
+        )
+    return {r["id"]: int(r["codes"]) for r in rows}
+
+
 # groupings (PheCode) are not the same concept: two codes of one phecode are no anchor pair
 CROSSWALKS = """
 UNWIND $ids AS id
