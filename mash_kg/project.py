@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,7 @@ class SiteSpec:
     systems: dict = field(default_factory=dict)  # fhir: coding system URI -> vocabulary
     code_preference: list[str] = field(default_factory=list)  # fhir: the site's own code first
     max_bad_rows: float = 0.01  # fhir: share of resources with a bad coding skipped, then stop
+    vocabularies: dict = field(default_factory=dict)  # the site's vocab name -> the graph's
 
 
 @dataclass
@@ -200,6 +202,9 @@ def _check_encoder(e: EncoderSettings, cfg: Path) -> None:
             raise InputError(cfg, f"[encoder].{problem}")
 
 
+VOCAB_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
 def _check_site(spec: SiteSpec, cfg: Path) -> None:
     where = f"[[sites]] {spec.id}"
     if "/" in spec.id or ":" in spec.id or not spec.id:
@@ -222,6 +227,11 @@ def _check_site(spec: SiteSpec, cfg: Path) -> None:
                          '= "LOINC"')  # fmt: skip
     if any(not isinstance(v, str) for v in spec.code_preference):
         raise InputError(cfg, f"{where}: code_preference must be a list of vocabulary names")
+    for local, graph in spec.vocabularies.items():
+        if not isinstance(graph, str) or not VOCAB_NAME.match(graph.upper()):
+            raise InputError(cfg, f"{where}: vocabularies: {local} = {graph!r} is not a "
+                             "vocabulary name", hint='e.g. vocabularies = {LABS = "MYLABS"}: '
+                             "the site's vocab -> a vocabulary loaded in the graph")  # fmt: skip
 
 
 TEMPLATE = """\
