@@ -102,7 +102,12 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
 
 @cli.group()
-@click.option("--port", type=int, default=None, help="Bolt port (default 7687 or config).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Bolt port (default 7687 or config).",
+)
 @click.option(
     "--home",
     type=click.Path(path_type=Path),
@@ -126,6 +131,12 @@ def neo4j_start(ctx: click.Context) -> None:
     from mash_kg.neo4j_server import server
 
     settings = _config(ctx).neo4j
+    if settings.uri:
+        console.print(
+            f"NEO4J_URI names {settings.uri} (the graph the other commands use); this starts "
+            f"the local server on 127.0.0.1:{settings.bolt_port}.",
+            highlight=False,
+        )
     with console.status(f"Starting Neo4j {server.NEO4J_VERSION} ..."):
         st = server.start(settings, echo=lambda m: console.print(m, highlight=False))
     _print_status(st)
@@ -137,7 +148,7 @@ def neo4j_stop(ctx: click.Context) -> None:
     """Shut the server down cleanly."""
     from mash_kg.neo4j_server import server
 
-    if server.stop(_config(ctx).neo4j):
+    if server.stop(_config(ctx).neo4j, echo=lambda m: console.print(m, highlight=False)):
         console.print("Neo4j stopped.")
     else:
         console.print("Neo4j was not running.")
@@ -167,7 +178,7 @@ def neo4j_status(ctx: click.Context) -> None:
     """Print version, pid and address; exit 3 when the server is not running."""
     from mash_kg.neo4j_server import server
 
-    st = server.status(_config(ctx).neo4j)
+    st = server.status(_config(ctx).neo4j, echo=lambda m: console.print(m, highlight=False))
     _print_status(st)
     if not st.running:
         sys.exit(3)

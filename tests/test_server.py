@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import subprocess
+import sys
+import time
 
+import psutil
 import pytest
 
 from mash_kg.errors import MashError
-from mash_kg.neo4j_server import server
+from mash_kg.neo4j_server import credentials, process, server
+from mash_kg.neo4j_server.scratch import free_port
 
 
 @pytest.mark.neo4j
@@ -80,3 +86,262 @@ def test_port_in_use_is_one_clear_line(tmp_path):
         settings = Neo4jSettings(home=tmp_path, bolt_port=port, http_port=0)
         with pytest.raises(MashError, match=f"Bolt port {port} on 127.0.0.1 is already in use"):
             server.start(settings)
+
+
+# ------------------------------------------------------------------ the pid file names our server
+
+
+def _settings(home, **kw):
+    from mash_kg.config import Neo4jSettings
+
+    return Neo4jSettings(home=home, bolt_port=free_port(), http_port=0, **kw)
+
+
+def _pid_file(home):
+    (home / "run").mkdir(parents=True, exist_ok=True)
+    return home / "run" / "mash-kg-neo4j.pid"
+
+
+@pytest.fixture
+def bystander():
+    """A live process that is not Neo4j (what a reused pid points to)."""
+    proc = subprocess.Popen(["sleep", "300"])
+    yield proc
+    proc.kill()
+    proc.wait()
+
+
+def test_stop_never_signals_an_unrelated_process(tmp_path, bystander, capsys):
+    settings = _settings(tmp_path)
+    _pid_file(tmp_path).write_text(f"{bystander.pid}\n")  # the pid file format of older releases
+    assert server.stop(settings, timeout=5) is False
+    time.sleep(0.3)
+    assert bystander.poll() is None, "stop signalled a process that is not our Neo4j"
+    out = capsys.readouterr().out
+    assert f"Removed the stale pid file {_pid_file(tmp_path)}" in out
+    assert f"pid {bystander.pid} is not the Neo4j of this home (it runs: sleep 300)" in out
+    assert not _pid_file(tmp_path).exists()
+
+
+def _fake_neo4j(home):
+    """A process whose command line looks like our Neo4j of `home` (Python sleeping)."""
+    code = "import time; time.sleep(300)"
+    return subprocess.Popen([sys.executable, "-c", code, process.ENTRY_POINT,
+                             f"--home-dir={home}"])  # fmt: skip
+
+
+def test_a_reused_pid_is_not_signalled_even_when_the_command_looks_right(tmp_path, capsys):
+    """The start time recorded by `start` must match: the same command line is not enough."""
+    settings = _settings(tmp_path)
+    fake = _fake_neo4j(tmp_path)
+    try:
+        started = psutil.Process(fake.pid).create_time()
+        record = {"pid": fake.pid, "started": started - 120.0, "home": str(tmp_path)}
+        _pid_file(tmp_path).write_text(json.dumps(record))
+        assert server.stop(settings, timeout=5) is False
+        time.sleep(0.3)
+        assert fake.poll() is None
+        assert f"pid {fake.pid} now belongs to another process" in capsys.readouterr().out
+        # the same process with its true start time is ours: stop signals it and reaps it
+        record["started"] = started
+        _pid_file(tmp_path).write_text(json.dumps(record))
+        assert server.stop(settings, timeout=10) is True
+        assert fake.wait(5) is not None and not _pid_file(tmp_path).exists()
+    finally:
+        fake.kill()
+        fake.wait()
+
+
+def test_a_neo4j_of_another_home_is_not_ours(tmp_path, capsys):
+    other = tmp_path / "other"
+    fake = _fake_neo4j(other)
+    try:
+        record = {"pid": fake.pid, "started": psutil.Process(fake.pid).create_time(),
+                  "home": str(tmp_path)}  # fmt: skip
+        _pid_file(tmp_path).write_text(json.dumps(record))
+        assert server.stop(_settings(tmp_path), timeout=5) is False
+        time.sleep(0.3)
+        assert fake.poll() is None
+        assert "is not the Neo4j of this home" in capsys.readouterr().out
+    finally:
+        fake.kill()
+        fake.wait()
+
+
+def test_stale_pid_file_is_reported_and_cleaned_by_the_cli(tmp_path):
+    from click.testing import CliRunner
+
+    from mash_kg.cli import cli
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    _pid_file(tmp_path).write_text(f"{gone.pid}\n")
+    result = CliRunner().invoke(cli, ["neo4j", "--home", str(tmp_path), "stop"])
+    assert result.exit_code == 0, result.output
+    assert f"process {gone.pid} is gone" in result.output
+    assert "no process was signalled" in result.output
+    assert "Neo4j was not running." in result.output
+    assert not _pid_file(tmp_path).exists()
+    _pid_file(tmp_path).write_text("not a pid\n")
+    result = CliRunner().invoke(cli, ["neo4j", "--home", str(tmp_path), "status"])
+    assert result.exit_code == 3 and "it does not hold a pid" in result.output
+    assert not _pid_file(tmp_path).exists()
+
+
+def test_the_start_lock_waits_then_gives_up_with_one_line(tmp_path):
+    """While another start or stop holds the home's lock, the next one waits for it (the
+    real concurrent starts are in test_concurrent_starts_...), and past its timeout says so."""
+    (tmp_path / "run").mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(tmp_path / 'run' / process.LOCK_NAME)!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(300)")],
+        stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        lines = []
+        with pytest.raises(MashError, match="another `mash-kg neo4j start` or `stop` held"):
+            with process.home_lock(tmp_path, 1.0, lines.append):
+                pass
+        assert lines and "waiting up to 1 s" in lines[0]
+        assert not _pid_file(tmp_path).exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    with process.home_lock(tmp_path, 1.0, lines.append):  # free once its holder is gone
+        pass
+
+
+# ------------------------------------------------------------------ password and folder modes
+
+
+def test_generated_password_is_owner_only_and_never_echoed(tmp_path):
+    home = tmp_path / "home"
+    settings = _settings(home)
+    with pytest.raises(MashError, match=r"no password for the local Neo4j .* `mash-kg neo4j start`"):
+        _ = settings.password  # nothing generated yet, and no default to fall back on
+    credentials.secure_home(home)
+    lines: list[str] = []
+    password = credentials.local_password(settings, lines.append)
+    assert len(password) >= 24
+    assert credentials.local_password(settings, lines.append) == password  # generated once
+    assert settings.password == password  # what the CLI and the tests read
+    assert stat.S_IMODE((home / "password").stat().st_mode) == 0o600
+    for folder in (home, *(home / sub for sub in credentials.SUBDIRS)):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert len(lines) == 1 and str(home / "password") in lines[0]
+    assert password not in lines[0] and password not in repr(settings)
+    assert _settings(home, password="explicit-pw").password == "explicit-pw"
+
+
+def test_secure_home_tightens_an_older_world_readable_home(tmp_path):
+    home = tmp_path / "home"
+    for sub in credentials.SUBDIRS:
+        (home / sub).mkdir(parents=True, mode=0o755)
+    (home / "password").write_text("x" * 12)
+    os.chmod(home, 0o755)
+    os.chmod(home / "password", 0o644)
+    credentials.secure_home(home)
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "data").stat().st_mode) == 0o700
+    assert stat.S_IMODE((home / "password").stat().st_mode) == 0o600
+
+
+def test_no_default_password_for_another_server(tmp_path):
+    settings = _settings(tmp_path)
+    settings.uri = "neo4j://db.example.org:7687"
+    (tmp_path / "password").write_text("local-only-password\n")  # never sent elsewhere
+    with pytest.raises(MashError, match="NEO4J_PASSWORD is not set for the Neo4j at neo4j://db"):
+        _ = settings.password
+
+
+def test_too_short_password_is_refused_before_launching(tmp_path):
+    settings = _settings(tmp_path, password="short")
+    with pytest.raises(MashError, match="at least 8 characters"):
+        server.start(settings)
+    assert not _pid_file(tmp_path).exists()
+
+
+# ------------------------------------------------------------------ a real start in a temp home
+
+
+def _cli(*args, env, timeout=600):
+    return subprocess.run([sys.executable, "-m", "mash_kg", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)  # fmt: skip
+
+
+def _servers_of(home):
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if process._names_home(proc.info["cmdline"] or [], home):
+            found.append(proc)
+    return found
+
+
+@pytest.mark.neo4j
+def test_concurrent_starts_leave_one_secured_server_of_its_own(tmp_path):
+    """Two `mash-kg neo4j start` at once, with NEO4J_URI naming another server and no
+    NEO4J_PASSWORD: one server, on its own port with a generated password that is never
+    printed, owner-only folders, tracked by status and stopped by stop."""
+    from neo4j import GraphDatabase
+    from neo4j.exceptions import AuthError
+
+    home = tmp_path / "home"
+    bolt = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "MASH_KG_"))}
+    env.update(NEO4J_URI=f"bolt://127.0.0.1:{free_port()}", MASH_KG_NEO4J_HOME=str(home),
+               MASH_KG_BOLT_PORT=str(bolt), MASH_KG_HTTP_PORT=str(free_port()),
+               COLUMNS="200")  # fmt: skip
+    try:
+        starts = [subprocess.Popen([sys.executable, "-m", "mash_kg", "neo4j", "start"], env=env,
+                                   cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True) for _ in range(2)]  # fmt: skip
+        outputs = [p.communicate(timeout=600) for p in starts]
+        for p, (out, err) in zip(starts, outputs, strict=True):
+            assert p.returncode == 0, out + err
+        password = (home / "password").read_text().strip()
+        every = "".join(out + err for out, err in outputs)
+        assert password not in every
+        assert every.count("Generated a password for the local Neo4j") == 1
+        assert "Another `mash-kg neo4j start` or `stop` is running" in every
+        servers = _servers_of(home)
+        assert len(servers) == 1, "two starts at once launched more than one server"
+        record = json.loads((home / "run" / "mash-kg-neo4j.pid").read_text())
+        assert record["pid"] == servers[0].pid
+        # the launched server answers on its own port to its own password, not neo4j/neo4j
+        uri = f"bolt://127.0.0.1:{bolt}"
+        with GraphDatabase.driver(uri, auth=("neo4j", password)) as drv:
+            drv.verify_connectivity()
+        with pytest.raises(AuthError), GraphDatabase.driver(uri, auth=("neo4j", "neo4j")) as drv:
+            drv.verify_connectivity()
+        # owner-only folders and password; files Neo4j wrote inherit the owner-only umask
+        assert stat.S_IMODE((home / "password").stat().st_mode) == 0o600
+        for folder in (home, *(home / sub for sub in credentials.SUBDIRS)):
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        assert stat.S_IMODE((home / "logs" / "neo4j.log").stat().st_mode) & 0o077 == 0
+        for path in [*(home / "logs").rglob("*"), *(home / "conf").rglob("*")]:
+            if path.is_file():
+                assert password.encode() not in path.read_bytes(), path
+        st = _cli("neo4j", "status", env=env)
+        assert st.returncode == 0 and f"pid {servers[0].pid}, bolt {uri}" in st.stdout, st.stdout
+        # a store left with the former documented default (older mash-kg) moves to a new one
+        with GraphDatabase.driver(uri, auth=("neo4j", password)) as drv:
+            drv.execute_query("ALTER CURRENT USER SET PASSWORD FROM $o TO $n", o=password,
+                              n=credentials.LEGACY_PASSWORD, database_="system")  # fmt: skip
+        (home / "password").unlink()
+        again = _cli("neo4j", "start", env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "former documented default password: replaced it" in again.stdout
+        new = (home / "password").read_text().strip()
+        assert new != password and new not in again.stdout + again.stderr
+        with pytest.raises(AuthError), GraphDatabase.driver(
+            uri, auth=("neo4j", credentials.LEGACY_PASSWORD)
+        ) as drv:
+            drv.verify_connectivity()
+        assert [p.pid for p in _servers_of(home)] == [servers[0].pid]
+        stop = _cli("neo4j", "stop", env=env)
+        assert stop.returncode == 0 and "Neo4j stopped." in stop.stdout, stop.stdout + stop.stderr
+        assert not _servers_of(home) and not (home / "run" / "mash-kg-neo4j.pid").exists()
+    finally:
+        for proc in _servers_of(home):
+            proc.kill()

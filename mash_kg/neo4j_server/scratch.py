@@ -6,6 +6,7 @@ Never point these helpers at a graph you need: `wipe` deletes every node.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,16 +31,17 @@ def scratch_server(
     heap: str = "2g",
     pagecache: str = "512m",
     http: bool = True,
-    password: str = "mash-kg-scratch",
+    password: str | None = None,
 ) -> Iterator[Neo4jSettings]:
-    """Start the bundled Neo4j in `home` on free ports; stop it when the block ends."""
+    """Start the bundled Neo4j in `home` on free ports with `password` (default: a fresh random
+    one, so no other local user can guess it); stop it when the block ends."""
     settings = Neo4jSettings(
         home=Path(home),
         bolt_port=free_port(),
         http_port=free_port() if http else 0,
         heap=heap,
         pagecache=pagecache,
-        password=password,
+        password=password or secrets.token_urlsafe(18),
     )
     server.start(settings)
     try:

@@ -3,7 +3,8 @@
 The server is assembled from Neo4j's artifacts on Maven Central (pom.xml beside this file):
 Maven copies the jars once into a cache folder, and the JVM runs Neo4j's own server entry point
 `org.neo4j.server.CommunityEntryPoint` with a neo4j.conf written here. Data, logs and the pid
-file live under `Neo4jSettings.home`, so a restart finds the same graph.
+file live under `Neo4jSettings.home`, so a restart finds the same graph. Which process is ours
+and the start/stop lock: process.py; the password and folder modes: credentials.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -20,11 +20,24 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from mash_kg.config import DEFAULT_PASSWORD, Neo4jSettings
+from mash_kg.config import Neo4jSettings, password_path, read_password_file
 from mash_kg.errors import MashError, Neo4jUnavailable
+from mash_kg.neo4j_server.credentials import (
+    LEGACY_PASSWORD,
+    LOCAL_USER,
+    local_password,
+    secure_home,
+)
+from mash_kg.neo4j_server.process import (
+    ENTRY_POINT,
+    home_lock,
+    our_server,
+    pid_file,
+    terminate,
+    write_pid,
+)
 
 NEO4J_VERSION = "5.26.19"
-ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 JVM_FLAGS = [
     "--add-opens=java.base/java.nio=ALL-UNNAMED",
     "--add-opens=java.base/java.io=ALL-UNNAMED",
@@ -150,15 +163,13 @@ def ensure_cypher_shell(settings: Neo4jSettings, echo=print) -> list[str]:
     return [check_java(), "-cp", str(dist / "lib" / "*"), "org.neo4j.shell.Main"]
 
 
-# ---------------------------------------------------------------------------------- config, pid
+# ---------------------------------------------------------------------------------- config
 
 
 def write_conf(settings: Neo4jSettings, dist: Path) -> Path:
+    """neo4j.conf for HOME (no secrets in it); HOME's folders are made owner-only first."""
     home = settings.home
-    conf_dir = home / "conf"
-    conf_dir.mkdir(parents=True, exist_ok=True)
-    for sub in ("data", "logs", "run", "import"):
-        (home / sub).mkdir(parents=True, exist_ok=True)
+    secure_home(home)
     lines = {
         "server.directories.data": home / "data",
         "server.directories.logs": home / "logs",
@@ -184,7 +195,7 @@ def write_conf(settings: Neo4jSettings, dist: Path) -> Path:
         "db.tx_log.rotation.size": "64M",
         "db.tx_log.rotation.retention_policy": "2 files",
     }
-    conf = conf_dir / "neo4j.conf"
+    conf = home / "conf" / "neo4j.conf"
     conf.write_text(
         "# written by `mash-kg neo4j start`; edit mash-kg.toml instead\n"
         + "".join(f"{k}={v}\n" for k, v in lines.items())
@@ -192,35 +203,10 @@ def write_conf(settings: Neo4jSettings, dist: Path) -> Path:
     return conf
 
 
-def _pid_file(settings: Neo4jSettings) -> Path:
-    return settings.home / "run" / "mash-kg-neo4j.pid"
-
-
-def _read_pid(settings: Neo4jSettings) -> int | None:
-    path = _pid_file(settings)
-    try:
-        pid = int(path.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    if _alive(pid):
-        return pid
-    path.unlink(missing_ok=True)  # stale: the process is gone
-    return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # a zombie child of ours counts as gone
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
+def local_uri(settings: Neo4jSettings) -> str:
+    """The Bolt address of the local server: always 127.0.0.1:bolt_port, whatever NEO4J_URI
+    says (that names the graph the other commands use, not the server `start` launched)."""
+    return f"bolt://127.0.0.1:{settings.bolt_port}"
 
 
 # ---------------------------------------------------------------------------------- bolt
@@ -230,7 +216,7 @@ def _try_connect(settings: Neo4jSettings, password: str):
     from neo4j import GraphDatabase
 
     driver = GraphDatabase.driver(
-        settings.bolt_uri, auth=(settings.user, password), connection_timeout=3
+        local_uri(settings), auth=(LOCAL_USER, password), connection_timeout=3
     )
     try:
         driver.verify_connectivity()
@@ -240,21 +226,47 @@ def _try_connect(settings: Neo4jSettings, password: str):
         raise
 
 
-def _set_initial_password(settings: Neo4jSettings) -> None:
-    """A new store has neo4j/neo4j with a forced change: set the configured password."""
+def _change_password(settings: Neo4jSettings, old: str, new: str) -> None:
+    """ALTER CURRENT USER as `neo4j` with `old` (raises AuthError if `old` is not it)."""
     from neo4j import GraphDatabase
 
-    if len(settings.password) < 8:
-        raise MashError("NEO4J_PASSWORD must have at least 8 characters for Neo4j 5")
-    with GraphDatabase.driver(settings.bolt_uri, auth=(settings.user, "neo4j")) as driver:
+    with GraphDatabase.driver(local_uri(settings), auth=(LOCAL_USER, old)) as driver:
         driver.execute_query(
-            "ALTER CURRENT USER SET PASSWORD FROM 'neo4j' TO $pw",
-            pw=settings.password,
+            "ALTER CURRENT USER SET PASSWORD FROM $old TO $new",
+            old=old,
+            new=new,
             database_="system",
         )
 
 
-def wait_for_bolt(settings: Neo4jSettings, proc: subprocess.Popen | None, deadline: float) -> None:
+def _adopt_store(settings: Neo4jSettings, password: str, echo=print) -> None:
+    """A store that does not take `password`: a new one (neo4j/neo4j, change forced) gets it;
+    one made by an older mash-kg with its documented default is moved to it, unless the
+    password was given explicitly. Raises AuthError when neither applies."""
+    from neo4j.exceptions import AuthError
+
+    try:
+        _change_password(settings, "neo4j", password)
+        return
+    except AuthError:
+        if settings.uri is None and settings.explicit_password:
+            raise
+    _change_password(settings, LEGACY_PASSWORD, password)
+    echo(
+        f"This store still had the former documented default password: replaced it with the "
+        f"generated one in {password_path(settings.home)}."
+    )
+
+
+def wait_for_bolt(
+    settings: Neo4jSettings,
+    password: str,
+    proc: subprocess.Popen | None,
+    deadline: float,
+    echo=print,
+) -> None:
+    """Return once the local server answers on 127.0.0.1:bolt_port to `neo4j` with `password`
+    (set first on a new store); raise Neo4jUnavailable otherwise."""
     from neo4j.exceptions import AuthError, ServiceUnavailable
 
     log = settings.home / "logs" / "neo4j.log"
@@ -263,17 +275,22 @@ def wait_for_bolt(settings: Neo4jSettings, proc: subprocess.Popen | None, deadli
         if proc is not None and proc.poll() is not None:
             raise Neo4jUnavailable(f"Neo4j exited during start (code {proc.returncode}); see {log}")
         try:
-            _try_connect(settings, settings.password).close()
+            _try_connect(settings, password).close()
             return
         except AuthError as exc:
             last_error = exc
             try:
-                _set_initial_password(settings)
+                _adopt_store(settings, password, echo)
                 continue
             except AuthError:
+                source = (
+                    "NEO4J_PASSWORD"
+                    if settings.uri is None and settings.explicit_password
+                    else str(password_path(settings.home))
+                )
                 raise Neo4jUnavailable(
-                    f"Neo4j at {settings.bolt_uri} rejects the configured password: set "
-                    f"NEO4J_PASSWORD to the one this store was created with ({settings.home})"
+                    f"the Neo4j store in {settings.home} rejects the password from {source}: "
+                    "set NEO4J_PASSWORD to the one this store was created with"
                 ) from None
             except ServiceUnavailable as exc2:
                 last_error = exc2
@@ -283,9 +300,14 @@ def wait_for_bolt(settings: Neo4jSettings, proc: subprocess.Popen | None, deadli
             last_error = exc
         time.sleep(0.5)
     raise Neo4jUnavailable(
-        f"Neo4j did not answer on {settings.bolt_uri} within "
-        f"{settings.start_timeout:.0f} s ({last_error}); see {log}"
+        f"Neo4j did not answer on {local_uri(settings)} within "
+        f"{settings.start_timeout:.0f} s ({_first_line(last_error)}); see {log}"
     )
+
+
+def _first_line(exc: Exception | None) -> str:
+    text = str(exc).strip().splitlines() if exc is not None else []
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _port_in_use(port: int) -> bool:
@@ -298,11 +320,21 @@ def _port_in_use(port: int) -> bool:
 
 
 def start(settings: Neo4jSettings, echo=print) -> ServerStatus:
-    """Start the local server (or find it running) and return once Bolt answers."""
-    pid = _read_pid(settings)
-    if pid is not None:
-        wait_for_bolt(settings, None, time.monotonic() + settings.start_timeout)
-        return status(settings)
+    """Start the local server (or find it running) and return once it answers on its own Bolt
+    port with its own password. Exclusive per home; a server it launched but could not secure
+    (password set) is stopped again, so none is left with neo4j/neo4j."""
+    secure_home(settings.home)
+    with home_lock(settings.home, settings.start_timeout + 60, echo):
+        deadline = time.monotonic() + settings.start_timeout
+        password = local_password(settings, echo)
+        if our_server(settings.home, echo) is not None:
+            wait_for_bolt(settings, password, None, deadline, echo)
+            return status(settings, echo)
+        _launch_and_wait(settings, password, deadline, echo)
+        return status(settings, echo)
+
+
+def _launch_and_wait(settings: Neo4jSettings, password: str, deadline: float, echo) -> None:
     java = check_java()
     for port, what, var in (
         (settings.bolt_port, "Bolt", "MASH_KG_BOLT_PORT"),
@@ -328,8 +360,6 @@ def start(settings: Neo4jSettings, echo=print) -> ServerStatus:
         f"--home-dir={settings.home}",
         f"--config-dir={conf.parent}",
     ]
-    if settings.password == DEFAULT_PASSWORD:
-        echo("Using the documented local default password; set NEO4J_PASSWORD to change it.")
     with console.open("ab") as out:
         proc = subprocess.Popen(
             cmd,
@@ -338,52 +368,47 @@ def start(settings: Neo4jSettings, echo=print) -> ServerStatus:
             stdin=subprocess.DEVNULL,
             cwd=settings.home,
             start_new_session=True,
+            umask=0o077,  # the store and logs Neo4j writes: owner-only
         )
-    _pid_file(settings).write_text(f"{proc.pid}\n")
     try:
-        wait_for_bolt(settings, proc, time.monotonic() + settings.start_timeout)
-    except Neo4jUnavailable:
+        write_pid(settings.home, proc.pid)
+        wait_for_bolt(settings, password, proc, deadline, echo)
+    except BaseException:  # incl. Ctrl-C: never leave a server we could not secure
         if proc.poll() is None:
             proc.terminate()
             try:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        _pid_file(settings).unlink(missing_ok=True)
+                proc.wait()
+        pid_file(settings.home).unlink(missing_ok=True)
         raise
-    return status(settings)
 
 
-def stop(settings: Neo4jSettings, timeout: float = 90.0) -> bool:
-    """Stop the local server cleanly (SIGTERM runs Neo4j's shutdown hook); False if none ran."""
-    pid = _read_pid(settings)
-    if pid is None:
+def stop(settings: Neo4jSettings, timeout: float = 90.0, echo=print) -> bool:
+    """Stop the local server cleanly (SIGTERM runs Neo4j's shutdown hook); False if none ran.
+    Only a process that is still the recorded Neo4j of this home is signalled."""
+    if not (settings.home / "run").is_dir():
         return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            break
-        try:  # reap it if it is our own child (the test session starts it in-process)
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        time.sleep(0.2)
-    else:
-        raise MashError(
-            f"Neo4j (pid {pid}) did not stop within {timeout:.0f} s; "
-            f"see {settings.home / 'logs' / 'neo4j.log'}"
-        )
-    _pid_file(settings).unlink(missing_ok=True)
-    return True
+    with home_lock(settings.home, timeout + 60, echo):
+        proc = our_server(settings.home, echo)
+        if proc is None:
+            return False
+        terminate(proc, timeout, settings.home / "logs" / "neo4j.log")
+        pid_file(settings.home).unlink(missing_ok=True)
+        return True
 
 
-def status(settings: Neo4jSettings) -> ServerStatus:
-    pid = _read_pid(settings)
+def status(settings: Neo4jSettings, echo=print) -> ServerStatus:
+    """The local server of this home: its pid (checked to be ours) and, when it answers with
+    its own password, its version."""
+    proc = our_server(settings.home, echo)
     version = None
-    if pid is not None:
+    password = settings.explicit_password if settings.uri is None else None
+    password = password or read_password_file(settings.home)
+    if proc is not None and password:
         try:
-            driver = _try_connect(settings, settings.password)
+            driver = _try_connect(settings, password)
             with driver:
                 records, _, _ = driver.execute_query(
                     "CALL dbms.components() YIELD versions, edition "
@@ -394,9 +419,9 @@ def status(settings: Neo4jSettings) -> ServerStatus:
             version = None
     http = f"http://127.0.0.1:{settings.http_port}/browser/" if settings.http_port else None
     return ServerStatus(
-        running=pid is not None and version is not None,
-        pid=pid,
-        address=settings.bolt_uri,
+        running=proc is not None and version is not None,
+        pid=proc.pid if proc is not None else None,
+        address=local_uri(settings),
         version=version,
         home=settings.home,
         http=http,
