@@ -38,6 +38,7 @@ SITE_FORMATS: dict[str, tuple[str, str]] = {
     "tables": ("mash_kg.sites", "codes + counts or events tables (CSV or Parquet)"),
     "fhir": ("mash_kg.loaders.fhir", "FHIR R4 bulk NDJSON or Bundle JSON (Synthea)"),
     "omop": ("mash_kg.loaders.omop", "OMOP CDM tables with concept"),
+    "summary": ("mash_kg.summary.site", "a site's summary folder (mash-kg site summarize)"),
 }
 
 

@@ -56,6 +56,8 @@ def load_site(spec: SiteSpec) -> SiteData:
         return adapter(spec.id, [spec.path])
     if spec.format == "omop":
         return adapter(spec.id, spec.path, prefer=spec.prefer)
+    if spec.format == "summary":
+        return adapter(spec.id, spec.path)
     return adapter(spec.id, spec.codes, counts=spec.counts, events=spec.events)
 
 

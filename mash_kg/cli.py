@@ -670,5 +670,10 @@ def demo(ctx: click.Context) -> None:
     run_demo(_config(ctx), console)
 
 
+from mash_kg.summary.cli import site as _site  # noqa: E402  (mash-kg site summarize)
+
+cli.add_command(_site)
+
+
 def main() -> None:
     cli(prog_name="mash-kg")

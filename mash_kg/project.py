@@ -147,6 +147,10 @@ def load_project(config: Config) -> Project:
         spec = SiteSpec(id=str(section["id"]))
         _fill(spec, {k: v for k, v in section.items() if k != "id"}, f"[[sites]] {spec.id}", cfg)
         _check_site(spec, cfg)
+        if spec.format == "summary":  # counted at the site: its window must be the project's
+            from mash_kg.summary.folder import check_window
+
+            check_window(spec.path, model.window_days)
         sites.append(spec)
     if not sites:
         raise InputError(cfg, "no [[sites]] listed", hint="add one [[sites]] table per site")
