@@ -40,9 +40,10 @@ import pyarrow.parquet as pq
 from mash_kg import __version__
 from mash_kg.config import Neo4jSettings
 from mash_kg.cooccurrence import matrix_to_counts
+from mash_kg.errors import InputError
 from mash_kg.loaders import get_site_adapter
 from mash_kg.project import Project, SiteSpec
-from mash_kg.sites import SiteData
+from mash_kg.sites import SiteData, share_ids
 from mash_kg.stage1 import SiteVectors, align_to_reference, site_vectors
 from mash_kg.text_embed import TextEmbedder
 
@@ -115,6 +116,12 @@ def run_hierarchy(
     finally:
         driver.close()
     advance(1)
+    vocabs = graph_vocabularies(settings)
+    # curated = of a loaded vocabulary: codes an earlier sync created are no parents
+    ctx_nodes = ctx_nodes[ctx_nodes["vocab"].isin(set(vocabs))].reset_index(drop=True)
+    keep = set(ctx_nodes["id"])
+    ctx_edges = ctx_edges[ctx_edges["child"].isin(keep) & ctx_edges["parent"].isin(keep)]
+    warnings = check_meeting(codes, ctx_nodes, vocabs, project.path)
     nodes = node_table(codes, ctx_nodes)
     advance = step(f"text embeddings of the context ({len(nodes)} codes)", len(nodes))
     text = embedder.embed(list(nodes["name"]), progress=advance).astype(np.float32)
@@ -138,7 +145,51 @@ def run_hierarchy(
     }
     if len(space.encoder_training):
         tables["encoder_training"] = space.encoder_training
-    return tables, {"stage2": space.figures, "stage3": result.figures}
+    return tables, {"stage2": space.figures, "stage3": result.figures, "warnings": warnings}
+
+
+def graph_vocabularies(settings: Neo4jSettings) -> dict[str, int]:
+    """The vocabularies loaded in the graph -> their codes (graph.reader.read_vocabularies)."""
+    from mash_kg.graph import connect
+    from mash_kg.graph.reader import read_vocabularies
+
+    driver = connect(settings, schema=False)
+    try:
+        return read_vocabularies(driver, settings.database)
+    finally:
+        driver.close()
+
+
+def check_meeting(
+    codes: pd.DataFrame, ctx_nodes: pd.DataFrame, vocabs: dict[str, int], origin: Path
+) -> list[str]:
+    """Stages II-III place codes among the curated nodes their site codes meet: none met is
+    an error naming the sites' and the graph's vocabularies; a site that meets none is a
+    warning (its codes can only form latent groups)."""
+    met = codes["id"].isin(set(ctx_nodes["id"]))
+    held = ", ".join(f"{v} ({n:,} codes)" for v, n in sorted(vocabs.items())) or "nothing"
+
+    def site_vocabs(rows: pd.DataFrame) -> str:
+        vc = rows["vocab"].value_counts()
+        return ", ".join(f"{v} ({n:,})" for v, n in vc.head(6).items())
+
+    if not met.any():
+        raise InputError(
+            origin, f"no site code is in the curated graph: the sites code in "
+            f"{site_vocabs(codes)}; the graph holds {held}",
+            hint="load the ontology the codes belong to (mash-kg load obo/edges/...) under the "
+            "vocab the sites use, or map a site's name onto a loaded vocabulary in [[sites]] "
+            'vocabularies = {LOCAL = "LOADED"}; [hierarchy] enabled = false builds Stage I alone',
+        )  # fmt: skip
+    warnings = []
+    for site, rows in codes[~met].groupby("site", sort=True):
+        if not met[codes["site"] == site].any():
+            warnings.append(
+                f"site {site}: none of its {len(rows):,} codes ({site_vocabs(rows)}) is in the "
+                f"curated graph (it holds {held}); they can only go into latent groups: load "
+                "their ontology or map the site's vocabulary in [[sites]] vocabularies"
+            )  # fmt: skip
+    return warnings
 
 
 def _write_points(df: pd.DataFrame, path: Path) -> None:
@@ -173,6 +224,11 @@ def run_build(
     for spec in project.sites:
         sites.append(load_site(spec))
         advance(1)
+    # a site's codes of any vocabulary the graph holds (or that [[sites]] vocabularies maps
+    # onto one) get the graph's ids, so they meet the loaded nodes
+    graph_vocabs = graph_vocabularies(settings) if project.hierarchy.enabled else {}
+    sites = [share_ids(s, set(graph_vocabs), spec.vocabularies, origin=project.path)
+             for s, spec in zip(sites, project.sites, strict=True)]  # fmt: skip
     n_codes = sum(len(s.codes) for s in sites)
     embedder = TextEmbedder(m.text_model, cache_dir=settings.cache / "text")
     advance = step(f"text embeddings ({n_codes} codes)", n_codes)
@@ -234,11 +290,13 @@ def run_build(
             "config": str(project.path),
             "model": dict(vars(m)),
             "reference_site": m.reference_site,
-            "sites": {k: v for k, v in figures.items() if k not in ("stage2", "stage3")},
+            "sites": {k: v for k, v in figures.items()
+                      if k not in ("stage2", "stage3", "warnings")},  # fmt: skip
             "hierarchy": dict(vars(project.hierarchy)),
             "encoder": dict(vars(project.encoder)),
             "stage2": figures.get("stage2"),
             "stage3": figures.get("stage3"),
+            "warnings": figures.get("warnings") or [],
             "stages": stages,
             "seconds": round(time.perf_counter() - started, 1),
         }

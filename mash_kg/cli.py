@@ -66,8 +66,13 @@ class MashGroup(click.Group):
             sys.exit(1)
 
 
-def progress_bars(transient: bool = False) -> Progress:
-    """The progress display of every long step: description, bar, done/total, elapsed."""
+def progress_bars(transient: bool = False):
+    """The progress display of every long step: description, bar, done/total, elapsed; on a
+    stdout that is not a terminal, plain lines per step and every MASH_KG_PROGRESS_SECONDS."""
+    if not console.is_terminal:
+        from mash_kg.progress import PlainProgress
+
+        return PlainProgress(console)
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -458,6 +463,10 @@ def phenotype_expand(ctx: click.Context, name: str, site: str, max_rank: int, fm
         rows = run_view(driver, "phenotype_codes",
                         {"phenotype": name, "site": site, "max_rank": max_rank},
                         settings.database)  # fmt: skip
+        if not rows:  # asked for the site's codes and there are none: say why, exit 1
+            from mash_kg.graph.phenotypes import why_empty
+
+            raise MashError(why_empty(driver, name, site, max_rank, settings.database))
     finally:
         driver.close()
     if fmt == "table":
@@ -536,6 +545,9 @@ def build(ctx: click.Context) -> None:
             f"{s3['latent_groups']:,} latent groups, {s3['codes_left_unparented']:,} left.",
             highlight=False,
         )
+    for warning in manifest.get("warnings") or []:
+        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False,
+                          soft_wrap=True)  # fmt: skip
     console.print(f"build folder: {folder} ({manifest['seconds']} s)")
 
 
@@ -564,7 +576,8 @@ def eval_(ctx: click.Context, build_dir: Path | None, fmt: str) -> None:
         click.echo(json.dumps(metrics, indent=2))
         return
     table = Table(title=f"build {metrics['build']}: {metrics['heldout_codes']} held-out codes, "
-                  f"{metrics['candidates_per_code']:.0f} candidates each")  # fmt: skip
+                  f"{metrics['candidates_per_code']:.0f} candidates each; coverage "
+                  f"{metrics['coverage']:.1%} (true parent among the candidates)")  # fmt: skip
     table.add_column("parent ranking")
     for col in ("hit@1", "hit@10", "MRR", "mean rank"):
         table.add_column(col, justify="right")
@@ -573,6 +586,11 @@ def eval_(ctx: click.Context, build_dir: Path | None, fmt: str) -> None:
         table.add_row(label, *(("-" if m[k] is None else str(m[k]))
                                for k in ("hit@1", "hit@10", "mrr", "mean_rank")))  # fmt: skip
     console.print(table)
+    console.print(
+        f"hit@k and MRR count every held-out code ({metrics['not_a_candidate']} whose true "
+        "parent was not a candidate are misses); mean rank is over the covered ones",
+        highlight=False,
+    )
     e = metrics["edges"]
     console.print(
         f"MASH_IS_A edges drawn for held-out codes (score >= {e['threshold']}): {e['drawn']}, "

@@ -6,7 +6,10 @@ codes that have one; Stage III placed those codes like any code without a parent
 model, and the text model alone as the reference of the same split). From it and the learned
 edges (``hierarchy.parquet``):
 
-- hit@1, hit@10, MRR, mean rank of the true parent, for the model and for text alone;
+- hit@1, hit@10, MRR of the true parent over every held-out code (a code whose true parent
+  was not among its candidates is a miss: rank infinite), for the model and for text alone;
+  mean rank among the codes whose true parent was a candidate;
+- coverage: the share of held-out codes whose true parent was a candidate at all;
 - precision / recall of the MASH_IS_A edges drawn for held-out codes (at parent_threshold);
 - the share of held-out codes that got no parent and went to a latent group instead;
 - for the build's Poincaré space (Stage II's figures): Nickel & Kiela reconstruction of the
@@ -25,15 +28,38 @@ from mash_kg.errors import InputError
 
 
 def _ranks(ranks: pd.Series) -> dict:
-    r = ranks.dropna().to_numpy(dtype=float)
+    """Over every held-out code: a missing rank (true parent not a candidate) is a miss."""
+    r = pd.to_numeric(ranks, errors="coerce").to_numpy(dtype=float)
     if not len(r):
         return {"hit@1": None, "hit@10": None, "mrr": None, "mean_rank": None}
+    covered = r[np.isfinite(r)]
+    inv = np.where(np.isfinite(r), 1 / np.where(np.isfinite(r), r, 1), 0.0)
     return {
-        "hit@1": round(float((r <= 1).mean()), 4),
-        "hit@10": round(float((r <= 10).mean()), 4),
-        "mrr": round(float((1 / r).mean()), 4),
-        "mean_rank": round(float(r.mean()), 2),
+        "hit@1": round(float((np.nan_to_num(r, nan=np.inf) <= 1).mean()), 4),
+        "hit@10": round(float((np.nan_to_num(r, nan=np.inf) <= 10).mean()), 4),
+        "mrr": round(float(inv.mean()), 4),
+        "mean_rank": round(float(covered.mean()), 2) if len(covered) else None,
     }
+
+
+def _nothing_held_out(path: Path, manifest: dict) -> InputError:
+    """Why a build has no held-out code, from its settings and Stage III's figures."""
+    share = (manifest.get("hierarchy") or {}).get("holdout") or 0
+    s3 = manifest.get("stage3") or {}
+    parented = s3.get("codes_with_curated_parent")
+    if not share:
+        return InputError(path, "nothing to score: the build held out no curated edges "
+                          "([hierarchy] holdout = 0)", hint="set [hierarchy] holdout = 0.2 and "
+                          "build again")  # fmt: skip
+    if parented == 0:
+        return InputError(path, f"nothing to score: none of the build's codes has a curated "
+                          f"parent in the graph, so holdout = {share} had nothing to hide (its "
+                          "sites' codes do not meet a loaded hierarchy; see the build's "
+                          "warnings)", hint="load the ontology the sites code in, or map "
+                          "a site's vocabulary in [[sites]] vocabularies; build again")  # fmt: skip
+    return InputError(path, f"nothing to score: holdout = {share} of the {parented} codes with "
+                      "a curated parent rounds to none", hint="raise [hierarchy] holdout or "
+                      "build with more codes")  # fmt: skip
 
 
 def evaluate_build(folder: Path) -> dict:
@@ -50,12 +76,12 @@ def evaluate_build(folder: Path) -> dict:
                          "enabled = true (the default)")  # fmt: skip
     holdout = pd.read_parquet(folder / "holdout.parquet")
     if holdout.empty:
-        raise InputError(manifest_path, "the build held out no curated edges",
-                         hint="set [hierarchy] holdout = 0.2 and build again")  # fmt: skip
+        raise _nothing_held_out(manifest_path, manifest)
     learned = pd.read_parquet(folder / "hierarchy.parquet")
     # one row per held-out code: its best-ranked true parent (a code may have several)
-    best = holdout.sort_values("rank").drop_duplicates("id")
-    best_text = holdout.sort_values("text_rank").drop_duplicates("id")
+    best = holdout.sort_values("rank", na_position="last").drop_duplicates("id")
+    best_text = holdout.sort_values("text_rank", na_position="last").drop_duplicates("id")
+    covered = int(best["rank"].notna().sum())
     truth = set(zip(holdout["id"], holdout["parent"], strict=True))
     held = set(holdout["id"])
     drawn = learned[learned["child"].isin(held)]
@@ -67,6 +93,9 @@ def evaluate_build(folder: Path) -> dict:
         "build": manifest["id"],
         "heldout_codes": len(held),
         "candidates_per_code": float(np.mean(holdout["candidates"])),
+        # share of held-out codes whose true parent was a candidate: hit@k can't exceed it
+        "coverage": round(covered / len(held), 4),
+        "not_a_candidate": len(held) - covered,
         "model": _ranks(best["rank"]),
         "text_only": _ranks(best_text["text_rank"]),
         "edges": {

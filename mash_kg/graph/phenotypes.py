@@ -43,3 +43,37 @@ def write_phenotypes(driver: Driver, tables: PhenotypeTables, database: str = "n
             "SET r.descendants = item.descendants, r.mapped = item.mapped, "
             "r.excluded = item.excluded", rows=rows).consume())  # fmt: skip
     return {"phenotypes": len(rows), "items": len(items)}
+
+
+EMPTY_EXPANSION = """
+MATCH (p:Phenotype {id: $phenotype})-[inc:INCLUDES]->(root:Code)
+OPTIONAL MATCH (c:Code)-[:IS_A|MASH_IS_A*1..]->(root) WHERE inc.descendants
+WITH inc, root, count(DISTINCT c) AS below
+RETURN sum(CASE WHEN inc.excluded THEN 0 ELSE 1 END) AS included,
+       sum(CASE WHEN inc.excluded THEN 1 ELSE 0 END) AS excluded,
+       sum(CASE WHEN inc.excluded THEN 0 ELSE below END) AS descendants,
+       collect(CASE WHEN NOT inc.excluded THEN root.id END)[..3] AS examples
+"""
+
+
+def why_empty(driver: Driver, phenotype: str, site: str, max_rank: int,
+              database: str = "neo4j") -> str:  # fmt: skip
+    """One line saying why `phenotype` expands to no code at `site` and what to try."""
+    rec = driver.execute_query(EMPTY_EXPANSION, phenotype=phenotype,
+                               database_=database).records[0]  # fmt: skip
+    site_codes = driver.execute_query(
+        "MATCH (c:Code) WHERE $site IN coalesce(c.sites, []) RETURN count(c) AS n",
+        site=site, database_=database,
+    ).records[0]["n"]  # fmt: skip
+    if not rec["included"]:
+        return (f"phenotype {phenotype!r} expands to nothing: every one of its "
+                f"{rec['excluded']} concepts is excluded (fix the definition and import it "
+                "again)")  # fmt: skip
+    concepts = ", ".join(rec["examples"]) + (", ..." if rec["included"] > 3 else "")
+    return (
+        f"phenotype {phenotype!r} has no code at site {site}: its {rec['included']} included "
+        f"concept(s) ({concepts}) and their {rec['descendants']} descendant(s) are neither "
+        f"coded at site {site} (which has {site_codes} codes in the graph) nor ALIGNED_WITH "
+        f"one of its codes within rank {max_rank} (try --max-rank 5, include descendants, "
+        "or sync a build whose site codes in these vocabularies)"
+    )
