@@ -1,5 +1,5 @@
 // purpose: the codes of a phenotype at one site, each with why: the rule (listed, descendant, mapped), the edges walked (curated IS_A, learned MASH_IS_A), their confidence (product of learned scores), and how the site has it (coded there, else aligned to a concept); one row per code, its strongest reason
-// parameters: phenotype (string) - a Phenotype id; site (string) - a Site id; max_rank (integer, default 1) - deepest ALIGNED_WITH rank followed
+// parameters: phenotype (string) - a Phenotype id; site (string) - a Site id; max_rank (integer, default 1, 1..100) - deepest ALIGNED_WITH rank followed
 // example: :param phenotype => 'type2_diabetes'; :param site => 'B'; :param max_rank => 1
 MATCH (p:Phenotype {id: $phenotype})-[inc:INCLUDES]->(root:Code)
 CALL {

@@ -1,5 +1,5 @@
 // purpose: learned edges with the lowest confidence first, for review: MASH_IS_A by score, best ALIGNED_WITH match by transport probability
-// parameters: threshold (float, default 0.5) - show edges below this confidence (0-1); limit (integer, default 100) - most rows
+// parameters: threshold (float, default 0.5, 0..1) - show edges below this confidence; limit (integer, default 100, 1..10000) - most rows
 // example: :param threshold => 0.5; :param limit => 50
 CALL {
   MATCH (a:Code)-[r:MASH_IS_A]->(b) WHERE r.score < $threshold

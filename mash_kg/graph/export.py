@@ -14,11 +14,14 @@ Written to a folder (tab-separated, as Athena ships them):
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pandas as pd
 from neo4j import Driver, RoutingControl
+
+from mash_kg.errors import InputError
 
 FIRST_ID = 2_000_000_001
 DOMAIN = {"diagnosis": "Condition", "medication": "Drug", "lab": "Measurement",
@@ -59,10 +62,33 @@ def ancestors(edges: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["ancestor", "descendant", "min_levels", "max_levels"])
 
 
+def check_folder(out: Path) -> Path:
+    """An output folder that can be made and written, checked before anything is read."""
+    out = out.expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise InputError(out, "exists and is not a folder", hint="choose a new folder name")
+    real = Path(os.path.realpath(out))
+    if any(real == Path(s) or Path(s) in real.parents for s in ("/proc", "/sys", "/dev")):
+        raise InputError(out, "is on a system filesystem (/proc, /sys or /dev)",
+                         hint="choose a folder on a disk")  # fmt: skip
+    base = out
+    while not base.exists():
+        base = base.parent
+    if not base.is_dir():
+        raise InputError(out, f"{base} is a file, not a folder", hint="choose another path")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise InputError(out, f"{base} is not writable", hint="choose a folder you can write")
+    return out
+
+
 def export_graph(driver: Driver, out: Path, database: str = "neo4j") -> dict[str, int]:
     """Write the export folder; returns rows per file."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_folder(Path(out))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(out, f"cannot create the folder ({exc.strerror})",
+                         hint="choose a folder you can write") from None  # fmt: skip
     codes = _read(driver, "MATCH (n:Code) RETURN n.id AS id, n.name AS name, n.vocab AS vocab, "
                   "n.code AS code, n.domain AS domain, n.kind AS kind, n.status AS status, "
                   "n.site AS site ORDER BY id", database)  # fmt: skip

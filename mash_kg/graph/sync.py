@@ -27,23 +27,27 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 from neo4j import Driver
-from neo4j.exceptions import ConstraintError
 
-from mash_kg.errors import InputError, MashError
-from mash_kg.graph.writer import DEFAULT_BATCH, _batches
+from mash_kg import artefact
+from mash_kg.errors import InputError
+from mash_kg.graph.lock import LockLost, SyncLocked, WriteLock, acquire, break_lock, commit
+from mash_kg.graph.writer import DEFAULT_BATCH, RetireRefused, _batches
 
-LOCK_ID = "sync"
+__all__ = ["LockLost", "SyncLocked", "SyncReport", "break_lock", "sync_build"]
+# the two labels a MASH_IS_A end can have, and the query fragment for each (never from data)
+_END_LABELS = {"Code": "Code", "Latent": "Latent"}
+# a sync that would remove more than this share of the learned content the graph holds stops
+# unless allowed (`--allow-retire`): an empty or foreign build must not wipe it
+MAX_RETIRE_SHARE = 0.5
 # properties a build owns on its codes; sync_hash digests the first three, edges_hash the
 # code's outgoing ALIGNED_WITH and MASH_IS_A edges (only codes whose edges_hash changed have
 # their edges read back and compared)
@@ -78,10 +82,6 @@ class SyncReport:
                 + self.learned_added + self.learned_changed + self.learned_removed)  # fmt: skip
 
 
-class SyncLocked(MashError):
-    """Another sync holds the lock."""
-
-
 class Vectors:
     """Rows of one matrix looked up by id (a build's embeddings or points)."""
 
@@ -112,29 +112,46 @@ class Vectors:
         return out, have
 
 
-def _matrix(column) -> np.ndarray:
+def _matrix(column, where: Path | None = None) -> np.ndarray:
     """A Parquet column of equal-length float lists as one (rows, dim) array, without a
-    Python object per row."""
+    Python object per row; lists of unequal length or with nulls are a damaged build."""
+    import pyarrow.compute as pc
+
     flat = column.combine_chunks()
     if len(flat) == 0:
         return np.zeros((0, 0))
+    lengths = pc.list_value_length(flat)
+    low, high = pc.min_max(lengths).values()
+    if flat.null_count or low.as_py() != high.as_py() or flat.flatten().null_count:
+        raise InputError(where or "build", "vectors of unequal length or missing values",
+                         hint="the build folder is damaged: build again")  # fmt: skip
     values = flat.flatten().to_numpy(zero_copy_only=False)
     return values.reshape(len(flat), -1)
 
 
+CODES_COLUMNS = ["id", "site"]
+COUNTERPART_COLUMNS = ["id", "other_id", "score", "rank", "method", "transport"]
+HIERARCHY_COLUMNS = ["child", "parent", "score", "rank", "parent_label"]
+LATENT_COLUMNS = ["id", "name", "domain", "size"]
+
+
 def read_build(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, Vectors]:
-    """(manifest, codes, counterparts, embedding by code id) of a build folder."""
+    """(manifest, codes, counterparts, embedding by code id) of a build folder, checked against
+    its manifest; an empty, damaged or incomplete build is one clear line."""
     folder = Path(folder)
-    need = ["manifest.json", "codes.parquet", "counterparts.parquet", "embeddings.parquet"]
-    for name in need:
-        if not (folder / name).is_file():
-            raise InputError(folder / name, "missing from the build folder",
-                             hint="run mash-kg build, then sync the folder it prints")  # fmt: skip
-    manifest = json.loads((folder / "manifest.json").read_text())
-    codes = pd.read_parquet(folder / "codes.parquet")
-    counterparts = pd.read_parquet(folder / "counterparts.parquet")
-    emb = pq.read_table(folder / "embeddings.parquet", columns=["id", "site", "aligned"])
-    vectors = _matrix(emb.column("aligned")).astype(np.float32)
+    manifest = artefact.read_manifest(folder)
+    need = ["codes.parquet", "counterparts.parquet", "embeddings.parquet"]
+    if (folder / "hierarchy.parquet").exists() or "III" in (manifest.get("stages") or []):
+        need += ["hierarchy.parquet", "latent.parquet", "poincare.parquet"]
+    artefact.verify(folder, manifest, need)
+    codes = artefact.read_frame(folder, "codes.parquet", CODES_COLUMNS)
+    if codes.empty:
+        raise InputError(folder / "codes.parquet", "the build has no codes: syncing it would "
+                         "remove all learned content", hint="check the build's site inputs and "
+                         "build again")  # fmt: skip
+    counterparts = artefact.read_frame(folder, "counterparts.parquet", COUNTERPART_COLUMNS)
+    emb = artefact.read_table(folder, "embeddings.parquet", ["id", "site", "aligned"])
+    vectors = _matrix(emb.column("aligned"), folder / "embeddings.parquet").astype(np.float32)
     norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
     # unit norm, kept in float32: the values written are the same on every run
     vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
@@ -151,20 +168,25 @@ def read_build(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, Vectors]
 
 def read_hierarchy(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, Vectors]:
     """(MASH_IS_A edges, latent groups, point on the ball by id) of a Stage III build; empty
-    tables for a Stage I build."""
+    tables for a Stage I build. A parent_label other than Code or Latent is refused (labels
+    never come from data)."""
     folder = Path(folder)
-    if not (folder / "hierarchy.parquet").is_file():
-        empty = pd.DataFrame(columns=["child", "parent", "score", "rank", "parent_label"])
-        return (
-            empty,
-            pd.DataFrame(columns=["id", "name", "domain", "size"]),
-            Vectors([], np.zeros((0, 0))),
-        )
-    hierarchy = pd.read_parquet(folder / "hierarchy.parquet")
-    latent = pd.read_parquet(folder / "latent.parquet")
-    pts = pq.read_table(folder / "poincare.parquet", columns=["id", "role", "point"])
+    if not (folder / "hierarchy.parquet").exists():
+        empty = pd.DataFrame(columns=HIERARCHY_COLUMNS)
+        return empty, pd.DataFrame(columns=LATENT_COLUMNS), Vectors([], np.zeros((0, 0)))
+    hierarchy = artefact.read_frame(folder, "hierarchy.parquet", HIERARCHY_COLUMNS)
+    bad = ~hierarchy["parent_label"].isin(list(_END_LABELS))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(folder / "hierarchy.parquet", f"parent_label "
+                         f"{str(hierarchy['parent_label'].iat[row])[:40]!r} is not Code or Latent",
+                         row=row + 1, hint="the build folder is damaged or was edited: build "
+                         "again")  # fmt: skip
+    latent = artefact.read_frame(folder, "latent.parquet", LATENT_COLUMNS)
+    pts = artefact.read_table(folder, "poincare.parquet", ["id", "role", "point"])
     keep = [r != "context" for r in pts.column("role").to_pylist()]
-    points = _matrix(pts.column("point")).astype(np.float64)  # deep codes need float64
+    # deep codes need float64
+    points = _matrix(pts.column("point"), folder / "poincare.parquet").astype(np.float64)
     ids = pts.column("id").to_pylist()
     return hierarchy, latent, Vectors([i for i, k in zip(ids, keep, strict=True) if k],
                                       points[np.array(keep, dtype=bool)])  # fmt: skip
@@ -197,45 +219,91 @@ def _round(x: float) -> float:
     return float(np.float32(x))  # scores as float32 values: stable across runs and reads
 
 
-def clear_lock(driver: Driver, database: str = "neo4j") -> bool:
-    """Delete the sync lock; True when there was one."""
-    records, _, _ = driver.execute_query(
-        "MATCH (l:SyncLock {id: $id}) DELETE l RETURN count(*) AS n", id=LOCK_ID,
-        database_=database,
-    )  # fmt: skip
-    return records[0]["n"] > 0
+@dataclass
+class SyncPlan:
+    """What a sync will write: the difference between a build and what the graph held when it
+    was read (rows for each batched statement), and its report."""
 
+    report: SyncReport
+    manifest: dict
+    dim: int
+    build_changed: bool
+    rows: dict[str, list] = field(default_factory=dict)
+    held_total: int = 0  # learned items the graph held (codes with sites, edges, groups)
 
-def _take_lock(driver: Driver, build: str, database: str) -> None:
-    try:
-        driver.execute_query(
-            "CREATE (:SyncLock {id: $id, build: $build, pid: $pid, host: $host, since: $since})",
-            id=LOCK_ID, build=build, pid=os.getpid(), host=socket.gethostname(),
-            since=datetime.now(UTC).isoformat(timespec="seconds"), database_=database,
-        )  # fmt: skip
-    except ConstraintError:
-        records, _, _ = driver.execute_query(
-            "MATCH (l:SyncLock {id: $id}) RETURN properties(l) AS p", id=LOCK_ID,
-            database_=database,
-        )  # fmt: skip
-        p = records[0]["p"] if records else {}
-        raise SyncLocked(
-            f"another sync holds the lock (build {p.get('build')}, pid {p.get('pid')} on "
-            f"{p.get('host')}, since {p.get('since')}); if that process is gone, run "
-            "`mash-kg sync --break-lock`"
-        ) from None
+    @property
+    def removals(self) -> int:
+        r = self.report
+        return (r.codes_retired + len(self.rows["strip"]) + r.aligned_removed
+                + r.latent_removed + r.learned_removed)  # fmt: skip
 
 
 def sync_build(
     driver: Driver, folder: Path, *, database: str = "neo4j", batch_size: int = DEFAULT_BATCH,
     dry_run: bool = False, progress: Callable[[int], None] | None = None,
+    allow_retire: bool = False, notify: Callable[[str], None] | None = None,
     _fail_after: int | None = None,
 ) -> SyncReport:  # fmt: skip
-    """Make the graph hold the build in `folder` (see the module docstring)."""
+    """Make the graph hold the build in `folder` (see the module docstring). The build is read
+    and checked first; then the write lock is taken before the graph is read, and checked again
+    inside the writing transaction. A dry run takes no lock and writes nothing."""
     t0 = time.perf_counter()
+    target = read_target(folder)
+    if dry_run:
+        plan = plan_sync(driver, target, database)
+        plan.report.dry_run = True
+        plan.report.seconds = time.perf_counter() - t0
+        return plan.report
+    with acquire(driver, f"sync of build {target.build}", database, notify) as lock:
+        plan = plan_sync(driver, target, database)
+        check_retire(plan, allow_retire)
+        apply_sync(driver, plan, lock, database=database, batch_size=batch_size,
+                   progress=progress, _fail_after=_fail_after)  # fmt: skip
+    if plan.dim:
+        ensure_vector_index(driver, plan.dim, database)
+    plan.report.seconds = time.perf_counter() - t0
+    return plan.report
+
+
+def check_retire(plan: SyncPlan, allow_retire: bool) -> None:
+    """Refuse a plan that removes more than MAX_RETIRE_SHARE of the learned content held."""
+    if allow_retire or not plan.held_total:
+        return
+    share = plan.removals / plan.held_total
+    if share > MAX_RETIRE_SHARE:
+        raise RetireRefused(
+            f"this sync would remove {plan.removals:,} of the {plan.held_total:,} learned items "
+            f"the graph holds ({share:.0%}, over the {MAX_RETIRE_SHARE:.0%} limit); if that is "
+            "intended, run it again with --allow-retire (check first with --dry-run)"
+        )
+
+
+@dataclass
+class Target:
+    """A build read from its folder: what the graph should hold."""
+
+    manifest: dict
+    build: str
+    codes: pd.DataFrame
+    counterparts: pd.DataFrame
+    embedding: Vectors
+    hierarchy: pd.DataFrame
+    latent: pd.DataFrame
+    poincare: Vectors
+
+
+def read_target(folder: Path) -> Target:
     manifest, codes, counterparts, embedding = read_build(folder)
-    build = manifest["id"]
-    report = SyncReport(build=build, dry_run=dry_run)
+    hierarchy, latent, poincare = read_hierarchy(folder)
+    return Target(manifest, manifest["id"], codes, counterparts, embedding, hierarchy, latent,
+                  poincare)  # fmt: skip
+
+
+def plan_sync(driver: Driver, target: Target, database: str = "neo4j") -> SyncPlan:
+    """The difference between `target` and what the graph holds now (reads only)."""
+    manifest, build, codes = target.manifest, target.build, target.codes
+    counterparts, embedding = target.counterparts, target.embedding
+    report = SyncReport(build=build)
 
     # target state ----------------------------------------------------------------------
     pairs = codes[["id", "site"]].drop_duplicates().sort_values(["id", "site"])
@@ -249,7 +317,7 @@ def sync_build(
     for cid, site in zip(pairs["id"].to_numpy()[shared], pairs["site"].to_numpy()[shared],
                          strict=True):  # fmt: skip
         sites_of.setdefault(cid, []).append(site)
-    hierarchy, latent, poincare = read_hierarchy(folder)
+    hierarchy, latent, poincare = target.hierarchy, target.latent, target.poincare
     target_hash = content_hashes(list(sites_of), sites_of, embedding, poincare)
 
     def node_props(i: str) -> dict:  # what a build writes on a code (vectors as lists)
@@ -406,80 +474,97 @@ def sync_build(
     report.aligned_added, report.aligned_changed = len(e_create), len(e_update)
     report.aligned_removed, report.sites_added = len(e_delete), len(new_sites)
     build_changed = report.changes > 0 or not _is_current(driver, build, database)
-    if dry_run:
-        report.seconds = time.perf_counter() - t0
-        return report
+    totals, _, _ = driver.execute_query(
+        "CALL { MATCH ()-[r:ALIGNED_WITH]->() RETURN count(r) AS a } "
+        "CALL { MATCH ()-[r:MASH_IS_A]->() RETURN count(r) AS m } "
+        "CALL { MATCH (n:Latent) RETURN count(n) AS l } RETURN a + m + l AS n",
+        database_=database,
+    )  # fmt: skip
+    held_codes = sum(1 for d in held_nodes.values() if d["has_sites"])
+    rows = {
+        "sites": new_sites, "create": create, "update": update, "marks": marks,
+        "retire": retire, "strip": strip, "e_create": e_create, "e_update": e_update,
+        "e_delete": e_delete, "l_create": l_create, "l_update": l_update, "l_delete": l_delete,
+        "m_create": m_create, "m_update": m_update, "m_delete": m_delete,
+    }  # fmt: skip
+    return SyncPlan(report, manifest, embedding.dim if len(embedding) else 0, build_changed,
+                    rows, held_codes + totals[0]["n"])  # fmt: skip
 
-    _take_lock(driver, build, database)
-    try:
-        done = 0
 
-        def run(tx, query: str, rows: list, **params) -> None:
-            nonlocal done
-            for batch in _batches(rows, batch_size):
-                tx.run(query, rows=batch, **params).consume()
-                done += 1
-                if _fail_after is not None and done >= _fail_after:
-                    os._exit(137)  # test hook: the process dies mid-transaction, like kill -9
-                if progress:
-                    progress(len(batch))
+def apply_sync(
+    driver: Driver, plan: SyncPlan, lock: WriteLock, *, database: str = "neo4j",
+    batch_size: int = DEFAULT_BATCH, progress: Callable[[int], None] | None = None,
+    _fail_after: int | None = None,
+) -> None:  # fmt: skip
+    """Write `plan` in one transaction, after checking (inside it) that `lock` is still held."""
+    r, build, manifest = plan.rows, plan.report.build, plan.manifest
+    done = 0
 
-        with driver.session(database=database) as session, session.begin_transaction() as tx:
-            run(tx, "UNWIND $rows AS id MERGE (:Site {id: id})", new_sites)
-            run(tx, "UNWIND $rows AS row CREATE (n:Code {id: row.id}) SET n += row.props", create)
-            run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) SET n += row.props", update)
-            run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) SET n.edges_hash = row.h",
-                marks)  # fmt: skip
-            run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
-                "SET n.status = 'retired', n.sites = null, n.embedding = null, n.poincare = null, "
-                "n.sync_hash = null, n.edges_hash = null",
-                retire)  # fmt: skip
-            run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
-                "SET n.sites = null, n.embedding = null, n.poincare = null, n.sync_hash = null, "
-                "n.edges_hash = null",
-                strip)  # fmt: skip
-            match = "UNWIND $rows AS row MATCH (a:Code {id: row.s}) MATCH (b:Code {id: row.e}) "
-            run(tx, match + "CREATE (a)-[r:ALIGNED_WITH]->(b) SET r = row.p", e_create)
-            run(tx, match + "MATCH (a)-[r:ALIGNED_WITH]->(b) SET r = row.p", e_update)
-            run(tx, match + "MATCH (a)-[r:ALIGNED_WITH]->(b) DELETE r", e_delete)
-            for labels in sorted({r["labels"] for r in m_delete}):
-                run(tx, _mash_match(labels) + "MATCH (a)-[r:MASH_IS_A]->(b) DELETE r",
-                    [r for r in m_delete if r["labels"] == labels])  # fmt: skip
-            run(tx, "UNWIND $rows AS row MATCH (n:Latent {id: row.id}) DETACH DELETE n", l_delete)
-            run(tx, "UNWIND $rows AS row CREATE (n:Latent) SET n = row.p", l_create)
-            run(tx, "UNWIND $rows AS row MATCH (n:Latent {id: row.id}) SET n = row.p", l_update)
-            for labels in sorted({r["labels"] for r in m_create + m_update}):
-                m = _mash_match(labels)
-                run(tx, m + "CREATE (a)-[r:MASH_IS_A]->(b) SET r = row.p",
-                    [r for r in m_create if r["labels"] == labels])  # fmt: skip
-                run(tx, m + "MATCH (a)-[r:MASH_IS_A]->(b) SET r = row.p",
-                    [r for r in m_update if r["labels"] == labels])  # fmt: skip
-            if build_changed:
-                tx.run(
-                    "MATCH (b:Build) WHERE b.id <> $id SET b.current = false "
-                    "WITH count(*) AS _ MERGE (b:Build {id: $id}) "
-                    "SET b.created_at = $created, b.config_hash = $hash, b.version = $version, "
-                    "b.metrics = $metrics, b.synced_at = $now, b.current = true",
-                    id=build, created=manifest.get("created_at"),
-                    hash=manifest.get("config_hash"), version=manifest.get("version"),
-                    metrics=json.dumps(manifest.get("sites", {}), sort_keys=True),
-                    now=datetime.now(UTC).isoformat(timespec="seconds"),
-                ).consume()  # fmt: skip
-            tx.commit()
-    finally:
-        clear_lock(driver, database)
-    if len(embedding):
-        ensure_vector_index(driver, embedding.dim, database)
-    report.seconds = time.perf_counter() - t0
-    return report
+    def run(tx, query: str, rows: list, **params) -> None:
+        nonlocal done
+        for batch in _batches(rows, batch_size):
+            tx.run(query, rows=batch, **params).consume()
+            done += 1
+            if _fail_after is not None and done >= _fail_after:
+                os._exit(137)  # test hook: the process dies mid-transaction, like kill -9
+            if progress:
+                progress(len(batch))
+
+    with driver.session(database=database) as session, session.begin_transaction() as tx:
+        lock.check(tx)
+        run(tx, "UNWIND $rows AS id MERGE (:Site {id: id})", r["sites"])
+        run(tx, "UNWIND $rows AS row CREATE (n:Code {id: row.id}) SET n += row.props", r["create"])
+        run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) SET n += row.props", r["update"])
+        run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) SET n.edges_hash = row.h",
+            r["marks"])  # fmt: skip
+        run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
+            "SET n.status = 'retired', n.sites = null, n.embedding = null, n.poincare = null, "
+            "n.sync_hash = null, n.edges_hash = null",
+            r["retire"])  # fmt: skip
+        run(tx, "UNWIND $rows AS row MATCH (n:Code {id: row.id}) "
+            "SET n.sites = null, n.embedding = null, n.poincare = null, n.sync_hash = null, "
+            "n.edges_hash = null",
+            r["strip"])  # fmt: skip
+        match = "UNWIND $rows AS row MATCH (a:Code {id: row.s}) MATCH (b:Code {id: row.e}) "
+        run(tx, match + "CREATE (a)-[r:ALIGNED_WITH]->(b) SET r = row.p", r["e_create"])
+        run(tx, match + "MATCH (a)-[r:ALIGNED_WITH]->(b) SET r = row.p", r["e_update"])
+        run(tx, match + "MATCH (a)-[r:ALIGNED_WITH]->(b) DELETE r", r["e_delete"])
+        for labels in sorted({row["labels"] for row in r["m_delete"]}):
+            run(tx, _mash_match(labels) + "MATCH (a)-[r:MASH_IS_A]->(b) DELETE r",
+                [row for row in r["m_delete"] if row["labels"] == labels])  # fmt: skip
+        run(tx, "UNWIND $rows AS row MATCH (n:Latent {id: row.id}) DETACH DELETE n", r["l_delete"])
+        run(tx, "UNWIND $rows AS row CREATE (n:Latent) SET n = row.p", r["l_create"])
+        run(tx, "UNWIND $rows AS row MATCH (n:Latent {id: row.id}) SET n = row.p", r["l_update"])
+        for labels in sorted({row["labels"] for row in r["m_create"] + r["m_update"]}):
+            m = _mash_match(labels)
+            run(tx, m + "CREATE (a)-[r:MASH_IS_A]->(b) SET r = row.p",
+                [row for row in r["m_create"] if row["labels"] == labels])  # fmt: skip
+            run(tx, m + "MATCH (a)-[r:MASH_IS_A]->(b) SET r = row.p",
+                [row for row in r["m_update"] if row["labels"] == labels])  # fmt: skip
+        if plan.build_changed:
+            tx.run(
+                "MATCH (b:Build) WHERE b.id <> $id SET b.current = false "
+                "WITH count(*) AS _ MERGE (b:Build {id: $id}) "
+                "SET b.created_at = $created, b.config_hash = $hash, b.version = $version, "
+                "b.metrics = $metrics, b.synced_at = $now, b.current = true",
+                id=build, created=manifest.get("created_at"),
+                hash=manifest.get("config_hash"), version=manifest.get("version"),
+                metrics=json.dumps(manifest.get("sites", {}), sort_keys=True, default=str),
+                now=datetime.now(UTC).isoformat(timespec="seconds"),
+            ).consume()  # fmt: skip
+        commit(tx)
 
 
 def _mash_match(labels: tuple[str, str]) -> str:
-    """Both ends of a MASH_IS_A row, each by its label's unique id (labels are from a fixed
-    pair of names, never from input)."""
-    assert set(labels) <= {"Code", "Latent"}
-    return (f"UNWIND $rows AS row MATCH (a:{labels[0]} {{id: row.s}}) "
-            f"MATCH (b:{labels[1]} {{id: row.e}}) ")  # fmt: skip
+    """Both ends of a MASH_IS_A row, each by its label's unique id. The label text comes from
+    the fixed table _END_LABELS, never from input; anything else is a real error (not an
+    assert, which `python -O` removes)."""
+    try:
+        start, end = (_END_LABELS[x] for x in labels)
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"MASH_IS_A end labels must be Code or Latent, got {labels!r}") from None
+    return (f"UNWIND $rows AS row MATCH (a:{start} {{id: row.s}}) "
+            f"MATCH (b:{end} {{id: row.e}}) ")  # fmt: skip
 
 
 def ensure_vector_index(driver: Driver, dimensions: int, database: str = "neo4j") -> None:

@@ -11,6 +11,8 @@ from neo4j import Driver, RoutingControl
 
 from mash_kg.errors import MashError
 
+TYPES = {"string": str, "integer": int, "float": float}
+
 
 @dataclass
 class View:
@@ -20,6 +22,61 @@ class View:
     example: str
     query: str
     defaults: dict = field(default_factory=dict)  # from "(type, default VALUE)" in the header
+    types: dict[str, str] = field(default_factory=dict)  # name -> string | integer | float
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # "(..., 1..1000)"
+    choices: dict[str, list[str]] = field(default_factory=dict)  # "- 'a', 'b' or 'c'"
+
+    def check(self, raw: dict[str, str]) -> dict:
+        """Typed parameters from `-p name=value` strings, checked against the header's contract
+        (names, types, ranges, allowed values); defaults filled in. One clear line on the
+        first problem."""
+        import difflib
+
+        out = dict(self.defaults)
+        for key, value in raw.items():
+            if key not in self.parameters:
+                close = difflib.get_close_matches(key, list(self.parameters), n=1)
+                known = ", ".join(self.parameters) or "none"
+                hint = f"did you mean {close[0]}? " if close else ""
+                raise MashError(f"view {self.name} has no parameter {key!r} ({hint}its "
+                                f"parameters: {known})")  # fmt: skip
+            out[key] = self._value(key, value)
+        missing = [p for p in self.parameters if p not in out]
+        if missing:
+            p = missing[0]
+            raise MashError(f"view {self.name} needs -p {p}=VALUE ({self.parameters[p]})")
+        return out
+
+    def _value(self, key: str, value):
+        kind = self.types.get(key, "string")
+        if kind != "string" and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = repr(int(value) if kind == "integer" and float(value).is_integer() else value)
+        elif not isinstance(value, str):
+            value = str(value)
+        if kind == "string":
+            allowed = self.choices.get(key)
+            if allowed:
+                match = [a for a in allowed if a.lower() == value.strip().lower()]
+                if not match:
+                    raise MashError(f"view {self.name}: {key}={value!r} is not one of "
+                                    f"{', '.join(allowed)}")  # fmt: skip
+                return match[0]
+            return value
+        try:
+            number = TYPES[kind](value.strip())
+        except ValueError:
+            article = "an" if kind == "integer" else "a"
+            raise MashError(f"view {self.name}: {key}={value!r} is not {article} {kind}") from None
+        if kind == "float" and number != number:  # NaN
+            raise MashError(f"view {self.name}: {key}={value!r} is not a number")
+        low, high = self.ranges.get(key, (None, None))
+        if low is not None and not (low <= number <= high):
+            raise MashError(f"view {self.name}: {key}={value} is outside {_fmt(low)}..{_fmt(high)}")
+        return number
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 def _parse(name: str, text: str) -> View:
@@ -36,14 +93,25 @@ def _parse(name: str, text: str) -> View:
         pname, _, desc = part.partition(" ")
         if pname.lower() != "none":
             params[pname] = desc.strip()
-    defaults = {}
-    for pname, desc in params.items():  # "(string, default 'curated')" -> 'curated'
-        m = re.match(r"^\(\w+, default ([^)]+)\)", desc)
-        if m:
-            defaults[pname] = json.loads(m.group(1).replace("'", '"'))
+    defaults, types, ranges, choices = {}, {}, {}, {}
+    for pname, desc in params.items():  # "(integer, default 100, 1..10000) - most rows"
+        m = re.match(r"^\(([^)]*)\)\s*(?:-\s*(.*))?$", desc)
+        if not m:
+            continue
+        parts = [x.strip() for x in m.group(1).split(",")]
+        types[pname] = parts[0]
+        for part in parts[1:]:
+            if part.startswith("default "):
+                defaults[pname] = json.loads(part[len("default ") :].replace("'", '"'))
+            elif r := re.match(r"^(-?[\d.]+)\.\.(-?[\d.]+)$", part):
+                ranges[pname] = (float(r.group(1)), float(r.group(2)))
+        said = (m.group(2) or "").strip()
+        allowed = re.fullmatch(r"('[\w-]+'(?:, '[\w-]+')*) or '([\w-]+)'", said)
+        if allowed:
+            choices[pname] = re.findall(r"'([\w-]+)'", allowed.group(1)) + [allowed.group(2)]
     return View(
         name, header["purpose"], params, header["example"],
-        "\n".join(body).strip().rstrip(";"), defaults,
+        "\n".join(body).strip().rstrip(";"), defaults, types, ranges, choices,
     )  # fmt: skip
 
 
@@ -62,10 +130,7 @@ def run_view(driver: Driver, name: str, params: dict, database: str = "neo4j") -
     if name not in views:
         raise MashError(f"no view named {name!r}: known views are {', '.join(views)}")
     view = views[name]
-    params = {**view.defaults, **params}
-    missing = [p for p in view.parameters if p not in params]
-    if missing:
-        raise MashError(f"view {name} needs -p {missing[0]}=VALUE ({view.parameters[missing[0]]})")
+    params = view.check(params)
     records, _, _ = driver.execute_query(
         view.query, params, database_=database, routing_=RoutingControl.READ
     )

@@ -20,9 +20,22 @@ import numpy as np
 import pandas as pd
 from neo4j import Driver
 
+from mash_kg.errors import MashError
+from mash_kg.graph.lock import commit
 from mash_kg.tables import EDGE_TYPES, OntologyTables, validate
 
 DEFAULT_BATCH = 5000
+# a load that would retire more than this share of a vocabulary's active codes stops unless
+# allowed (`--allow-retire`): a new release retires a few percent, an empty or wrong file all
+MAX_RETIRE_SHARE = 0.5
+
+
+class RetireRefused(MashError):
+    """The change would retire or remove more than the allowed share without --allow-retire."""
+
+
+class TakeoverRefused(MashError):
+    """A source would take over a vocabulary another source loaded."""
 
 
 @dataclass
@@ -95,9 +108,19 @@ def _existing_nodes(driver: Driver, vocabs: list[str], db: str) -> dict[str, dic
     return {r["id"]: r["p"] for r in records}
 
 
+def _edge_query(etype: str) -> tuple[str, str]:
+    """(relationship type, owner key) as query text, from the fixed table EDGE_TYPES: the
+    graph's shape never comes from data."""
+    for name, key in EDGE_TYPES.items():
+        if name == etype:
+            return name, key
+    raise ValueError(f"edge type {etype!r} is not one of {sorted(EDGE_TYPES)}")
+
+
 def _existing_edges(driver: Driver, groups: list[tuple[str, str, str]], db: str) -> dict:
     out: dict[tuple, dict] = {}
-    for etype, key, value in groups:
+    for group_type, _, value in groups:
+        etype, key = _edge_query(group_type)
         records, _, _ = driver.execute_query(
             f"MATCH (a:Code)-[r:{etype}]->(b:Code) WHERE r.{key} = $value "
             "RETURN a.id AS s, b.id AS e, properties(r) AS p",
@@ -139,10 +162,48 @@ def write_tables(
     batch_size: int = DEFAULT_BATCH,
     dry_run: bool = False,
     progress: Callable[[str, int], None] | None = None,
+    allow_retire: bool = False,
+    allow_takeover: bool = False,
+    notify: Callable[[str], None] | None = None,
 ) -> LoadReport:
-    """Make the graph hold exactly this release of the source's vocabularies and edge groups."""
+    """Make the graph hold exactly this release of the source's vocabularies and edge groups.
+    The tables are validated first; then the write lock is taken before the graph is read (a
+    dry run takes none) and checked again inside the writing transaction."""
+    from mash_kg.graph.lock import acquire
+
     t0 = time.perf_counter()
     validate(tables)
+    if dry_run:
+        return _write(driver, tables, None, database, batch_size, True, progress,
+                      allow_retire, allow_takeover, t0)  # fmt: skip
+    with acquire(driver, f"load {tables.source}", database, notify) as lock:
+        return _write(driver, tables, lock, database, batch_size, False, progress,
+                      allow_retire, allow_takeover, t0)  # fmt: skip
+
+
+def _check_owner(driver: Driver, tables: OntologyTables, db: str) -> None:
+    records, _, _ = driver.execute_query(
+        "MATCH (v:Vocabulary) WHERE v.id IN $vocabs AND v.source IS NOT NULL "
+        "AND v.source <> $source RETURN v.id AS id, v.source AS source, v.codes AS codes",
+        vocabs=tables.vocabs,
+        source=tables.source,
+        database_=db,
+    )
+    if records:
+        r = records[0]
+        raise TakeoverRefused(
+            f"vocabulary {r['id']} was loaded by source {r['source']!r} ({r['codes'] or 0:,} "
+            f"codes); loading it from {tables.source!r} would replace that release: use "
+            f"another --vocab name, or pass --allow-takeover if replacing it is intended"
+        )
+
+
+def _write(
+    driver: Driver, tables: OntologyTables, lock, database: str, batch_size: int,
+    dry_run: bool, progress, allow_retire: bool, allow_takeover: bool, t0: float,
+) -> LoadReport:  # fmt: skip
+    if not allow_takeover:
+        _check_owner(driver, tables, database)
     report = LoadReport(source=tables.source, vocabularies=tables.vocabs, dry_run=dry_run)
     version = "; ".join(tables.vocabularies["version"].astype(str).unique())
 
@@ -172,6 +233,15 @@ def write_tables(
     report.nodes_added, report.nodes_changed = len(create_nodes), len(update_nodes)
     report.nodes_retired = len(retire_nodes)
     report.nodes_total = len(new_nodes)
+    active = sum(1 for p in old_nodes.values() if p.get("status") != "retired")
+    if active and not allow_retire and len(retire_nodes) > MAX_RETIRE_SHARE * active:
+        raise RetireRefused(
+            f"{tables.origin or tables.source}: this load would retire {len(retire_nodes):,} of "
+            f"the {active:,} active codes of {', '.join(tables.vocabs)} "
+            f"({len(retire_nodes) / active:.0%}, over the {MAX_RETIRE_SHARE:.0%} limit): is it "
+            "the right file and --vocab? If the release really drops them, run it again with "
+            "--allow-retire (check first with --dry-run)"
+        )
 
     # edges -------------------------------------------------------------------------------
     edges = tables.edges
@@ -210,6 +280,7 @@ def write_tables(
                 progress(label, len(batch))
 
     with driver.session(database=database) as session, session.begin_transaction() as tx:
+        lock.check(tx)
         run(
             tx,
             "UNWIND $rows AS row CREATE (n:Code {id: row.id}) SET n += row.props",
@@ -230,7 +301,8 @@ def write_tables(
             "nodes",
             version=version,
         )
-        for etype, key in EDGE_TYPES.items():
+        for group_type in EDGE_TYPES:
+            etype, key = _edge_query(group_type)
             match = "UNWIND $rows AS row MATCH (a:Code {id: row.s}) MATCH (b:Code {id: row.e}) "
             rows = [
                 {"s": k[0], "e": k[1], "p": p} for k, p in create_edges.items() if k[2] == etype
@@ -266,6 +338,6 @@ def write_tables(
             keys=sorted(set(node_cols) | {"status"}),
             now=now,
         ).consume()
-        tx.commit()
+        commit(tx)
     report.seconds = time.perf_counter() - t0
     return report
