@@ -355,6 +355,6 @@ def test_a_damaged_build_is_one_line_and_changes_nothing(graph, build, cli_env, 
     for args in (["sync", str(folder)], ["eval", str(folder)]):
         res = CliRunner().invoke(cli, args)
         assert res.exit_code == 1, (args, res.output)
-        assert res.output.startswith("error:") and "internal error" not in res.output
-        assert len(res.output.strip().splitlines()) == 1, res.output
+        assert res.stderr.startswith("error:") and "internal error" not in res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert snapshot(graph) == before

@@ -145,3 +145,55 @@ def test_schema_is_idempotent(graph):
     assert {"code_vocab", "code_site", "code_text"} <= indexes
     with pytest.raises(ConstraintError):
         graph.execute_query("CREATE (:Code {id: 'X:1'}), (:Code {id: 'X:1'})")
+
+
+def test_a_foreign_or_empty_file_never_retires_a_vocabulary(graph, tmp_path, cli_env):
+    from click.testing import CliRunner
+
+    from mash_kg.cli import cli
+
+    write_tables(graph, edges_source("edges_v1.csv"))
+    before = snapshot(graph)
+    foreign = tmp_path / "foreign.csv"
+    foreign.write_text("child,parent\nX1,X0\n")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("child,parent\n")
+    for path in (foreign, header_only):
+        res = CliRunner().invoke(cli, ["load", "edges", "--file", str(path), "--vocab",
+                                       "LOCAL_LAB", "--domain", "lab"])  # fmt: skip
+        assert res.exit_code == 1 and res.stderr.startswith("error:"), res.output
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+        assert snapshot(graph) == before
+    assert "--allow-retire" in CliRunner().invoke(cli, [
+        "load", "edges", "--file", str(foreign), "--vocab", "LOCAL_LAB"]).output  # fmt: skip
+    res = CliRunner().invoke(cli, ["load", "edges", "--file", str(foreign), "--vocab",
+                                   "LOCAL_LAB", "--allow-retire"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert count(graph, "MATCH (n:Code {vocab: 'LOCAL_LAB', status: 'retired'}) "
+                        "RETURN count(n)") == 5  # fmt: skip
+
+
+def test_a_source_cannot_take_over_another_sources_vocabulary(graph, tmp_path, cli_env):
+    from click.testing import CliRunner
+
+    from mash_kg.cli import cli
+
+    write_tables(graph, edges_source("edges_v1.csv"))
+    before = snapshot(graph)
+    obo = tmp_path / "lab.obo"
+    obo.write_text("format-version: 1.2\n\n[Term]\nid: LOCAL_LAB:LAB1\nname: Glucose\n")
+    res = CliRunner().invoke(cli, ["load", "obo", "--file", str(obo), "--vocab", "LOCAL_LAB"])
+    assert res.exit_code == 1 and "--allow-takeover" in res.output, res.output
+    assert snapshot(graph) == before
+    res = CliRunner().invoke(cli, ["load", "obo", "--file", str(obo), "--vocab", "LOCAL_LAB",
+                                   "--allow-takeover", "--allow-retire"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+
+
+def test_a_load_takes_the_write_lock(graph):
+    from mash_kg.graph.lock import SyncLocked, acquire
+
+    with acquire(graph, "a sync still running"):
+        with pytest.raises(SyncLocked, match="wait for it to finish"):
+            write_tables(graph, edges_source("edges_v1.csv"))
+    assert count(graph, "MATCH (n:Code) RETURN count(n)") == 0

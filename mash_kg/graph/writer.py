@@ -183,8 +183,8 @@ def write_tables(
 
 def _check_owner(driver: Driver, tables: OntologyTables, db: str) -> None:
     records, _, _ = driver.execute_query(
-        "MATCH (v:Vocabulary) WHERE v.id IN $vocabs AND v.source IS NOT NULL "
-        "AND v.source <> $source RETURN v.id AS id, v.source AS source, v.codes AS codes",
+        "MATCH (v:Vocabulary) WHERE v.id IN $vocabs AND v.loader IS NOT NULL "
+        "AND v.loader <> $source RETURN v.id AS id, v.loader AS source, v.codes AS codes",
         vocabs=tables.vocabs,
         source=tables.source,
         database_=db,
@@ -333,10 +333,11 @@ def _write(
             v["codes"] = int(counts.get(v["id"], 0))
         tx.run(
             "UNWIND $rows AS row MERGE (v:Vocabulary {id: row.id}) "
-            "SET v += row, v.node_properties = $keys, v.loaded_at = $now",
+            "SET v += row, v.node_properties = $keys, v.loaded_at = $now, v.loader = $loader",
             rows=vocab_rows,
             keys=sorted(set(node_cols) | {"status"}),
             now=now,
+            loader=tables.source,
         ).consume()
         commit(tx)
     report.seconds = time.perf_counter() - t0
