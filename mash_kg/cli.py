@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import sys
 import warnings
@@ -28,16 +29,29 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
 
 console = Console()
 err_console = Console(stderr=True)
+# the driver logs its retries and lost connections as warnings: the CLI reports the outcome in
+# one line instead of letting Python print the driver's log lines on stderr
+logging.getLogger("neo4j").addHandler(logging.NullHandler())
+logging.getLogger("neo4j").propagate = False
+
+
+def _first_line(text: object) -> str:
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    return lines[0] if lines else ""
 
 
 def _one_line(exc: Exception) -> str | None:
-    """The line a user sees for an error they can hit; None for a bug (traceback)."""
+    """The line a user sees for an error they can hit; None for a bug (logged, see below)."""
     from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
 
     if isinstance(exc, MashError):
-        return str(exc)
+        return _first_line(exc)
     if isinstance(exc, (ServiceUnavailable, SessionExpired)):
-        return f"lost the connection to Neo4j ({exc}); nothing was committed"
+        return (
+            f"lost the connection to Neo4j ({_first_line(exc)}): a change in progress was "
+            "rolled back unless it was being committed; run the same command again once "
+            "Neo4j answers (it converges either way)"
+        )
     if isinstance(exc, Neo4jError):
         if "MemoryPoolOutOfMemoryError" in (exc.code or ""):
             return (
@@ -46,24 +60,57 @@ def _one_line(exc: Exception) -> str | None:
                 "dbms.memory.transaction.total.max (the local server uses 2g); nothing was "
                 "committed"
             )
-        return f"Neo4j refused: {exc.message} ({exc.code}); nothing was committed"
+        # Neo4j's messages carry the query and a caret line below the first line
+        return f"Neo4j refused: {_first_line(exc.message)} ({exc.code}); nothing was committed"
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc.__class__.__name__}"
+    return None
+
+
+def _log_internal_error(exc: BaseException) -> Path | None:
+    """Write the traceback of an unexpected error to a log file; its path, or None."""
+    import tempfile
+    import traceback
+    from datetime import UTC, datetime
+
+    text = "".join(traceback.format_exception(exc))
+    for base in (Path.home() / ".cache" / "mash-kg" / "logs", Path(tempfile.gettempdir())):
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            path = base / f"mash-kg-error-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}.log"
+            path.write_text(f"mash-kg {__version__}\n{' '.join(sys.argv)}\n{text}")
+            path.chmod(0o600)
+            return path
+        except OSError:
+            continue
     return None
 
 
 class MashGroup(click.Group):
-    """Turns the errors a user can hit into one line on stderr and exit status 1."""
+    """Turns every error into one line on stderr and exit status 1: errors a user can hit say
+    what to do; anything else (a bug) says where its traceback was logged."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
         except Exception as exc:
             line = _one_line(exc)
             if line is None:
-                raise
+                log = _log_internal_error(exc)
+                where = f"the details are in {log}" if log else "no log could be written"
+                line = (f"internal error ({exc.__class__.__name__}: {_first_line(exc)[:200]}); "
+                        f"{where}; please report it")  # fmt: skip
             err_console.print(
                 f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True
             )
             sys.exit(1)
+
+
+def _notice(line: str) -> None:
+    """A message the user should see that is not an error (stderr, one line)."""
+    err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def progress_bars(transient: bool = False):
@@ -106,6 +153,12 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 # ------------------------------------------------------------------------------------- neo4j
 
 
+def _say(line: str) -> None:
+    """One line of the neo4j commands, verbatim: paths and command lines are not markup, and
+    the line is not wrapped."""
+    console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
 @cli.group()
 @click.option(
     "--port",
@@ -137,13 +190,12 @@ def neo4j_start(ctx: click.Context) -> None:
 
     settings = _config(ctx).neo4j
     if settings.uri:
-        console.print(
+        _say(
             f"NEO4J_URI names {settings.uri} (the graph the other commands use); this starts "
-            f"the local server on 127.0.0.1:{settings.bolt_port}.",
-            highlight=False,
+            f"the local server on 127.0.0.1:{settings.bolt_port}."
         )
     with console.status(f"Starting Neo4j {server.NEO4J_VERSION} ..."):
-        st = server.start(settings, echo=lambda m: console.print(m, highlight=False))
+        st = server.start(settings, echo=_say)
     _print_status(st)
 
 
@@ -153,10 +205,10 @@ def neo4j_stop(ctx: click.Context) -> None:
     """Shut the server down cleanly."""
     from mash_kg.neo4j_server import server
 
-    if server.stop(_config(ctx).neo4j, echo=lambda m: console.print(m, highlight=False)):
-        console.print("Neo4j stopped.")
+    if server.stop(_config(ctx).neo4j, echo=_say):
+        _say("Neo4j stopped.")
     else:
-        console.print("Neo4j was not running.")
+        _say("Neo4j was not running.")
 
 
 @neo4j.command("shell", context_settings={"ignore_unknown_options": True})
@@ -170,7 +222,7 @@ def neo4j_shell(ctx: click.Context, args: tuple[str, ...]) -> None:
     from mash_kg.neo4j_server.server import ensure_cypher_shell
 
     settings = _config(ctx).neo4j
-    cmd = ensure_cypher_shell(settings, echo=lambda m: console.print(m, highlight=False))
+    cmd = ensure_cypher_shell(settings, echo=_say)
     env = {**os.environ, "NEO4J_PASSWORD": settings.password}  # kept off the command line
     code = subprocess.call([*cmd, "-a", settings.bolt_uri, "-u", settings.user,
                             "-d", settings.database, *args], env=env)  # fmt: skip
@@ -183,7 +235,7 @@ def neo4j_status(ctx: click.Context) -> None:
     """Print version, pid and address; exit 3 when the server is not running."""
     from mash_kg.neo4j_server import server
 
-    st = server.status(_config(ctx).neo4j, echo=lambda m: console.print(m, highlight=False))
+    st = server.status(_config(ctx).neo4j, echo=_say)
     _print_status(st)
     if not st.running:
         sys.exit(3)
@@ -191,19 +243,16 @@ def neo4j_status(ctx: click.Context) -> None:
 
 def _print_status(st) -> None:
     if st.running:
-        console.print(
-            f"Neo4j {st.version} running, pid {st.pid}, bolt {st.address}", highlight=False
-        )
+        _say(f"Neo4j {st.version} running, pid {st.pid}, bolt {st.address}")
         if st.http:
-            console.print(f"Browser: {st.http}  data: {st.home}", highlight=False)
+            _say(f"Browser: {st.http}  data: {st.home}")
     elif st.pid:
-        console.print(
+        _say(
             f"Neo4j process {st.pid} is up but Bolt does not answer at {st.address} "
-            f"(starting, or wrong password); logs: {st.home / 'logs'}",
-            highlight=False,
+            f"(starting, or wrong password); logs: {st.home / 'logs'}"
         )
     else:
-        console.print(f"Neo4j is not running (data: {st.home})", highlight=False)
+        _say(f"Neo4j is not running (data: {st.home})")
 
 
 # ------------------------------------------------------------------------------------- load
@@ -240,6 +289,10 @@ def _source_help() -> str:
     help="Rows per UNWIND statement.",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option("--allow-retire", is_flag=True,
+              help="Allow retiring more than half of a vocabulary's active codes.")  # fmt: skip
+@click.option("--allow-takeover", is_flag=True,
+              help="Allow replacing a vocabulary that another source loaded.")  # fmt: skip
 @click.pass_context
 def load(
     ctx: click.Context,
@@ -250,6 +303,8 @@ def load(
     domain: str,
     batch_size: int,
     dry_run: bool,
+    allow_retire: bool,
+    allow_takeover: bool,
 ) -> None:
     """Load an ontology SOURCE into Neo4j (see `mash-kg load --help` for sources)."""
     from mash_kg.loaders import REGISTRY
@@ -265,6 +320,8 @@ def load(
         domain=domain,
         batch_size=batch_size,
         dry_run=dry_run,
+        allow_retire=allow_retire,
+        allow_takeover=allow_takeover,
     )
     print_report(report)
 
@@ -279,6 +336,8 @@ def load_source(
     *,
     batch_size: int = 5000,
     dry_run: bool = False,
+    allow_retire: bool = False,
+    allow_takeover: bool = False,
     **options,
 ):
     from mash_kg.graph import connect
@@ -300,6 +359,9 @@ def load_source(
                 batch_size=batch_size,
                 dry_run=dry_run,
                 progress=lambda _label, n: bar.advance(task, n),
+                allow_retire=allow_retire,
+                allow_takeover=allow_takeover,
+                notify=_notice,
             )
     finally:
         driver.close()
@@ -340,16 +402,16 @@ def print_report(report) -> None:
 # ------------------------------------------------------------------------------------- query
 
 
-def _parse_params(pairs: tuple[str, ...]) -> dict:
-    params = {}
+def _parse_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    """`-p name=value` pairs as strings; the view types and checks them (views.View.check)."""
+    params: dict[str, str] = {}
     for pair in pairs:
-        if "=" not in pair:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
             raise MashError(f"-p {pair!r}: expected name=value")
-        key, value = pair.split("=", 1)
-        try:
-            params[key] = json.loads(value) if value[:1] in "[{0123456789-" else value
-        except json.JSONDecodeError:
-            params[key] = value
+        if key.strip() in params:
+            raise MashError(f"-p {key.strip()} is given twice")
+        params[key.strip()] = value
     return params
 
 
@@ -611,29 +673,33 @@ def eval_(ctx: click.Context, build_dir: Path | None, fmt: str) -> None:
 @cli.command()
 @click.argument("build_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Print the counts it would change; write nothing.")
-@click.option("--break-lock", is_flag=True, help="Clear a stale lock left by a killed sync.")
-@click.option("--batch-size", type=click.IntRange(1), default=5000, show_default=True)
+@click.option("--break-lock", is_flag=True,
+              help="Clear the lock of a sync or load whose process is gone.")  # fmt: skip
+@click.option("--allow-retire", is_flag=True,
+              help="Allow removing more than half of the learned content the graph holds.")
+@click.option("--batch-size", type=click.IntRange(1, 100000), default=5000, show_default=True)
 @click.pass_context
 def sync(
-    ctx: click.Context, build_dir: Path | None, dry_run: bool, break_lock: bool, batch_size: int
-) -> None:
+    ctx: click.Context, build_dir: Path | None, dry_run: bool, break_lock: bool,
+    allow_retire: bool, batch_size: int,
+) -> None:  # fmt: skip
     """Make Neo4j hold BUILD_DIR (default: the newest build of the project): only the difference,
     in one transaction, one sync at a time."""
     from mash_kg.graph.connection import connect
-    from mash_kg.graph.sync import clear_lock, sync_build
+    from mash_kg.graph.sync import break_lock as clear_lock
+    from mash_kg.graph.sync import sync_build
 
     config = _config(ctx)
     driver = connect(config.neo4j)
     try:
         if break_lock:
-            had = clear_lock(driver, config.neo4j.database)
-            console.print("sync lock cleared" if had else "there was no sync lock")
+            console.print(clear_lock(driver, config.neo4j.database), highlight=False)
             if build_dir is None:
                 return
         build_dir = build_dir or latest_build(config)
         report = sync_build(
             driver, build_dir, database=config.neo4j.database, batch_size=batch_size,
-            dry_run=dry_run,
+            dry_run=dry_run, allow_retire=allow_retire, notify=_notice,
         )  # fmt: skip
     finally:
         driver.close()

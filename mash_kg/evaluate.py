@@ -65,19 +65,20 @@ def _nothing_held_out(path: Path, manifest: dict) -> InputError:
 def evaluate_build(folder: Path) -> dict:
     """Metrics of the build in `folder` (see the module docstring); also written to
     `<folder>/eval.json`."""
+    from mash_kg import artefact
+
     folder = Path(folder)
     manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        raise InputError(folder, "not a build folder (no manifest.json)",
-                         hint="pass a folder that `mash-kg build` printed")  # fmt: skip
-    manifest = json.loads(manifest_path.read_text())
-    if "III" not in manifest.get("stages", []):
+    manifest = artefact.read_manifest(folder)
+    if "III" not in (manifest.get("stages") or []):
         raise InputError(folder, "this build has no Stage III", hint="build with [hierarchy] "
                          "enabled = true (the default)")  # fmt: skip
-    holdout = pd.read_parquet(folder / "holdout.parquet")
+    artefact.verify(folder, manifest, ["holdout.parquet", "hierarchy.parquet"])
+    holdout = artefact.read_frame(folder, "holdout.parquet", ["id", "parent", "rank", "text_rank",
+                                                               "candidates"])  # fmt: skip
     if holdout.empty:
         raise _nothing_held_out(manifest_path, manifest)
-    learned = pd.read_parquet(folder / "hierarchy.parquet")
+    learned = artefact.read_frame(folder, "hierarchy.parquet", ["child", "parent", "parent_label"])
     # one row per held-out code: its best-ranked true parent (a code may have several)
     best = holdout.sort_values("rank", na_position="last").drop_duplicates("id")
     best_text = holdout.sort_values("text_rank", na_position="last").drop_duplicates("id")
