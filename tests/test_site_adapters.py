@@ -45,9 +45,10 @@ def test_bundle_resources_become_events_with_domains(tmp_path):
     site = fhir.load_site("H", [tmp_path])
     codes = site.codes.set_index("id")
     assert set(codes.index) == {"SNOMED:44054006", "LOINC:85354-9", "LOINC:8480-6",
-                                "RXNORM:860975", "H/LOCAL:P7"}  # fmt: skip
+                                "RXNORM:860975", "H/LOCAL_PX:P7"}  # fmt: skip
     assert codes.loc["RXNORM:860975", "domain"] == "medication"
-    assert codes.loc["H/LOCAL:P7", "name"] == "P7"  # no display: the code stands in
+    assert codes.loc["H/LOCAL_PX:P7", "name"] == "P7"  # no display: the code stands in
+    assert any("http://hospital.example/px (1 codings) is not mapped" in n for n in site.notes)
     assert site.events["patient_id"].unique().tolist() == ["p1"]
     assert site.events["date"].dt.strftime("%Y-%m-%d").tolist()[-1] == "2020-03-04"
 
@@ -72,6 +73,83 @@ def test_fhir_errors_name_file_and_line(tmp_path):
         fhir.load_site("H", [broken])
     with pytest.raises(InputError, match="file or folder not found"):
         fhir.load_site("H", [tmp_path / "missing"])
+
+
+def _obs(n, *codings, text=None):
+    """An Observation as bulk exports write it (one NDJSON line)."""
+    concept = {"coding": list(codings), **({"text": text} if text else {})}
+    return {"resourceType": "Observation", "id": f"o{n}",
+            "subject": {"reference": f"Patient/p{n % 3}"}, "code": concept,
+            "effectiveDateTime": f"2021-01-{1 + n % 28:02d}T08:00:00Z"}  # fmt: skip
+
+
+DE_LAB = "http://example.org/de/labor"
+
+
+def _ndjson(path, resources):
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in resources))
+    return path
+
+
+def test_every_coding_is_read_the_own_code_first_the_others_anchors(tmp_path):
+    glucose = "Glucose [Mass/volume] in Serum"
+    lines = [_obs(i, {"system": LOINC, "code": "2345-7", "display": glucose},
+                  {"system": DE_LAB, "code": "GLU", "display": "Glukose im Serum"}, text="Glukose")
+             for i in range(6)]  # fmt: skip
+    nd = _ndjson(tmp_path / "Observation.ndjson", lines)
+    site = fhir.load_site("DE", [nd], systems={DE_LAB: "DE_LAB"})
+    # default order: the site's own (local) vocabulary first, then the standard ones
+    assert list(site.codes["id"]) == ["DE/DE_LAB:GLU"]
+    row = site.codes.iloc[0]
+    assert row["name"] == "Glukose im Serum" and row["name_coding"].startswith("Glucose")
+    assert row["name_text"] == "Glukose" and row["frequency"] == 6
+    cw = site.crosswalk
+    assert cw[["id", "other_id", "source"]].values.tolist() == [
+        ["DE/DE_LAB:GLU", "LOINC:2345-7", "fhir_coding"]]  # fmt: skip
+    # a stated preference order picks LOINC as the site's code; the local one becomes the map
+    pref = fhir.load_site("DE", [nd], systems={DE_LAB: "DE_LAB"}, code_preference=["LOINC"])
+    assert list(pref.codes["id"]) == ["LOINC:2345-7"]
+    assert pref.crosswalk["other_id"].tolist() == ["DE/DE_LAB:GLU"]
+    # without the systems map the national system is read as a local lab vocabulary, said so
+    unmapped = fhir.load_site("DE", [nd])
+    assert list(unmapped.codes["id"]) == ["DE/LOCAL_LAB:GLU"]
+    assert any(DE_LAB in n and "not mapped" in n for n in unmapped.notes)
+
+
+def test_a_bad_coding_is_skipped_with_file_and_line_up_to_max_bad_rows(tmp_path, caplog):
+    good = [_obs(i, {"system": LOINC, "code": "2345-7", "display": "Glucose"}) for i in range(200)]
+    empty = _obs(7, {"system": LOINC, "code": "", "display": "Glucose"})
+    nd = _ndjson(tmp_path / "Observation.ndjson", [*good[:50], empty, *good[50:]])
+    with caplog.at_level("WARNING"):
+        site = fhir.load_site("H", [nd])  # 1 of 201 < max_bad_rows 0.01
+    assert len(site.events) == 200
+    assert f"{nd}: line 51: Observation coding 1 has no code (skipped)" in caplog.text
+    assert "1 of 201 resources skipped" in site.notes[0]
+    with pytest.raises(InputError) as err:
+        fhir.load_site("H", [nd], max_bad_rows=0.0)
+    msg = str(err.value)
+    assert msg.startswith(f"{nd}: line 51: Observation coding 1 has no code: 1 of 201 resources")
+    assert "max_bad_rows" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ("[1,2,3]", "line 2: a JSON array, not a FHIR resource object"),
+        (json.dumps(_obs(1, "2345-7")), "line 2: Observation coding 1 is a str, not an object"),
+        (json.dumps({**_obs(1), "code": {"coding": {"code": "1"}}}),
+         "line 2: Observation coding is a dict, not a list"),
+        ("{not json", "line 2: not valid JSON"),
+    ],
+)  # fmt: skip
+def test_unreadable_resources_beyond_max_bad_rows_stop_in_one_line(tmp_path, line, problem):
+    good = json.dumps(_obs(0, {"system": LOINC, "code": "2345-7"}))
+    nd = _ndjson(tmp_path / "Observation.ndjson", [good, line, good])
+    with pytest.raises(InputError) as err:
+        fhir.load_site("H", [nd])
+    msg = str(err.value)
+    assert f"{nd}: {problem}" in msg and "1 of 3 resources unreadable" in msg
+    assert "\n" not in msg
 
 
 def _omop(folder: Path, concept_sep: str = "\t") -> None:

@@ -1,0 +1,109 @@
+"""Evidence fusion validated on held-out anchors, and anchors beyond identical codes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import ortho_group
+
+from mash_kg.fusion import View, fuse
+from mash_kg.stage1 import anchor_pairs
+
+
+def _pair(n=300, d=12, text_noise=1.2, seed=0):
+    """A cloud and its rotated, shuffled copy (the structure evidence: exact), and text
+    vectors in one shared space that are right only sometimes (noisy copies)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, d))
+    perm = rng.permutation(n)
+    y = (x @ ortho_group.rvs(d, random_state=seed))[perm]
+    match = np.argsort(perm)  # source row i is target row match[i]
+    tx = rng.standard_normal((n, 16))
+    ty = np.zeros_like(tx)
+    ty[match] = tx + text_noise * rng.standard_normal(tx.shape)
+    return x, y, tx, ty, match
+
+
+def _text_top1(tx, ty):
+    tn = tx / np.linalg.norm(tx, axis=1, keepdims=True)
+    un = ty / np.linalg.norm(ty, axis=1, keepdims=True)
+    return (tn @ un.T).argmax(axis=1)
+
+
+def test_too_few_anchors_keep_the_text_ranking_and_say_so():
+    x, y, tx, ty, match = _pair()
+    anchors = np.stack([np.arange(5), match[:5]], axis=1)
+    f = fuse({"text": View(tx, ty), "transport": View(x, y, "sinkhorn")}, anchors,
+             min_anchors=20)  # fmt: skip
+    assert (f.idx[:, 0] == _text_top1(tx, ty)).all()  # exactly the text model's ranking
+    assert f.weights == {"all": {"text": 1.0}} and set(f.evidence) == {"text"}
+    assert f.notes and "5 anchor(s), too few to validate a map (need 20)" in f.notes[0]
+    assert np.isnan(f.transport).all() and f.mapped is None
+
+
+def test_a_map_that_validates_on_held_out_anchors_is_adopted():
+    x, y, tx, ty, match = _pair()
+    anchors = np.stack([np.arange(60), match[:60]], axis=1)
+    f = fuse({"text": View(tx, ty), "transport": View(x, y, "sinkhorn")}, anchors)
+    ev = np.arange(60, len(x))
+    fused, text = (f.idx[ev, 0] == match[ev]).mean(), (_text_top1(tx, ty)[ev] == match[ev]).mean()
+    assert text < 0.8 and fused > 0.95
+    assert f.weights["all"].get("transport", 0) > 0 and "transport" in f.evidence[0]
+    v = f.validation["all"]
+    assert v["adopted"] and v["p_at_1_best"] > v["p_at_1_text"] and v["held_out"] == 60
+    assert f.mapped is not None and np.isfinite(f.transport).all()
+
+
+def test_a_map_that_does_not_validate_is_not_adopted():
+    # the structure evidence is noise (an unrelated cloud), the text is nearly right
+    x, _, tx, ty, match = _pair(text_noise=0.3)
+    y = np.random.default_rng(9).standard_normal(x.shape)
+    anchors = np.stack([np.arange(60), match[:60]], axis=1)
+    f = fuse({"text": View(tx, ty), "transport": View(x, y, "procrustes")}, anchors)
+    assert f.weights["all"] == {"text": 1.0}
+    assert (f.idx[:, 0] == _text_top1(tx, ty)).all()
+    assert "no weighting beat text alone" in f.notes[0]
+
+
+def test_weights_are_chosen_per_domain_and_a_domain_without_anchors_keeps_text():
+    x, y, tx, ty, match = _pair(n=400)
+    domains = np.where(np.arange(400) < 200, "lab", "diagnosis")
+    anchors = np.stack([np.arange(60), match[:60]], axis=1)  # all of them labs
+    f = fuse({"text": View(tx, ty), "transport": View(x, y, "sinkhorn")}, anchors,
+             domains=domains)  # fmt: skip
+    assert "transport" in f.weights["lab"] and f.weights["diagnosis"] == {"text": 1.0}
+    dx = np.arange(200, 400)
+    assert (f.idx[dx, 0] == _text_top1(tx, ty)[dx]).all()
+    assert set(f.evidence[dx]) == {"text"} and np.isnan(f.transport[dx]).all()
+    assert any(n.startswith("domain diagnosis: 0 anchor(s)") for n in f.notes)
+
+
+def test_fusion_needs_a_text_view():
+    with pytest.raises(ValueError, match="needs a 'text' view"):
+        fuse({"transport": View(np.eye(3), np.eye(3), "sinkhorn")}, np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="unknown view fit"):
+        fuse({"text": View(np.eye(3), np.eye(3), "magic")}, np.zeros((0, 2)))
+
+
+def _codes(site, rows):
+    return pd.DataFrame([{"id": i, "site": site, "vocab": v, "code": c} for i, v, c in rows])
+
+
+def test_anchors_come_from_shared_ids_crosswalks_and_who_icd10_codes():
+    src = _codes("B", [("LOINC:2345-7", "LOINC", "2345-7"), ("ICD10:E11", "ICD10", "E11"),
+                       ("B/DE_LAB:17", "DE_LAB", "17"), ("ICD9CM:250.00", "ICD9CM", "250.00"),
+                       ("B/DE_LAB:99", "DE_LAB", "99"), ("B/DX:5", "DX", "5")])  # fmt: skip
+    tgt = _codes("A", [("LOINC:2345-7", "LOINC", "2345-7"), ("ICD10CM:E11", "ICD10CM", "E11"),
+                       ("ICD10CM:E11.9", "ICD10CM", "E11.9"), ("A/LAB:x", "LAB", "x"),
+                       ("A/DX:5", "DX", "5")])  # fmt: skip
+    crosswalk = pd.DataFrame(
+        [("ICD9CM:250.00", "ICD10CM:E11.9", "gem_icd9_icd10cm"),  # the graph's GEM
+         ("B/DE_LAB:99", "LOINC:1111-1", "fhir_coding"),  # B codes 99 also as LOINC 1111-1
+         ("A/LAB:x", "LOINC:1111-1", "fhir_coding")],  # ... and so does A's local lab x
+        columns=["id", "other_id", "source"])  # fmt: skip
+    pairs = {tuple(p) for p in anchor_pairs(src, tgt, crosswalk=crosswalk)}
+    # shared id; WHO E11 = ICD-10-CM E11; GEM; local 99 = LOINC 1111-1 = local x (two hops);
+    # site-local codes with the same code string are not the same concept
+    assert pairs == {(0, 0), (1, 1), (3, 2), (4, 3)}
+    assert {tuple(p) for p in anchor_pairs(src, tgt, vocabs=["ICD10CM"])} == {(1, 1)}
