@@ -23,7 +23,7 @@ def neo4j_settings(tmp_path_factory) -> Neo4jSettings:
         settings = Neo4jSettings(
             uri=uri,
             user=os.environ.get("NEO4J_USER", "neo4j"),
-            password=os.environ.get("NEO4J_PASSWORD", "mash-kg-local"),
+            password=os.environ.get("NEO4J_PASSWORD"),  # None: one clear error on first use
         )
         yield settings
         return

@@ -44,9 +44,13 @@ def pid_file(home: Path) -> Path:
     return Path(home) / "run" / PID_NAME
 
 
-def write_pid(home: Path, pid: int) -> PidRecord:
-    """Record `pid` (a server just launched) with its start time; written whole or not at all."""
-    record = PidRecord(pid, psutil.Process(pid).create_time(), str(home))
+def write_pid(home: Path, pid: int) -> PidRecord | None:
+    """Record `pid` (a server just launched) with its start time; written whole or not at all.
+    None when it has exited already (the caller reports its exit code)."""
+    try:
+        record = PidRecord(pid, psutil.Process(pid).create_time(), str(home))
+    except psutil.NoSuchProcess:
+        return None
     path = pid_file(home)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(record.__dict__) + "\n")

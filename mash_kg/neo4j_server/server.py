@@ -360,7 +360,8 @@ def _launch_and_wait(settings: Neo4jSettings, password: str, deadline: float, ec
         f"--home-dir={settings.home}",
         f"--config-dir={conf.parent}",
     ]
-    with console.open("ab") as out:
+    # owner-only from the first byte, like everything Neo4j writes under the umask below
+    with os.fdopen(os.open(console, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         proc = subprocess.Popen(
             cmd,
             stdout=out,
