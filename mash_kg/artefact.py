@@ -71,11 +71,13 @@ def read_manifest(folder: Path) -> dict:
 
 
 def verify(folder: Path, manifest: dict, names: list[str]) -> None:
-    """Check that the tables `names` are present and, where the manifest indexes them,
-    unchanged (row count and SHA-256)."""
+    """Check that the tables `names` (and every table the manifest lists) are present and,
+    where the manifest indexes them, unchanged (SHA-256): a damaged build is refused whole."""
     folder = Path(folder)
     index = manifest.get("tables") or {}
-    for name in names:
+    if "III" in (manifest.get("stages") or []):  # a Stage III build is complete or refused
+        names = [*names, "hierarchy.parquet", "latent.parquet", "poincare.parquet"]
+    for name in dict.fromkeys([*names, *index]):  # every table the manifest lists, once
         path = folder / name
         if not path.is_file():
             raise InputError(path, "missing from the build folder", hint=_HINT)

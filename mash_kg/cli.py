@@ -93,8 +93,15 @@ class MashGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except (click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except click.ClickException as exc:  # usage errors too: one line, not click's block
+            line = _first_line(exc.format_message())
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                line += f" (see `{exc.ctx.command_path} --help`)"
+            err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False,
+                              soft_wrap=True)  # fmt: skip
+            sys.exit(exc.exit_code)
         except Exception as exc:
             line = _one_line(exc)
             if line is None:
@@ -456,10 +463,14 @@ def query(
             for p, desc in v.parameters.items():
                 console.print(f"    -p {p}=...  {desc}", highlight=False)
         return
+    views = list_views()
+    if view not in views:
+        raise MashError(f"no view named {view!r}: known views are {', '.join(views)}")
+    checked = views[view].check(_parse_params(params))  # before connecting: input errors first
     settings = _config(ctx).neo4j
     driver = connect(settings, schema=False)
     try:
-        rows = run_view(driver, view, _parse_params(params), settings.database)
+        rows = run_view(driver, view, checked, settings.database)
     finally:
         driver.close()
     if fmt == "table":

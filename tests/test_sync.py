@@ -358,3 +358,42 @@ def test_a_damaged_build_is_one_line_and_changes_nothing(graph, build, cli_env, 
         assert res.stderr.startswith("error:") and "internal error" not in res.stderr
         assert len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert snapshot(graph) == before
+
+
+def _stage3_like(build: Path, dest: Path) -> Path:
+    """`build` (Stage I) with small Stage III tables, as a complete build of that layout."""
+    folder = _injected(build, dest, "Code")
+    codes = pd.read_parquet(folder / "codes.parquet")
+    pd.DataFrame({"id": [codes["id"].iloc[0]], "parent": [codes["id"].iloc[1]], "rank": [1],
+                  "text_rank": [2], "candidates": [10]}).to_parquet(folder / "holdout.parquet")  # fmt: skip
+    manifest = json.loads((folder / "manifest.json").read_text())
+    write_manifest(folder, {**manifest, "stages": ["I", "II", "III"]})
+    return folder
+
+
+def test_every_bad_input_of_the_fault_matrix_is_one_line_and_changes_nothing(
+    graph, build, cli_env, tmp_path
+):
+    """The bad_inputs task of bench/faults.py, in-process (the benchmark runs each case as a
+    process of its own)."""
+    sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+    from fault_cases import CASES, make_case_files
+
+    b1 = _stage3_like(build, tmp_path / "b1")
+    files = make_case_files(tmp_path / "cases", b1)
+    write_tables(graph, get_loader("edges")(files=[Path(__file__).parent / "fixtures" /
+                                                   "edges_v1.csv"], vocab="LAB", domain="lab"))  # fmt: skip
+    sync_build(graph, b1)
+    before = _content(graph)
+    failed = []
+    for name, args in CASES:
+        res = CliRunner().invoke(cli, [a.format(**files) for a in args])
+        lines = res.stderr.strip().splitlines()
+        ok = (res.exit_code not in (0, None) and len(lines) == 1 and lines[0].startswith("error:")
+              and "internal error" not in lines[0])  # fmt: skip
+        if not ok:
+            failed.append(f"{name}: exit {res.exit_code}: {res.stderr.strip()[:300]}")
+        graph.execute_query("MATCH (l:SyncLock) DELETE l")
+    assert not failed, "\n".join(failed)
+    assert _content(graph) == before
+    assert len(CASES) >= 60

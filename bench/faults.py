@@ -1,0 +1,442 @@
+"""Fault matrix of mash-kg against a real Neo4j -> bench/results/faults.json.
+
+A throwaway bundled Neo4j gets ICD-10-CM and a small lab vocabulary; the bundled two-site
+example is built (Stages I-III) and two changed copies of that build are derived from it
+(scores changed, edges dropped, a new id), so that every sync has a known old and new state.
+The graph's *content* is compared (every node and edge with its properties; the :Build history,
+timestamps and which build last wrote an edge left out).
+
+Tasks (method ``mash_kg``):
+- kill_sync: `mash-kg sync B2` onto the graph of B1, killed with SIGKILL at a random moment;
+  the graph must hold B1's or B2's content, and a rerun (which clears the dead process's
+  lock) must reach B2's exactly, without parallel edges;
+- kill_load: `mash-kg load edges` of a changed 20,000-code release, killed at random; old or
+  new release, and the rerun converges;
+- kill_server_sync: the Neo4j JVM killed with SIGKILL during a sync; restarted; old or new,
+  rerun converges;
+- race_sync: a sync plans B2 under the lock, the lock is broken and a sync of B3 commits
+  meanwhile; the stale plan must be refused (nothing written, no parallel edges) and a rerun
+  converges;
+- mixed_reads: readers (each read one transaction computing a fingerprint of the learned
+  content) during syncs alternating B1 and B2: reads that saw neither state;
+- bad_inputs: each case of ``CASES`` run as a user would (`python -m mash_kg ...`): it must exit
+  non-zero with one line on stderr starting with ``error:``, no traceback, and leave the graph
+  unchanged.
+
+Run: python bench/faults.py [--quick] [--keep DIR]   (--quick: fewer runs; not for the record)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent))
+
+from _common import write_results  # noqa: E402
+from fault_cases import CASES, make_case_files  # noqa: E402
+
+from mash_kg.artefact import write_manifest  # noqa: E402
+from mash_kg.graph import connect  # noqa: E402
+from mash_kg.graph.lock import LockLost, acquire  # noqa: E402
+from mash_kg.graph.sync import apply_sync, plan_sync, read_target, sync_build  # noqa: E402
+from mash_kg.graph.writer import write_tables  # noqa: E402
+from mash_kg.loaders import get_loader  # noqa: E402
+from mash_kg.neo4j_server import server  # noqa: E402
+from mash_kg.neo4j_server.scratch import scratch_server  # noqa: E402
+
+ROOT = Path(__file__).parent.parent
+EXAMPLE = ROOT / "examples" / "two_sites"
+PY = sys.executable
+
+
+def content(driver) -> tuple:
+    """Every node and relationship with its properties, without history (see the docstring)."""
+    ignore = {"loaded_at", "synced_at", "build", "checked"}
+    nodes, _, _ = driver.execute_query(
+        "MATCH (n) WHERE NOT n:Build AND NOT n:SyncLock RETURN labels(n) AS l, properties(n) AS p"
+    )
+    rels, _, _ = driver.execute_query(
+        "MATCH (a)-[r]->(b) RETURN type(r) AS t, a.id AS s, b.id AS e, properties(r) AS p"
+    )
+
+    def clean(p: dict) -> str:
+        return json.dumps({k: v for k, v in p.items() if k not in ignore}, sort_keys=True)
+
+    return (
+        sorted((tuple(sorted(r["l"])), clean(r["p"])) for r in nodes),
+        sorted((r["t"], r["s"], r["e"], clean(r["p"])) for r in rels),
+    )
+
+
+def parallel_edges(driver) -> int:
+    records, _, _ = driver.execute_query(
+        "MATCH (a)-[r]->(b) WITH a, b, type(r) AS t, count(r) AS n WHERE n > 1 "
+        "RETURN coalesce(sum(n - 1), 0) AS extra"
+    )
+    return int(records[0]["extra"])
+
+
+def derive(src: Path, dest: Path, seed: int, share: float) -> Path:
+    """A copy of build `src` with `share` of its learned edge scores changed and a tenth of
+    its ALIGNED_WITH and MASH_IS_A edges dropped, under a new id."""
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(src, dest)
+    rng = np.random.default_rng(seed)
+    for name in ("counterparts", "hierarchy"):
+        path = dest / f"{name}.parquet"
+        if not path.exists():
+            continue
+        df = pd.read_parquet(path)
+        pick = rng.choice(len(df), int(share * len(df)), replace=False)
+        df.loc[pick, "score"] = df.loc[pick, "score"] * 0.9
+        drop = rng.choice(len(df), len(df) // 10, replace=False)
+        df.drop(index=drop).to_parquet(path, index=False)
+    manifest = json.loads((src / "manifest.json").read_text())
+    write_manifest(dest, {**manifest, "id": dest.name})
+    return dest
+
+
+def make_builds(work: Path, settings) -> tuple[Path, Path, Path]:
+    from mash_kg.build import run_build
+    from mash_kg.config import load_config
+    from mash_kg.project import load_project
+
+    if not (work / "b1" / "manifest.json").exists():
+        project = work / "project"
+        shutil.rmtree(project, ignore_errors=True)
+        shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
+        cfg = project / "mash-kg.toml"
+        cfg.write_text(cfg.read_text().replace('"neural_ot"', '"sinkhorn"'))
+        folder = run_build(load_project(load_config(cfg)), settings)
+        shutil.rmtree(work / "b1", ignore_errors=True)
+        shutil.copytree(folder, work / "b1")
+    return (
+        work / "b1",
+        derive(work / "b1", work / "b2", 1, 0.3),
+        derive(work / "b1", work / "b3", 2, 0.2),
+    )
+
+
+def env_for(settings) -> dict:
+    env = dict(os.environ)
+    env.update(
+        NEO4J_URI=settings.bolt_uri, NEO4J_USER=settings.user, NEO4J_PASSWORD=settings.password
+    )
+    return env
+
+
+def cli(settings, *args: str, cwd: Path | None = None, **kw) -> subprocess.Popen:
+    return subprocess.Popen(
+        [PY, "-m", "mash_kg", *args],
+        env=env_for(settings),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def timed(settings, *args: str) -> float:
+    t = time.perf_counter()
+    proc = cli(settings, *args)
+    out, err = proc.communicate()
+    if proc.returncode:
+        raise RuntimeError(f"{args}: {err.strip()}")
+    return time.perf_counter() - t
+
+
+def kill_runs(
+    settings,
+    driver,
+    runs: int,
+    old_cmd,
+    new_cmd,
+    reset,
+    check_old,
+    check_new,
+    kill_server: bool = False,
+) -> dict:
+    """Run `new_cmd` from the state `reset` makes, kill it (or the server) at a random moment
+    within its clean duration, then check old-or-new and the rerun's convergence."""
+    clean = timed(settings, *new_cmd)
+    rng = random.Random(20261128)
+    out = {
+        "runs": 0,
+        "converged": 0,
+        "old_or_new": 0,
+        "duplicate_edges": 0,
+        "killed_before_end": 0,
+        "clean_seconds": round(clean, 2),
+    }
+    for _ in range(runs):
+        reset()
+        proc = cli(settings, *new_cmd)
+        time.sleep(rng.uniform(0.5, clean))
+        killed = proc.poll() is None
+        if kill_server:
+            pid = server.status(settings, echo=lambda m: None).pid
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+            proc.wait()
+            server.start(settings, echo=lambda m: None)
+            driver = connect(settings)
+        else:
+            proc.kill()
+            proc.wait()
+        out["killed_before_end"] += int(killed)
+        state = content(driver)
+        out["old_or_new"] += int(check_old(state) or check_new(state))
+        out["duplicate_edges"] += parallel_edges(driver)
+        rerun = cli(settings, *new_cmd)
+        _, err = rerun.communicate()
+        state = content(driver)
+        ok = rerun.returncode == 0 and check_new(state) and parallel_edges(driver) == 0
+        out["converged"] += int(ok)
+        out["duplicate_edges"] += parallel_edges(driver)
+        out["runs"] += 1
+        if not ok:
+            print(f"  run {out['runs']}: not converged ({err.strip()[:200]})", flush=True)
+    return {**out, "_driver": driver}
+
+
+def release(path: Path, n: int, seed: int) -> Path:
+    """An edge CSV of a `n`-code lab hierarchy (names; a changed copy for seed > 0)."""
+    rng = np.random.default_rng(seed)
+    rows = ["child,parent,child_name,parent_name"]
+    for i in range(1, n):
+        parent = (i - 1) // 8
+        name = f"Lab test {i}" + (" (rev)" if seed and rng.random() < 0.1 else "")
+        if seed and rng.random() < 0.05:
+            continue  # dropped from the new release
+        rows.append(f"T{i},T{parent},{name},Lab group {parent}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def mixed_reads(settings, driver, b1: Path, b2: Path, syncs: int, readers: int = 4) -> dict:
+    query = (
+        "CALL { MATCH ()-[r:ALIGNED_WITH]->() RETURN count(r) AS a, sum(r.rank) AS ar } "
+        "CALL { MATCH ()-[r:MASH_IS_A]->() RETURN count(r) AS m, sum(r.rank) AS mr } "
+        "CALL { MATCH (n:Latent) RETURN count(n) AS l } RETURN [a, ar, m, mr, l] AS f"
+    )
+
+    def fingerprint(drv) -> tuple:
+        with drv.session(database=settings.database) as s:
+            return tuple(s.execute_read(lambda tx: tx.run(query).single()["f"]))
+
+    sync_build(driver, b1, allow_retire=True)
+    f1 = fingerprint(driver)
+    sync_build(driver, b2, allow_retire=True)
+    f2 = fingerprint(driver)
+    stop = threading.Event()
+    counts = {"reads": 0, "mixed": 0}
+    lock = threading.Lock()
+
+    def reader() -> None:
+        drv = connect(settings, schema=False)
+        while not stop.is_set():
+            f = fingerprint(drv)
+            with lock:
+                counts["reads"] += 1
+                counts["mixed"] += int(f not in (f1, f2))
+        drv.close()
+
+    threads = [threading.Thread(target=reader) for _ in range(readers)]
+    for t in threads:
+        t.start()
+    for i in range(syncs):
+        sync_build(driver, b1 if i % 2 == 0 else b2, allow_retire=True)
+    stop.set()
+    for t in threads:
+        t.join()
+    return {"runs": syncs, **counts, "distinct_states": int(f1 != f2)}
+
+
+def race(settings, driver, b1: Path, b2: Path, b3: Path, runs: int) -> dict:
+    out = {"runs": 0, "refused": 0, "converged": 0, "duplicate_edges": 0}
+    for _ in range(runs):
+        sync_build(driver, b1, allow_retire=True)
+        lock = acquire(driver, "race: stale sync of b2")
+        plan = plan_sync(driver, read_target(b2))
+        driver.execute_query("MATCH (l:SyncLock) DELETE l")  # broken from another host
+        proc = cli(settings, "sync", str(b3))
+        proc.communicate()
+        try:
+            apply_sync(driver, plan, lock)
+        except LockLost:
+            out["refused"] += 1
+        lock.release()
+        out["duplicate_edges"] += parallel_edges(driver)
+        sync_build(driver, b2)
+        state = content(driver)
+        out["converged"] += int(state == EXPECTED["b2"] and parallel_edges(driver) == 0)
+        out["duplicate_edges"] += parallel_edges(driver)
+        out["runs"] += 1
+    return out
+
+
+EXPECTED: dict[str, tuple] = {}
+
+
+def bad_inputs(settings, driver, work: Path, b1: Path) -> dict:
+    files = make_case_files(work / "cases", b1)
+    write_tables(
+        driver,
+        get_loader("edges")(
+            files=[ROOT / "tests" / "fixtures" / "edges_v1.csv"], vocab="LAB", domain="lab"
+        ),
+    )
+    out = {"cases": 0, "clear_error": 0, "graph_unchanged": 0, "traceback": 0, "failed": []}
+    for name, args in CASES:
+        before = content(driver)
+        argv = [a.format(**files) for a in args]
+        proc = cli(settings, *argv, cwd=files["project"])
+        _, err = proc.communicate()
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        clear = proc.returncode != 0 and len(lines) == 1 and lines[0].startswith("error:")
+        clear = clear and "internal error" not in lines[0]
+        same = content(driver) == before
+        out["cases"] += 1
+        out["clear_error"] += int(clear)
+        out["graph_unchanged"] += int(same)
+        out["traceback"] += int("Traceback" in err)
+        if not (clear and same):
+            out["failed"].append(f"{name}: exit {proc.returncode}: {err.strip()[:300]}")
+            print(f"  bad input {name}: exit {proc.returncode}: {err.strip()[:300]}", flush=True)
+        driver.execute_query("MATCH (l:SyncLock) DELETE l")
+    return out
+
+
+def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="a few runs per task")
+    ap.add_argument("--keep", type=Path, help="keep the builds here and reuse them")
+    ap.add_argument("--only", nargs="*", help="run only these tasks")
+    args = ap.parse_args()
+    n = (lambda full, quick: quick) if args.quick else (lambda full, quick: full)
+    tasks: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="mash-kg-faults-") as scratch:
+        work = args.keep or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        home = Path(scratch) / "neo4j"
+        with scratch_server(home, heap="2g", pagecache="512m", http=False) as settings:
+            driver = connect(settings)
+            t0 = time.perf_counter()
+            write_tables(driver, get_loader("icd10cm")())
+            b1, b2, b3 = make_builds(work, settings)
+            print(f"graph and builds ready in {time.perf_counter() - t0:.0f} s", flush=True)
+            for name, b in (("b1", b1), ("b2", b2), ("b3", b3)):
+                sync_build(driver, b, allow_retire=True)
+                EXPECTED[name] = content(driver)
+            want = set(
+                args.only
+                or [
+                    "kill_sync",
+                    "kill_load",
+                    "kill_server_sync",
+                    "race_sync",
+                    "mixed_reads",
+                    "bad_inputs",
+                ]
+            )
+
+            def reset_sync() -> None:
+                sync_build(driver, b1, allow_retire=True)
+
+            if "kill_sync" in want:
+                r = kill_runs(
+                    settings,
+                    driver,
+                    n(20, 3),
+                    None,
+                    ["sync", str(b2)],
+                    reset_sync,
+                    lambda s: s == EXPECTED["b1"],
+                    lambda s: s == EXPECTED["b2"],
+                )
+                driver = r.pop("_driver")
+                tasks["kill_sync"] = {"n": r["runs"], "methods": {"mash_kg": r}}
+                print("kill_sync", r, flush=True)
+            if "kill_load" in want:
+                v1, v2 = release(work / "v1.csv", 20000, 0), release(work / "v2.csv", 20000, 1)
+                load = ["load", "edges", "--vocab", "BENCHLAB", "--domain", "lab", "--file"]
+                timed(settings, *load, str(v1))
+                old = content(driver)
+                timed(settings, *load, str(v2))
+                new = content(driver)
+
+                def reset_load() -> None:
+                    write_tables(
+                        driver, get_loader("edges")(files=[v1], vocab="BENCHLAB", domain="lab")
+                    )
+
+                r = kill_runs(
+                    settings,
+                    driver,
+                    n(10, 2),
+                    None,
+                    [*load, str(v2)],
+                    reset_load,
+                    lambda s: s == old,
+                    lambda s: s == new,
+                )
+                driver = r.pop("_driver")
+                tasks["kill_load"] = {"n": r["runs"], "methods": {"mash_kg": r}}
+                print("kill_load", r, flush=True)
+                driver.execute_query("MATCH (n:Code {vocab: 'BENCHLAB'}) DETACH DELETE n")
+                driver.execute_query("MATCH (v:Vocabulary {id: 'BENCHLAB'}) DELETE v")
+            if "kill_server_sync" in want:
+                r = kill_runs(
+                    settings,
+                    driver,
+                    n(5, 1),
+                    None,
+                    ["sync", str(b2)],
+                    reset_sync,
+                    lambda s: s == EXPECTED["b1"],
+                    lambda s: s == EXPECTED["b2"],
+                    kill_server=True,
+                )
+                driver = r.pop("_driver")
+                tasks["kill_server_sync"] = {"n": r["runs"], "methods": {"mash_kg": r}}
+                print("kill_server_sync", r, flush=True)
+            if "race_sync" in want:
+                r = race(settings, driver, b1, b2, b3, n(5, 2))
+                tasks["race_sync"] = {"n": r["runs"], "methods": {"mash_kg": r}}
+                print("race_sync", r, flush=True)
+            if "mixed_reads" in want:
+                r = mixed_reads(settings, driver, b1, b2, n(8, 2))
+                tasks["mixed_reads"] = {"n": r["reads"], "methods": {"mash_kg": r}}
+                print("mixed_reads", r, flush=True)
+            if "bad_inputs" in want:
+                sync_build(driver, b1, allow_retire=True)
+                r = bad_inputs(settings, driver, work, b1)
+                tasks["bad_inputs"] = {"n": r["cases"], "methods": {"mash_kg": r}}
+                print("bad_inputs", {k: v for k, v in r.items() if k != "failed"}, flush=True)
+            driver.close()
+    if args.quick or args.only:
+        print(json.dumps(tasks, indent=2))
+        print("(--quick / --only: results not written)")
+        return
+    print(write_results("faults", tasks))
+
+
+if __name__ == "__main__":
+    main()
