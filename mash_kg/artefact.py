@@ -113,9 +113,15 @@ def read_frame(folder: Path, name: str, required: list[str]) -> pd.DataFrame:
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:
-    """Write `manifest` with a fresh table index (for tools that derive a build from another:
-    benchmarks, tests); atomic: a temporary file renamed over the old one."""
+    """Seal a build folder: write its content digests (content.py), then `manifest` with a
+    fresh table index; the manifest is written last and atomically (a temporary file renamed),
+    so a folder with a manifest is complete. Used by `mash-kg build` and by tools that derive a
+    build from another (benchmarks, tests)."""
+    from mash_kg.content import CONTENT, write_digests
+
     folder = Path(folder)
+    (folder / CONTENT).unlink(missing_ok=True)
+    write_digests(folder, manifest)  # what the graph should hold per code, for sync
     manifest = {**manifest, "schema_version": SCHEMA_VERSION, "tables": table_index(folder)}
     tmp = folder / ".manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")

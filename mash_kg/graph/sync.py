@@ -24,7 +24,6 @@ created before and deleted after; a stale one (a killed process) is cleared with
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -33,18 +32,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from neo4j import Driver
 
-from mash_kg import artefact
-from mash_kg.errors import InputError
+from mash_kg.content import (
+    END_LABELS,
+    Target,
+    Vectors,
+    aligned_edges,
+    content_hashes,
+    learned_edges,
+    read_target,
+)
 from mash_kg.graph.lock import LockLost, SyncLocked, WriteLock, acquire, break_lock, commit
 from mash_kg.graph.writer import DEFAULT_BATCH, RetireRefused, _batches
 
-__all__ = ["LockLost", "SyncLocked", "SyncReport", "break_lock", "sync_build"]
-# the two labels a MASH_IS_A end can have, and the query fragment for each (never from data)
-_END_LABELS = {"Code": "Code", "Latent": "Latent"}
+__all__ = ["LockLost", "SyncLocked", "SyncReport", "Target", "Vectors", "break_lock",
+           "content_hashes", "read_target", "sync_build"]
+# the two labels a MASH_IS_A end can have, as query text (never from data)
+_END_LABELS = {label: label for label in END_LABELS}
 # a sync that would remove more than this share of the learned content the graph holds stops
 # unless allowed (`--allow-retire`): an empty or foreign build must not wipe it
 MAX_RETIRE_SHARE = 0.5
@@ -82,143 +88,6 @@ class SyncReport:
                 + self.learned_added + self.learned_changed + self.learned_removed)  # fmt: skip
 
 
-class Vectors:
-    """Rows of one matrix looked up by id (a build's embeddings or points)."""
-
-    def __init__(self, ids: list[str], matrix: np.ndarray) -> None:
-        self.matrix = matrix
-        self.row = {i: k for k, i in enumerate(ids)}
-
-    def __contains__(self, cid: str) -> bool:
-        return cid in self.row
-
-    def __getitem__(self, cid: str) -> np.ndarray:
-        return self.matrix[self.row[cid]]
-
-    def __len__(self) -> int:
-        return len(self.row)
-
-    @property
-    def dim(self) -> int:
-        return self.matrix.shape[1] if self.matrix.ndim == 2 else 0
-
-    def take(self, ids: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(rows of `ids`, zeros where missing; mask of the ids present)."""
-        idx = np.array([self.row.get(i, -1) for i in ids], dtype=np.int64)
-        have = idx >= 0
-        out = np.zeros((len(ids), self.dim))
-        if self.dim:
-            out[have] = self.matrix[idx[have]]
-        return out, have
-
-
-def _matrix(column, where: Path | None = None) -> np.ndarray:
-    """A Parquet column of equal-length float lists as one (rows, dim) array, without a
-    Python object per row; lists of unequal length or with nulls are a damaged build."""
-    import pyarrow.compute as pc
-
-    flat = column.combine_chunks()
-    if len(flat) == 0:
-        return np.zeros((0, 0))
-    lengths = pc.list_value_length(flat)
-    low, high = pc.min_max(lengths).values()
-    if flat.null_count or low.as_py() != high.as_py() or flat.flatten().null_count:
-        raise InputError(where or "build", "vectors of unequal length or missing values",
-                         hint="the build folder is damaged: build again")  # fmt: skip
-    values = flat.flatten().to_numpy(zero_copy_only=False)
-    return values.reshape(len(flat), -1)
-
-
-CODES_COLUMNS = ["id", "site"]
-COUNTERPART_COLUMNS = ["id", "other_id", "score", "rank", "method", "transport"]
-HIERARCHY_COLUMNS = ["child", "parent", "score", "rank", "parent_label"]
-LATENT_COLUMNS = ["id", "name", "domain", "size"]
-
-
-def read_build(folder: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, Vectors]:
-    """(manifest, codes, counterparts, embedding by code id) of a build folder, checked against
-    its manifest; an empty, damaged or incomplete build is one clear line."""
-    folder = Path(folder)
-    manifest = artefact.read_manifest(folder)
-    need = ["codes.parquet", "counterparts.parquet", "embeddings.parquet"]
-    if (folder / "hierarchy.parquet").exists() or "III" in (manifest.get("stages") or []):
-        need += ["hierarchy.parquet", "latent.parquet", "poincare.parquet"]
-    artefact.verify(folder, manifest, need)
-    codes = artefact.read_frame(folder, "codes.parquet", CODES_COLUMNS)
-    if codes.empty:
-        raise InputError(folder / "codes.parquet", "the build has no codes: syncing it would "
-                         "remove all learned content", hint="check the build's site inputs and "
-                         "build again")  # fmt: skip
-    counterparts = artefact.read_frame(folder, "counterparts.parquet", COUNTERPART_COLUMNS)
-    emb = artefact.read_table(folder, "embeddings.parquet", ["id", "site", "aligned"])
-    vectors = _matrix(emb.column("aligned"), folder / "embeddings.parquet").astype(np.float32)
-    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
-    # unit norm, kept in float32: the values written are the same on every run
-    vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-    ref = manifest.get("reference_site")
-    sites = emb.column("site").to_pylist()
-    order = sorted(range(emb.num_rows), key=lambda i: sites[i] != ref)
-    ids = emb.column("id").to_pylist()
-    keep: dict[str, int] = {}
-    for i in order:  # a shared code keeps the reference site's vector
-        keep.setdefault(ids[i], i)
-    rows = list(keep.values())
-    return manifest, codes, counterparts, Vectors(list(keep), vectors[rows])
-
-
-def read_hierarchy(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, Vectors]:
-    """(MASH_IS_A edges, latent groups, point on the ball by id) of a Stage III build; empty
-    tables for a Stage I build. A parent_label other than Code or Latent is refused (labels
-    never come from data)."""
-    folder = Path(folder)
-    if not (folder / "hierarchy.parquet").exists():
-        empty = pd.DataFrame(columns=HIERARCHY_COLUMNS)
-        return empty, pd.DataFrame(columns=LATENT_COLUMNS), Vectors([], np.zeros((0, 0)))
-    hierarchy = artefact.read_frame(folder, "hierarchy.parquet", HIERARCHY_COLUMNS)
-    bad = ~hierarchy["parent_label"].isin(list(_END_LABELS))
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(folder / "hierarchy.parquet", f"parent_label "
-                         f"{str(hierarchy['parent_label'].iat[row])[:40]!r} is not Code or Latent",
-                         row=row + 1, hint="the build folder is damaged or was edited: build "
-                         "again")  # fmt: skip
-    latent = artefact.read_frame(folder, "latent.parquet", LATENT_COLUMNS)
-    pts = artefact.read_table(folder, "poincare.parquet", ["id", "role", "point"])
-    keep = [r != "context" for r in pts.column("role").to_pylist()]
-    # deep codes need float64
-    points = _matrix(pts.column("point"), folder / "poincare.parquet").astype(np.float64)
-    ids = pts.column("id").to_pylist()
-    return hierarchy, latent, Vectors([i for i, k in zip(ids, keep, strict=True) if k],
-                                      points[np.array(keep, dtype=bool)])  # fmt: skip
-
-
-_MIX = np.random.default_rng(20261126).integers(1, 2**63, size=(2, 256), dtype=np.uint64) | 1
-
-
-def content_hashes(
-    ids: list[str], sites_of: dict[str, list[str]], embedding: Vectors, poincare: Vectors
-) -> dict[str, str]:
-    """What a build puts on each code (sites, embedding, point), as one short string: the sync
-    compares these instead of reading every vector back. Vectors are digested together, as
-    two 64-bit multiply-add sums over their float32 bits (change detection, not security)."""
-    if not ids:
-        return {}
-    emb, _ = embedding.take(ids)
-    pts, has = poincare.take(ids)
-    bits = np.hstack([emb.astype(np.float32), pts.astype(np.float32), has[:, None]])
-    bits = np.ascontiguousarray(bits, dtype=np.float32).view(np.uint32).astype(np.uint64)
-    mix = np.resize(_MIX, (2, bits.shape[1]))
-    h1, h2 = (bits * mix[0]).sum(axis=1), (np.roll(bits, 1, axis=1) * mix[1]).sum(axis=1)
-    combos = {c: hashlib.blake2b("|".join(c).encode(), digest_size=4).hexdigest()
-              for c in {tuple(sites_of[i]) for i in ids}}  # fmt: skip
-    return {i: f"{a:016x}{b:016x}{combos[tuple(sites_of[i])]}"
-            for i, a, b in zip(ids, h1.tolist(), h2.tolist(), strict=True)}  # fmt: skip
-
-
-def _round(x: float) -> float:
-    return float(np.float32(x))  # scores as float32 values: stable across runs and reads
-
-
 @dataclass
 class SyncPlan:
     """What a sync will write: the difference between a build and what the graph held when it
@@ -249,6 +118,7 @@ def sync_build(
     inside the writing transaction. A dry run takes no lock and writes nothing."""
     t0 = time.perf_counter()
     target = read_target(folder)
+    target.digests  # noqa: B018 - read (or computed) before the lock is taken
     if dry_run:
         plan = plan_sync(driver, target, database)
         plan.report.dry_run = True
@@ -278,80 +148,33 @@ def check_retire(plan: SyncPlan, allow_retire: bool) -> None:
         )
 
 
-@dataclass
-class Target:
-    """A build read from its folder: what the graph should hold."""
-
-    manifest: dict
-    build: str
-    codes: pd.DataFrame
-    counterparts: pd.DataFrame
-    embedding: Vectors
-    hierarchy: pd.DataFrame
-    latent: pd.DataFrame
-    poincare: Vectors
-
-
-def read_target(folder: Path) -> Target:
-    manifest, codes, counterparts, embedding = read_build(folder)
-    hierarchy, latent, poincare = read_hierarchy(folder)
-    return Target(manifest, manifest["id"], codes, counterparts, embedding, hierarchy, latent,
-                  poincare)  # fmt: skip
-
-
 def plan_sync(driver: Driver, target: Target, database: str = "neo4j") -> SyncPlan:
     """The difference between `target` and what the graph holds now (reads only)."""
     manifest, build, codes = target.manifest, target.build, target.codes
-    counterparts, embedding = target.counterparts, target.embedding
     report = SyncReport(build=build)
 
-    # target state ----------------------------------------------------------------------
-    pairs = codes[["id", "site"]].drop_duplicates().sort_values(["id", "site"])
-    shared = pairs["id"].duplicated(keep=False).to_numpy()  # codes several sites have
-    sites_of = {
-        cid: [site]
-        for cid, site in zip(
-            pairs["id"].to_numpy()[~shared], pairs["site"].to_numpy()[~shared], strict=True
-        )
-    }
-    for cid, site in zip(pairs["id"].to_numpy()[shared], pairs["site"].to_numpy()[shared],
-                         strict=True):  # fmt: skip
-        sites_of.setdefault(cid, []).append(site)
-    hierarchy, latent, poincare = target.hierarchy, target.latent, target.poincare
-    target_hash = content_hashes(list(sites_of), sites_of, embedding, poincare)
+    # target state: per code a digest of what it carries; vectors are read only for codes
+    # that have to be written ---------------------------------------------------------------
+    dig = target.digests
+    ids = dig["id"].tolist()
+    target_hash = dict(zip(ids, dig["sync_hash"], strict=True))
+    edge_hash = dict(zip(ids, dig["edges_hash"], strict=True))
+    where = dict(zip(ids, dig["sites"], strict=True))
 
     def node_props(i: str) -> dict:  # what a build writes on a code (vectors as lists)
-        return {"sites": sites_of[i], "embedding": embedding[i].tolist(),
+        embedding, poincare = target.embedding, target.poincare
+        return {"sites": [str(x) for x in where[i]], "embedding": embedding[i].tolist(),
                 "poincare": poincare[i].tolist() if i in poincare else None,
                 "sync_hash": target_hash[i], "edges_hash": edge_hash[i]}  # fmt: skip
 
+    latent = target.latent
+    points = target.poincare if len(latent) else None
     target_latent = {
         r.id: {"name": r.name, "size": int(r.size),
-               "poincare": poincare[r.id].tolist() if r.id in poincare else None,
+               "poincare": points[r.id].tolist() if r.id in points else None,
                **({} if r.domain is None or pd.isna(r.domain) else {"domain": r.domain})}
         for r in latent.itertuples()
     }  # fmt: skip
-    label = {r.id: "Latent" for r in latent.itertuples()}
-    target_learned = {
-        (r.child, r.parent): {"score": _round(r.score), "rank": int(r.rank),
-                              "labels": (label.get(r.child, "Code"), r.parent_label)}
-        for r in hierarchy.itertuples()
-    }  # fmt: skip
-    target_edges = {
-        (r.id, r.other_id): {"score": float(r.score), "rank": int(r.rank), "method": r.method,
-                             **({} if pd.isna(r.transport) else {"transport": float(r.transport)})}
-        for r in counterparts.itertuples()
-    }  # fmt: skip
-    # a code's hash also covers its outgoing learned edges: only the edges of codes whose hash
-    # changed are read back and compared
-    outgoing: dict[str, list] = {}
-    for (a, b), p in target_edges.items():
-        outgoing.setdefault(a, []).append(("A", b, p["score"], p["rank"], p["method"],
-                                           p.get("transport", -1.0)))  # fmt: skip
-    for (a, b), p in target_learned.items():
-        outgoing.setdefault(a, []).append(("M", b, p["score"], p["rank"], *p["labels"], -1.0))
-    edge_hash = {cid: hashlib.blake2b(repr(sorted(outgoing[cid])).encode(), digest_size=8)
-                 .hexdigest() if cid in outgoing else "-" for cid in target_hash}  # fmt: skip
 
     # what the graph holds ----------------------------------------------------------------
     # codes are compared by their content hash: no vector is read back
@@ -380,7 +203,7 @@ def plan_sync(driver: Driver, target: Target, database: str = "neo4j") -> SyncPl
         database_=database,
     )  # fmt: skip
     held_edges = {(s_, e): p for s_, e, p in edges[0]["rows"]}
-    target_edges = {k: v for k, v in target_edges.items() if k[0] in dirty}
+    target_edges = aligned_edges(target, dirty)
     sites_held, _, _ = driver.execute_query("MATCH (s:Site) RETURN s.id AS id", database_=database)
     new_sites = sorted(set(codes["site"]) - {r["id"] for r in sites_held})
     held_lat, _, _ = driver.execute_query(
@@ -400,8 +223,7 @@ def plan_sync(driver: Driver, target: Target, database: str = "neo4j") -> SyncPl
     held_mash = from_codes[0]["rows"] + from_latent[0]["rows"]
     held_learned = {(a, b): p for a, b, p, _, _ in held_mash}
     held_labels = {(a, b): (la, lb) for a, b, _, la, lb in held_mash}
-    target_learned = {k: v for k, v in target_learned.items()
-                      if k[0] in dirty or k[0] in target_latent}  # fmt: skip
+    target_learned = learned_edges(target, dirty | set(target_latent))
 
     # the difference --------------------------------------------------------------------
     create, update, retire, strip = [], [], [], []
@@ -487,7 +309,8 @@ def plan_sync(driver: Driver, target: Target, database: str = "neo4j") -> SyncPl
         "e_delete": e_delete, "l_create": l_create, "l_update": l_update, "l_delete": l_delete,
         "m_create": m_create, "m_update": m_update, "m_delete": m_delete,
     }  # fmt: skip
-    return SyncPlan(report, manifest, embedding.dim if len(embedding) else 0, build_changed,
+    # the vector index is checked when vectors were written (then their dimension is known)
+    return SyncPlan(report, manifest, target.written_dim, build_changed,
                     rows, held_codes + totals[0]["n"])  # fmt: skip
 
 
