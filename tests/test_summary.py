@@ -181,6 +181,16 @@ def test_summary_folder_is_atomic_and_reruns_byte_identical(tmp_path, monkeypatc
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_embedded_engine_picks_by_size(tmp_path, monkeypatch):
+    import mash_kg.summary as summary
+
+    spec = write_tables_site(tmp_path / "in", edge_case_events())
+    assert summary.choose_engine(spec, "embedded") == "in_memory"
+    monkeypatch.setattr(summary, "IN_MEMORY_MAX_EVENTS", 2)  # 245 bytes of CSV: ~4 events
+    m = summarize(spec, tmp_path / "s", engine="embedded")
+    assert m["engine"] == "duckdb" and m["tables"]["cooccurrence"]["rows"] == 4
+
+
 def test_a_changed_summary_table_is_refused(tmp_path):
     spec = write_tables_site(tmp_path / "in", edge_case_events())
     summarize(spec, tmp_path / "s", engine="duckdb")
