@@ -25,6 +25,7 @@ when complete, so a half-written build never exists under its id):
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import time
@@ -42,11 +43,13 @@ from mash_kg.config import Neo4jSettings
 from mash_kg.cooccurrence import matrix_to_counts
 from mash_kg.errors import InputError
 from mash_kg.loaders import get_site_adapter
+from mash_kg.names import site_names
 from mash_kg.project import Project, SiteSpec
 from mash_kg.sites import SiteData, share_ids
 from mash_kg.stage1 import SiteVectors, align_to_reference, site_vectors
 from mash_kg.text_embed import TextEmbedder
 
+log = logging.getLogger(__name__)
 Step = Callable[[str, int | None], Callable[[int], None]]  # (description, total) -> advance
 
 
@@ -54,12 +57,32 @@ def load_site(spec: SiteSpec) -> SiteData:
     """One site's inputs through its format's adapter (loaders.SITE_FORMATS)."""
     adapter = get_site_adapter(spec.format)
     if spec.format == "fhir":
-        return adapter(spec.id, [spec.path])
+        return adapter(spec.id, [spec.path], systems=spec.systems,
+                       code_preference=spec.code_preference, max_bad_rows=spec.max_bad_rows)
     if spec.format == "omop":
         return adapter(spec.id, spec.path, prefer=spec.prefer)
     if spec.format == "summary":
         return adapter(spec.id, spec.path)
     return adapter(spec.id, spec.codes, counts=spec.counts, events=spec.events)
+
+
+def site_crosswalks(sites: list[SiteData], settings: Neo4jSettings | None) -> pd.DataFrame:
+    """Crosswalks that anchor Stage I: the sites' own (a concept's other FHIR codings) and,
+    with a graph (`settings`), its MAPS_TO edges touching the sites' codes."""
+    parts = [s.crosswalk for s in sites if s.crosswalk is not None and len(s.crosswalk)]
+    if settings is not None:
+        from mash_kg.graph import connect
+        from mash_kg.graph.reader import read_crosswalks
+
+        ids = sorted({c for s in sites for c in s.codes["id"]})
+        driver = connect(settings, schema=False)
+        try:
+            parts.append(read_crosswalks(driver, ids, settings.database))
+        finally:
+            driver.close()
+    cols = ["id", "other_id", "source"]
+    return pd.concat([p[cols] for p in parts], ignore_index=True) if parts else pd.DataFrame(
+        columns=cols)  # fmt: skip
 
 
 def _vectors_column(x: np.ndarray) -> pa.Array:
@@ -232,7 +255,10 @@ def run_build(
     n_codes = sum(len(s.codes) for s in sites)
     embedder = TextEmbedder(m.text_model, cache_dir=settings.cache / "text")
     advance = step(f"text embeddings ({n_codes} codes)", n_codes)
-    text = [embedder.embed(list(s.codes["name"]), progress=advance) for s in sites]
+    # per site the names the model reads best (name_<lang> columns, FHIR displays)
+    names, name_figures, stage1_warnings = site_names([s.codes for s in sites], embedder.path,
+                                                      m.text_model)  # fmt: skip
+    text = [embedder.embed(n, progress=advance) for n in names]
     advance = step("co-occurrence, SPPMI, SVD", len(sites))
     vectors = site_vectors(
         sites, text, dim=m.dim, window_days=m.window_days, min_cell_count=m.min_cell_count,
@@ -242,18 +268,28 @@ def run_build(
     ids = [s.site for s in sites]
     reference = ids.index(m.reference_site)
     advance = step(f"aligning sites onto {m.reference_site} ({m.align_method})", 1)
-    aligned, table = align_to_reference(
+    crosswalk = site_crosswalks(sites, settings if project.hierarchy.enabled else None)
+    aligned, table, alignment = align_to_reference(
         vectors, reference, m.align_method, top_k=m.top_k,
         anchor_vocabs=m.anchor_vocabs or None, weights=tuple(m.feature_weights),
+        crosswalk=crosswalk, transport=m.transport, min_anchors=m.min_anchors,
         epochs=m.epochs, seed=m.seed,
     )  # fmt: skip
     advance(1)
-    for s, sv in zip(sites, vectors, strict=True):
+    for s, sv, nf in zip(sites, vectors, name_figures, strict=True):
         figures[s.site] = {
             "codes": len(s.codes),
             "events": None if s.events is None else len(s.events),
             "pairs": int(sv.counts.nnz // 2),
+            "names": nf,
+            "notes": s.notes,
+            "alignment": alignment.get(s.site),
         }
+        stage1_warnings += [f"site {s.site}: {n}" for n in
+                            (alignment.get(s.site) or {}).get("notes", [])]  # fmt: skip
+    for w in stage1_warnings:  # the build says what it could not do (also in the manifest)
+        log.warning("%s", w)
+    figures["warnings"] = stage1_warnings
 
     project.builds.mkdir(parents=True, exist_ok=True)
     # everything is written under a temporary folder first, renamed when complete
@@ -271,6 +307,7 @@ def run_build(
             extra_tables, fig = run_hierarchy(project, settings, codes_all, table, cooc_all,
                                               embedder, step, tmp)  # fmt: skip
             figures.update(fig)
+            figures["warnings"] = stage1_warnings + (fig.get("warnings") or [])
             stages += ["II", "III"]
 
         created = datetime.now(UTC)
