@@ -218,7 +218,9 @@ def test_the_start_lock_waits_then_gives_up_with_one_line(tmp_path):
 def test_generated_password_is_owner_only_and_never_echoed(tmp_path):
     home = tmp_path / "home"
     settings = _settings(home)
-    with pytest.raises(MashError, match=r"no password for the local Neo4j .* `mash-kg neo4j start`"):
+    with pytest.raises(
+        MashError, match=r"no password for the local Neo4j .* `mash-kg neo4j start`"
+    ):
         _ = settings.password  # nothing generated yet, and no default to fall back on
     credentials.secure_home(home)
     lines: list[str] = []
@@ -334,9 +336,10 @@ def test_concurrent_starts_leave_one_secured_server_of_its_own(tmp_path):
         assert "former documented default password: replaced it" in again.stdout
         new = (home / "password").read_text().strip()
         assert new != password and new not in again.stdout + again.stderr
-        with pytest.raises(AuthError), GraphDatabase.driver(
-            uri, auth=("neo4j", credentials.LEGACY_PASSWORD)
-        ) as drv:
+        with (
+            pytest.raises(AuthError),
+            GraphDatabase.driver(uri, auth=("neo4j", credentials.LEGACY_PASSWORD)) as drv,
+        ):
             drv.verify_connectivity()
         assert [p.pid for p in _servers_of(home)] == [servers[0].pid]
         stop = _cli("neo4j", "stop", env=env)
