@@ -20,6 +20,16 @@ its known children). Tasks:
   (what Stage II does with the curated forest) at 10 and at 32 dimensions; Nickel & Kiela
   reconstruction of the transitive closure on 2,000 sampled codes; depth-norm Spearman.
 
+`full_all_nodes` (a variant of icd10cm_placement and atc_placement) ranks each held-out
+code's true parent among every code of the vocabulary but itself and its own descendants,
+leaves included: the candidate rule of `mash-kg build` since issue 11 (every curated node of
+the code's domain and vocabulary may be proposed; a leaf pays `leaf_penalty` unless the code
+nearly repeats its name), at its widest (a build proposes the nodes of its context); beside
+it, on the same space and codes, `text_nn_all_nodes`, `full_all_nodes_no_leaf_penalty` and
+`full_nodes_with_children` (the rule before: only nodes with children are candidates).
+`coverage`: the share of held-out codes whose true parent is among the candidates (a code
+whose true parent is not a candidate counts as a miss in hit@k and MRR, as in `mash-kg eval`).
+
 Methods: text_nn (frozen text model, cosine to the candidate's name: the reference); full
 (the build's default: frozen text model, Stage III's family score and spelling term);
 full_trained_encoder (the hierarchy encoder fine-tuned first, [encoder] enabled = true);
@@ -54,7 +64,7 @@ from mash_kg.encoder import EncoderSettings  # noqa: E402
 from mash_kg.lexical import lexical_families, lexical_vectors  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
 from mash_kg.stage2 import HierarchySettings, node_table, run_stage2  # noqa: E402
-from mash_kg.stage3 import family_vectors, score_candidates  # noqa: E402
+from mash_kg.stage3 import EQUIVALENT_COS, family_vectors, score_candidates  # noqa: E402
 from mash_kg.text_embed import TextEmbedder  # noqa: E402
 from mash_kg.tree_embedding import embed_forest, reconstruction  # noqa: E402
 
@@ -86,39 +96,56 @@ def _f1(score: np.ndarray, gold: np.ndarray, negatives: np.ndarray) -> float:
     return round(float(2 * tp / max(2 * tp + fp + fn, 1)), 4)
 
 
-def _blocked(score_rows, n: int, gold: np.ndarray, rand_neg, sib_neg, block: int = 2048) -> dict:
-    """hit@1/@10, MRR, mean rank (one true parent per row) and F1s without the whole score
+def _blocked(
+    score_rows, n: int, gold: np.ndarray, rand_neg=None, sib_neg=None, block: int = 2048,
+    exclude=None,
+) -> dict:  # fmt: skip
+    """hit@1/@10, MRR, mean rank (one true parent per row; gold -1: the true parent is not a
+    candidate, a miss), coverage, and F1s (when negatives are given) without the whole score
     matrix: `score_rows(lo, hi)` gives rows lo..hi (higher = more likely parent), and only
-    each row's rank and its true / negative scores are kept (bounded memory)."""
+    each row's rank and its true / negative scores are kept (bounded memory). `exclude(lo,
+    hi)`: (row, column) pairs that are no candidates of their row (a code, its descendants)."""
     ranks, kept = [], []
     for lo in range(0, n, block):
         hi = min(n, lo + block)
         sc = score_rows(lo, hi)
+        if exclude is not None:
+            rr, cc = exclude(lo, hi)
+            sc[rr, cc] = -np.inf
         r = np.arange(hi - lo)
-        true = sc[r, gold[lo:hi]]
-        ranks.append(1 + (sc > true[:, None]).sum(axis=1))
-        kept.append(np.stack([true, sc[r, rand_neg[lo:hi]], sc[r, sib_neg[lo:hi]]], axis=1))
-    rank, three = np.concatenate(ranks), np.concatenate(kept)
-    zeros = np.zeros(n, dtype=np.int64)
-    return {
+        g = gold[lo:hi]
+        true = np.where(g >= 0, sc[r, np.maximum(g, 0)], np.nan)
+        rk = 1.0 + (sc > true[:, None]).sum(axis=1)
+        ranks.append(np.where(g >= 0, rk, np.inf))
+        if rand_neg is not None:
+            kept.append(np.stack([true, sc[r, rand_neg[lo:hi]], sc[r, sib_neg[lo:hi]]], axis=1))
+    rank = np.concatenate(ranks)
+    covered = np.isfinite(rank)
+    out = {
         "hit_at_1": round(float((rank == 1).mean()), 4),
         "hit_at_10": round(float((rank <= 10).mean()), 4),
         "mrr": round(float((1.0 / rank).mean()), 4),
-        "mean_rank": round(float(rank.mean()), 2),
-        "f1_random": _f1(three, zeros, zeros + 1),
-        "f1_sibling": _f1(three, zeros, zeros + 2),
+        "mean_rank": round(float(rank[covered].mean()), 2) if covered.any() else None,
+        "coverage": round(float(covered.mean()), 4),
     }
+    if rand_neg is not None:
+        three = np.concatenate(kept)[covered]
+        zeros = np.zeros(len(three), dtype=np.int64)
+        out.update(f1_random=_f1(three, zeros, zeros + 1), f1_sibling=_f1(three, zeros, zeros + 2))
+    return out
 
 
 def _set_metrics(score: np.ndarray, truth: list[set[int]]) -> dict:
     """Several true candidates per row: the best-ranked one counts."""
-    best = np.array([score[i, sorted(t)].max() for i, t in enumerate(truth)])
-    rank = 1 + (score > best[:, None]).sum(axis=1)
+    covered = np.array([bool(t) for t in truth])
+    best = np.array([score[i, sorted(t)].max() if t else np.nan for i, t in enumerate(truth)])
+    rank = np.where(covered, 1.0 + (score > best[:, None]).sum(axis=1), np.inf)
     return {
         "hit_at_1": round(float((rank == 1).mean()), 4),
         "hit_at_10": round(float((rank <= 10).mean()), 4),
         "mrr": round(float((1.0 / rank).mean()), 4),
-        "mean_rank": round(float(rank.mean()), 2),
+        "mean_rank": round(float(rank[covered].mean()), 2) if covered.any() else None,
+        "coverage": round(float(covered.mean()), 4),
     }
 
 
@@ -207,14 +234,16 @@ def placement(
     rng = np.random.default_rng(seed)
     par = dict(zip(tree.child.tolist(), tree.parent.tolist(), strict=False))
     cand_pos = {c: i for i, c in enumerate(cands)}
-    gold = np.array([cand_pos[par[h_]] for h_ in held])
+    gold = np.array([cand_pos.get(par[h_], -1) for h_ in held])  # -1: not a candidate
     by_parent: dict[int, list[int]] = {}
     for i, c in enumerate(cands):
         by_parent.setdefault(par.get(int(c)), []).append(i)
-    rand_neg = (gold + rng.integers(1, len(cands), len(gold))) % len(cands)
+    rand_neg = (np.maximum(gold, 0) + rng.integers(1, len(cands), len(gold))) % len(cands)
     sib_neg = np.array(
         [
             rng.choice([s for s in by_parent[par.get(int(cands[g]))] if s != g] or [int(r)])
+            if g >= 0
+            else int(r)
             for g, r in zip(gold, rand_neg, strict=True)
         ]
     )
@@ -235,7 +264,7 @@ def placement(
         "full_no_hard": (h, replace(trained, hard_negatives=0)),
         "full_gnn": (replace(h, gnn_layers=2), enc),
     }
-    for method in variants:
+    for method in [v for v in variants if v in plan]:
         hs, es = plan[method]
         print(f"{name}: {method} ...", flush=True)
         start = time.perf_counter()
@@ -280,6 +309,8 @@ def placement(
             methods[method]["encoder_final_loss"] = round(float(last["loss"]), 4)
         print(f"  {methods[method]}", flush=True)
         spaces[method] = space
+    if "full_all_nodes" in variants and "full" in spaces:
+        methods.update(_all_nodes(tree, held, par, frozen, spaces["full"], h))
     note = (
         f"encoder: {enc.steps} steps at most / {enc.max_seconds:.0f} s, batch {enc.batch} "
         f"families (+{enc.hard_negatives} hard each), max_length {enc.max_length}, "
@@ -292,6 +323,76 @@ def placement(
         "note": note,
         "methods": methods,
     }, spaces
+
+
+def _all_nodes(tree: Tree, held: np.ndarray, par: dict, frozen: np.ndarray, space, h) -> dict:
+    """text_nn and full with every node of the tree a candidate (leaves included), but a
+    held-out code itself and its descendants (the build's rule since issue 11)."""
+    kids: dict[int, list[int]] = {}
+    for c, p in zip(tree.child.tolist(), tree.parent.tolist(), strict=True):
+        kids.setdefault(p, []).append(c)
+
+    def below(code: int) -> list[int]:
+        out, todo = [code], [code]
+        while todo:
+            for k in kids.get(todo.pop(), ()):
+                out.append(k)
+                todo.append(k)
+        return out
+
+    banned = [below(int(c)) for c in held]
+
+    def exclude(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        rr = np.concatenate([np.full(len(banned[i]), i - lo) for i in range(lo, hi)])
+        return rr.astype(np.int64), np.concatenate([banned[i] for i in range(lo, hi)])
+
+    gold = np.array([par[int(c)] for c in held])  # candidates = every row: position = row
+    out: dict = {}
+    start = time.perf_counter()
+    out["text_nn_all_nodes"] = _blocked(
+        lambda lo, hi: frozen[held[lo:hi]].astype(np.float64) @ frozen.T.astype(np.float64),
+        len(held), gold, block=512, exclude=exclude,
+    )  # fmt: skip
+    out["text_nn_all_nodes"].update(seconds=round(time.perf_counter() - start, 1))
+    start = time.perf_counter()
+    srow = {c: i for i, c in enumerate(space.nodes["id"])}
+    tc = space.train_edges["child"].map(srow).to_numpy(np.int64)
+    tp = space.train_edges["parent"].map(srow).to_numpy(np.int64)
+    sh, sc = tree.to_space[held], tree.to_space[np.arange(len(tree.names))]
+    fam = family_vectors(space.text, sc, tc, tp)
+    lexfam = lexical_families(space.lexical, sc, tc, tp)
+    # the build's leaf rule: a node without children in the training forest pays
+    # leaf_penalty unless the code nearly repeats its name (stage3.EQUIVALENT_COS)
+    leaf = ~np.isin(sc, np.unique(tp))
+    base = space.base_text
+
+    def rows(lo: int, hi: int, penalty: float = h.leaf_penalty) -> np.ndarray:
+        q = sh[lo:hi]
+        lex = (space.lexical[q] @ lexfam.T).toarray()
+        if np.isinf(penalty):  # the rule before issue 11: leaves are no candidates at all
+            prior = np.where(leaf, -np.inf, 0.0)[None, :]
+        else:
+            near = base[q].astype(np.float64) @ base[sc].astype(np.float64).T
+            prior = np.where(leaf[None, :] & (near < EQUIVALENT_COS), -penalty, 0.0)
+        return score_candidates(space.text[q], fam, h.temperature, None, lex,
+                                h.lexical_weight, prior)[0]  # fmt: skip
+
+    out["full_all_nodes"] = _blocked(rows, len(held), gold, block=512, exclude=exclude)
+    out["full_all_nodes"].update(seconds=round(time.perf_counter() - start, 1),
+                                 candidates=len(tree.names), leaf_penalty=h.leaf_penalty,
+                                 peak_mib=_peak_mib())  # fmt: skip
+    out["full_all_nodes_no_leaf_penalty"] = _blocked(
+        lambda lo, hi: rows(lo, hi, 0.0), len(held), gold, block=512, exclude=exclude
+    )
+    # the same codes among the nodes that have children only (the candidates before issue
+    # 11): a true parent that is a leaf of the training forest is not a candidate there
+    gold_inner = np.where(leaf[gold], -1, gold)
+    out["full_nodes_with_children"] = _blocked(
+        lambda lo, hi: rows(lo, hi, np.inf), len(held), gold_inner, block=512, exclude=exclude
+    )
+    out["full_nodes_with_children"]["candidates"] = int((~leaf).sum())
+    print(f"  all nodes: {out}", flush=True)
+    return out
 
 
 def icd10cm_tasks(h, enc, variants, out: dict, seed: int = 0) -> dict:
@@ -432,6 +533,23 @@ def reconstruction_task(h: HierarchySettings, sample: int = 2000, seed: int = 0)
     }
 
 
+def _earlier_tasks() -> dict:
+    """The tasks of the existing results file, each marked as measured by its own run."""
+    import json
+
+    from _common import RESULTS  # noqa: E402
+
+    path = RESULTS / "hierarchy.json"
+    if not path.is_file():
+        return {}
+    doc = json.loads(path.read_text())
+    out = {}
+    for name, task in doc.get("tasks", {}).items():
+        mark = task.get("measured_by") or {"command": doc.get("command"), "date": doc.get("date")}
+        out[name] = {**task, "measured_by": mark}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", default="icd10cm,atc,icd10cm_all,reconstruction")
@@ -446,7 +564,14 @@ def main() -> None:
     ap.add_argument(
         "--icd-variants",
         default="full,full_trained_encoder",
-        help="methods of icd10cm_placement (about 16 min each on 2 cores)",
+        help="methods of icd10cm_placement (about 16 min each on 2 cores; full_all_nodes: every "
+        "code a candidate, the build's leaf rule, computed on full's space)",
+    )
+    ap.add_argument(
+        "--keep-earlier",
+        action="store_true",
+        help="keep the tasks of the existing results file that this run does not measure, "
+        "each marked with the command and date that measured it",
     )
     args = ap.parse_args()
     tasks = args.tasks.split(",")
@@ -459,6 +584,8 @@ def main() -> None:
     if "atc" in tasks and args.atc is None:
         sys.exit("atc_placement needs --atc PATH/atc_only-utf8.csv (see loaders/atc.py)")
     out: dict = {}
+    if args.keep_earlier:
+        out = _earlier_tasks()
     # results are written after every task, so a late failure keeps the earlier figures
     if "reconstruction" in tasks:
         out["icd10cm_reconstruction"] = reconstruction_task(h)

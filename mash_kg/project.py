@@ -178,6 +178,7 @@ def _check_hierarchy(h: HierarchySettings, cfg: Path) -> None:
         (h.cooc_neighbours >= 0, "cooc_neighbours must be >= 0"),
         (h.top_candidates >= 1, "top_candidates must be >= 1"),
         (h.temperature > 0, "temperature must be > 0"),
+        (0 <= h.leaf_penalty <= 2, "leaf_penalty must be in [0, 2] (cosine units)"),
         (h.root_radius > 0 and h.step > 0, "root_radius and step must be > 0"),
         (0 < h.spread < 3.1416 / 2, "spread must be in (0, pi/2)"),
         (0 < h.shrink < 1, "shrink must be in (0, 1)"),
@@ -283,6 +284,8 @@ cooc_neighbours = 5            # co-occurrence neighbours per code in the GNN's 
 top_candidates = 10            # parent candidates kept per code
 temperature = 0.05             # parent scores: softmax(cos(code, candidate's family) / T)
 lexical_weight = 0.5           # weight of the names' character n-gram cosine in the scores
+leaf_penalty = 0.5             # a curated leaf as a parent: its cosine minus this (0: none;
+                               #   a code that nearly repeats a leaf's name pays nothing)
 
 [encoder]                      # Stage II: the text model fine-tuned on the curated hierarchy
 enabled = false                # true: fine-tune (measured to place worse so far: README)

@@ -57,6 +57,7 @@ class HierarchySettings:
     top_candidates: int = 10  # parent candidates kept per code
     temperature: float = 0.05  # parent scores: softmax(cos(code, candidate family) / T)
     lexical_weight: float = 0.5  # weight of the names' character n-gram cosine in the scores
+    leaf_penalty: float = 0.5  # subtracted from a leaf candidate's cosine (not an equivalent)
 
     def tree(self) -> TreeSettings:
         return TreeSettings(self.root_radius, self.step, self.spread, self.shrink)

@@ -14,10 +14,11 @@ From the Stage II space (stage2.Space):
    hierarchy is in the graph (an ICD-10-CM code held out) is placed in that vocabulary.
    The top `top_candidates` are kept. Every candidate scoring at least `parent_threshold`
    becomes a parent (multi-parent: at most `max_parents`, and at most 1/threshold by
-   construction). A code placed under a leaf is that leaf's child like any placement; when
-   its name is nearly the leaf's (text cosine at least EQUIVALENT_COS) its candidate row
-   says `equivalent`: the site's code for the leaf's concept, found below it by
-   `descendants` and phenotype expansion.
+   construction). Most curated leaves are a code's siblings, not its parent: a leaf's cosine
+   pays `leaf_penalty` (measured: bench/hierarchy.py `full_all_nodes`), unless the code
+   nearly repeats its name (text cosine at least EQUIVALENT_COS): then it is the site's code
+   for the leaf's concept, placed as the leaf's child (found below it by `descendants` and
+   phenotype expansion) and its candidate row says `equivalent`.
 2. Latent groups. Codes with no parent at the threshold are clustered per domain by average
    linkage on the encoder's cosine distances, cut at `latent_cut` x the median distance; each
    cluster of two or more becomes a ``:Latent`` node, which gets a parent like a code does.
@@ -58,7 +59,7 @@ from mash_kg.stage2 import HierarchySettings, Space
 from mash_kg.tree_embedding import child_slot, poincare_distance, radius_to_norm
 
 BLOCK = 2048  # codes scored at once
-EQUIVALENT_COS = 0.95  # a code placed under a leaf with a name this close: its equivalent
+EQUIVALENT_COS = 0.98  # a code placed under a leaf with a name this close: its equivalent
 GNN_TEMPERATURE = 0.1  # of the optional GNN term's -d/T (its training temperature)
 STOPWORDS = frozenset(
     "a an and or of the in on at to for with without by from as per other unspecified "
@@ -111,13 +112,17 @@ def score_candidates(
     gnn_distance: np.ndarray | None = None,
     lexical: np.ndarray | None = None,
     lexical_weight: float = 0.0,
+    prior: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(scores, cosines) of every query row against every candidate family: scores =
-    softmax((cos + w * cos_lexical) / T [- d_gnn / T_gnn]) over the candidates."""
+    softmax((cos + w * cos_lexical + prior) / T [- d_gnn / T_gnn]) over the candidates
+    (`prior`, in cosine units, broadcast to (queries, candidates): -leaf_penalty on leaves)."""
     cos = query.astype(np.float64) @ families.T
     logits = cos / temperature
     if lexical is not None and lexical_weight > 0:
         logits = logits + lexical_weight * lexical / temperature
+    if prior is not None:
+        logits = logits + prior / temperature
     if gnn_distance is not None:
         logits = logits - gnn_distance / GNN_TEMPERATURE
     if logits.shape[1]:
@@ -184,8 +189,14 @@ def _place_block(
     lex = None
     if lex_families is not None and space.lexical is not None:
         lex = (space.lexical[rows_] @ lex_families.T).toarray()
+    base = space.base_text if space.base_text is not None else space.text
+    # a leaf is a candidate, but most leaves are siblings of a code, not its parent: its
+    # cosine pays leaf_penalty unless the code nearly repeats its name (an equivalent)
+    near = base[rows_].astype(np.float64) @ base[ok].astype(np.float64).T
+    equivalent = leaf[None, :] & (near >= EQUIVALENT_COS)
+    prior = np.where(leaf[None, :] & ~equivalent, -s.leaf_penalty, 0.0) if leaf.any() else None
     scores, cos = score_candidates(
-        space.text[rows_], families, s.temperature, gnn_d, lex, s.lexical_weight
+        space.text[rows_], families, s.temperature, gnn_d, lex, s.lexical_weight, prior
     )
     # a code is never its own parent, nor the parent of its own curated descendants
     ok_ids = nodes["id"].to_numpy()[ok]
@@ -196,17 +207,14 @@ def _place_block(
         if bad:
             scores[k, bad], allowed[k, bad] = 0.0, False
             scores[k] /= max(scores[k].sum(), 1e-300)
-    base = space.base_text if space.base_text is not None else space.text
     out = Placement([], [], [], [])
     order = np.argsort(-scores, axis=1, kind="stable")
     for k, cid in enumerate(ids):
         top = order[k][allowed[k, order[k]]][: s.top_candidates]
-        # the text model's own cosine decides equivalence (the family of a leaf is its name)
-        eq = base[ok[top]].astype(np.float64) @ base[row[cid]].astype(np.float64)
         out.candidates += [
             (cid, ok_ids[j], r, float(scores[k, j]), float(1 - cos[k, j]), bool(leaf[j]),
-             bool(leaf[j] and e >= EQUIVALENT_COS))
-            for r, (j, e) in enumerate(zip(top, eq, strict=True), start=1)
+             bool(equivalent[k, j]))
+            for r, j in enumerate(top, start=1)
         ]  # fmt: skip
         chosen = [j for j in top[: s.max_parents] if scores[k, j] >= s.parent_threshold]
         out.parents += [
@@ -348,9 +356,11 @@ def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
         # the group's own parent: the best curated candidate of its domain, at the threshold
         ok = cand_rows[(domain[cand_rows] == (g["domain"] or "")) | (domain[cand_rows] == "")]
         if len(ok):
+            prior = np.where(has_kids[ok], 0.0, -s.leaf_penalty)[None, :]  # as for codes
             scores, _ = score_candidates(
-                g["centre"][None, :], families[[fam_of[int(r)] for r in ok]], s.temperature
-            )
+                g["centre"][None, :], families[[fam_of[int(r)] for r in ok]], s.temperature,
+                prior=prior,
+            )  # fmt: skip
             j = int(np.argmax(scores[0]))
             if scores[0, j] >= s.parent_threshold:
                 h_rows.append((g["id"], nodes["id"].iat[ok[j]], float(scores[0, j]), 1, "Code"))

@@ -108,7 +108,7 @@ def test_a_leaf_can_be_the_parent_and_a_near_copy_is_its_equivalent():
            "g": (1, 0.4, 0, 0), "e": (0, 1, 0.01, 0), "h": (1, 0, 0.4, 0)}  # fmt: skip
     edges = [("G", "R"), ("L", "R"), ("X", "R"), ("h", "G")]
     space = _space(vec, edges, {"g", "e", "h"}, heldout=[("h", "G")])
-    res = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0))
+    res = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0, leaf_penalty=0.1))
     top = res.candidates[res.candidates["rank"] == 1].set_index("id")
     assert top.loc["g", "candidate"] == "G" and top.loc["g", "leaf"]
     assert not top.loc["g", "equivalent"]  # close, but not a copy of G's name
@@ -118,6 +118,23 @@ def test_a_leaf_can_be_the_parent_and_a_near_copy_is_its_equivalent():
     (row,) = res.holdout.itertuples()
     assert (row.id, row.parent, row.rank) == ("h", "G", 1)
     assert res.figures["equivalent_to_a_leaf"] == 1 and res.figures["placed_under_a_leaf"] >= 2
+
+
+def test_a_leaf_pays_the_leaf_penalty_unless_it_is_an_equivalent():
+    # x reads like the leaf a (cosine 0.9) more than like a's family P: without the penalty
+    # it would become a's child; with it, a's sibling (P's child). y nearly repeats b's name:
+    # an equivalent pays nothing
+    vec = {"P": (1, 1, 0, 0), "a": (1, 0, 0, 0), "b": (0, 1, 0, 0), "Q": (0, 0, 1, 0),
+           "q": (0, 0.2, 1, 0), "x": (1, 0.2, 0, 0.4), "y": (0.01, 1, 0, 0)}  # fmt: skip
+    edges = [("a", "P"), ("b", "P"), ("q", "Q")]
+    space = _space(vec, edges, {"x", "y"})
+    none = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0, leaf_penalty=0.0))
+    top0 = none.candidates[none.candidates["rank"] == 1].set_index("id")["candidate"]
+    assert top0["x"] == "a"
+    res = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0))  # the default
+    top = res.candidates[res.candidates["rank"] == 1].set_index("id")
+    assert top.loc["x", "candidate"] == "P" and not top.loc["x", "leaf"]
+    assert top.loc["y", "candidate"] == "b" and top.loc["y", "equivalent"]
 
 
 def test_every_held_out_code_is_in_holdout_even_without_candidates():
