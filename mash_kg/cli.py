@@ -350,9 +350,11 @@ def load_source(
     from mash_kg.graph import connect
     from mash_kg.graph.writer import write_tables
     from mash_kg.loaders import get_loader
+    from mash_kg.tables import validate
 
     with console.status(f"Reading {source} ..."):
         tables = get_loader(source)(files=files or None, **options)
+        validate(tables)  # bad input is one line before anything connects or writes
     settings = config.neo4j
     driver = connect(settings)
     try:

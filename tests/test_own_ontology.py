@@ -388,3 +388,38 @@ def test_plain_progress_prints_steps_and_periodic_counts():
     assert any(ln.endswith("embedding [codes]: done, 10 in 0:00:00") for ln in lines)
     assert any("Stage III: 0/1 done" in ln for ln in lines)
     assert lines[-1].endswith("Stage III: done, in 0:00:00") and slow == 1
+
+
+# -- bad input through the CLI: one line, exit 1, graph unchanged (issue 14) ---------------------
+BAD_INPUTS = [
+    ("cycle.csv", b"child,parent\nA,B\nB,C\nC,A\n", ["load", "edges", "--vocab", "CYC"],
+     "IS_A cycle CYC:A -> CYC:B -> CYC:C -> CYC:A"),
+    ("two.obo", b"[Term]\nid: TC:1\nname: a\nis_a: TC:2\n\n[Term]\nid: TC:2\nname: b\n"
+     b"is_a: TC:1\n", ["load", "obo"], "IS_A cycle TC:1 -> TC:2 -> TC:1"),
+    ("noval.obo", b"[Term]\nid: NV:1\nname: a\nis_a:\n", ["load", "obo"],
+     "noval.obo, row 4: is_a without a parent id"),
+    ("latin.csv", "child,parent,child_name\nA,B,Gr\xf6\xdfe\n".encode("latin-1"),
+     ["load", "edges", "--vocab", "LAT"], "latin.csv, row 2: not UTF-8 text"),
+    ("atc.csv", '"A","ALIMENT\xc4RES","x","y"\n'.encode("latin-1"), ["load", "atc"],
+     "atc.csv, row 1: not UTF-8 text"),
+    ("ph.csv", b"phenotype,code,include_descendants,exclude\n", ["phenotype", "import"],
+     "ph.csv: no phenotype rows below the header"),
+]  # fmt: skip
+
+
+@pytest.mark.neo4j
+@pytest.mark.parametrize("name, content, command, problem", BAD_INPUTS,
+                         ids=[b[0] for b in BAD_INPUTS])  # fmt: skip
+def test_bad_input_is_one_line_and_changes_nothing(own_graph, name, content, command, problem):
+    from .conftest import snapshot
+
+    driver, folder, env = own_graph
+    path = folder / name
+    path.write_bytes(content)
+    before = snapshot(driver)
+    args = [*command, str(path)] if command[0] == "phenotype" else [*command, "--file", str(path)]
+    res = CliRunner(env=env).invoke(cli, args)
+    assert res.exit_code == 1, res.output
+    assert problem in res.output and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1, res.output
+    assert snapshot(driver) == before
