@@ -152,6 +152,15 @@ def test_a_reused_pid_is_not_signalled_even_when_the_command_looks_right(tmp_pat
         fake.wait()
 
 
+def test_terminate_leaves_a_process_that_is_gone_alone(tmp_path):
+    """A process that exits between the identity check and the signal is no error."""
+    gone = subprocess.Popen(["sleep", "300"])
+    proc = psutil.Process(gone.pid)
+    gone.kill()
+    gone.wait()
+    process.terminate(proc, 5, tmp_path / "neo4j.log")  # no signal sent, nothing raised
+
+
 def test_a_neo4j_of_another_home_is_not_ours(tmp_path, capsys):
     other = tmp_path / "other"
     fake = _fake_neo4j(other)

@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import shlex
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -128,10 +129,30 @@ def our_server(home: Path, echo: Echo) -> psutil.Process | None:
     return None
 
 
+def _send_sigterm(proc: psutil.Process) -> None:
+    """SIGTERM to exactly `proc`: a pidfd pins the process, then its start time is checked
+    again, so a pid reused at any moment in between is never signalled."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except ProcessLookupError:
+        raise psutil.NoSuchProcess(proc.pid) from None
+    except (AttributeError, OSError):  # no pidfd (Linux < 5.3): psutil re-checks the start time
+        proc.terminate()
+        return
+    try:
+        if not proc.is_running():  # the pid now names a process started later
+            raise psutil.NoSuchProcess(proc.pid)
+        signal.pidfd_send_signal(fd, signal.SIGTERM)
+    except ProcessLookupError:
+        raise psutil.NoSuchProcess(proc.pid) from None
+    finally:
+        os.close(fd)
+
+
 def terminate(proc: psutil.Process, timeout: float, log: Path) -> None:
     """SIGTERM (Neo4j's shutdown hook runs) and wait for the exit; reaps our own child."""
     try:
-        proc.terminate()  # psutil re-checks the start time first: a reused pid is refused
+        _send_sigterm(proc)
         proc.wait(timeout)
     except psutil.NoSuchProcess:
         return
