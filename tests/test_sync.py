@@ -364,8 +364,9 @@ def _stage3_like(build: Path, dest: Path) -> Path:
     """`build` (Stage I) with small Stage III tables, as a complete build of that layout."""
     folder = _injected(build, dest, "Code")
     codes = pd.read_parquet(folder / "codes.parquet")
-    pd.DataFrame({"id": [codes["id"].iloc[0]], "parent": [codes["id"].iloc[1]], "rank": [1],
-                  "text_rank": [2], "candidates": [10]}).to_parquet(folder / "holdout.parquet")  # fmt: skip
+    holdout = {"id": [codes["id"].iloc[0]], "parent": [codes["id"].iloc[1]], "rank": [1],
+               "text_rank": [2], "candidates": [10]}  # fmt: skip
+    pd.DataFrame(holdout).to_parquet(folder / "holdout.parquet")
     manifest = json.loads((folder / "manifest.json").read_text())
     write_manifest(folder, {**manifest, "stages": ["I", "II", "III"]})
     return folder
@@ -381,8 +382,8 @@ def test_every_bad_input_of_the_fault_matrix_is_one_line_and_changes_nothing(
 
     b1 = _stage3_like(build, tmp_path / "b1")
     files = make_case_files(tmp_path / "cases", b1)
-    write_tables(graph, get_loader("edges")(files=[Path(__file__).parent / "fixtures" /
-                                                   "edges_v1.csv"], vocab="LAB", domain="lab"))  # fmt: skip
+    lab = Path(__file__).parent / "fixtures" / "edges_v1.csv"
+    write_tables(graph, get_loader("edges")(files=[lab], vocab="LAB", domain="lab"))
     sync_build(graph, b1)
     before = _content(graph)
     failed = []
@@ -397,3 +398,33 @@ def test_every_bad_input_of_the_fault_matrix_is_one_line_and_changes_nothing(
     assert not failed, "\n".join(failed)
     assert _content(graph) == before
     assert len(CASES) >= 60
+
+
+def test_any_sequence_of_syncs_converges_to_a_clean_sync_of_the_last(graph, build, tmp_path):
+    """Property (hypothesis): whatever builds were synced before, the graph ends as a clean
+    sync of the last one leaves it, with no parallel edges."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    variants = st.tuples(st.integers(0, 400), st.integers(0, 400))
+    made: dict[tuple, Path] = {}
+
+    def derived(v: tuple) -> Path:
+        if v not in made:
+            made[v] = _changed_build(build, tmp_path / f"v{len(made)}", n_changed=v[0],
+                                     n_dropped=v[1])  # fmt: skip
+        return made[v]
+
+    @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(variants, min_size=1, max_size=2))
+    def check(sequence):
+        wipe(graph)
+        for v in sequence:
+            sync_build(graph, derived(v), allow_retire=True)
+        after = _content(graph)
+        assert _parallel_edges(graph) == 0
+        wipe(graph)
+        sync_build(graph, derived(sequence[-1]))
+        assert _content(graph) == after
+
+    check()
