@@ -184,7 +184,7 @@ def kill_runs(
         "clean_seconds": round(clean, 2),
     }
     for _ in range(runs):
-        reset()
+        reset(driver)
         proc = cli(settings, *new_cmd)
         time.sleep(rng.uniform(0.5, clean))
         killed = proc.poll() is None
@@ -357,8 +357,8 @@ def main() -> None:
                 ]
             )
 
-            def reset_sync() -> None:
-                sync_build(driver, b1, allow_retire=True)
+            def reset_sync(drv) -> None:
+                sync_build(drv, b1, allow_retire=True)
 
             if "kill_sync" in want:
                 r = kill_runs(
@@ -382,9 +382,9 @@ def main() -> None:
                 timed(settings, *load, str(v2))
                 new = content(driver)
 
-                def reset_load() -> None:
+                def reset_load(drv) -> None:
                     write_tables(
-                        driver, get_loader("edges")(files=[v1], vocab="BENCHLAB", domain="lab")
+                        drv, get_loader("edges")(files=[v1], vocab="BENCHLAB", domain="lab")
                     )
 
                 r = kill_runs(

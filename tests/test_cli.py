@@ -77,8 +77,10 @@ def test_unknown_source_and_view_and_missing_param(cli_env, graph):
 def test_unreachable_neo4j_is_one_line(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:9")
+    monkeypatch.setenv("NEO4J_PASSWORD", "any-password-1")
     result = CliRunner().invoke(cli, ["load", "obo", "--file", str(FIXTURES / "mini.obo")])
-    assert result.exit_code == 1 and "no Neo4j answers at bolt://127.0.0.1:9" in result.output
+    assert result.exit_code == 1 and "no Neo4j answers at bolt://127.0.0.1:9" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_query_list_shows_headers(cli_env):
