@@ -170,6 +170,16 @@ class SparkBackend:
             self.spark.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions))
         self._cached: list = []
 
+    def shuffle_bytes(self) -> int | None:
+        """Bytes shuffled so far by this session (Spark's status store; None if unreadable)."""
+        try:
+            store = self.spark.sparkContext._jsc.sc().statusStore()
+            defaults = [getattr(store, f"stageList$default${i}")() for i in range(2, 6)]
+            stages = store.stageList(None, *defaults)
+            return sum(stages.apply(i).shuffleWriteBytes() for i in range(stages.size()))
+        except Exception:  # a private API: figures only, never worth failing a run
+            return None
+
     def close(self) -> None:
         for df in self._cached:
             df.unpersist()
