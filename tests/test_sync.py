@@ -25,6 +25,7 @@ from tests.conftest import count, snapshot
 
 pytestmark = pytest.mark.neo4j
 EXAMPLE = Path(__file__).parent.parent / "examples" / "two_sites"
+SECRET = "never-in-a-build-7"
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,8 @@ def build(tmp_path_factory) -> Path:
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
     cfg = project / "mash-kg.toml"
     text = cfg.read_text().replace('"neural_ot"', '"sinkhorn"')
-    cfg.write_text(text.replace("[hierarchy]", "[hierarchy]\nenabled = false"))  # Stage I
+    text = text.replace("[hierarchy]", "[hierarchy]\nenabled = false")  # Stage I
+    cfg.write_text(text + f'\n[neo4j]\npassword = "{SECRET}"\n')  # must never reach a build
     return run_build(load_project(load_config(cfg)))
 
 
@@ -428,3 +430,8 @@ def test_any_sequence_of_syncs_converges_to_a_clean_sync_of_the_last(graph, buil
         assert _content(graph) == after
 
     check()
+
+
+def test_the_password_is_never_written_into_a_build(build):
+    files = [p for p in build.rglob("*") if p.is_file()]
+    assert files and not [p.name for p in files if SECRET.encode() in p.read_bytes()]
