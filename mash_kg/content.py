@@ -260,21 +260,22 @@ def learned_edges(target: Target, children: set[str] | None = None) -> dict[tupl
 
 
 def aligned_edges(target: Target, starts: set[str] | None = None) -> dict[tuple, dict]:
-    """ALIGNED_WITH edges (code, counterpart) -> score, rank, method (+ transport)."""
+    """ALIGNED_WITH edges (code, counterpart) -> score, rank, method (+ transport, + the
+    evidence that ranked it when the build records it)."""
     c = target.counterparts
     if starts is not None:
         c = c[c["id"].isin(starts)]
-    return {
-        (a, b): {
-            "score": float(s),
-            "rank": int(r),
-            "method": m,
-            **({} if pd.isna(t) else {"transport": float(t)}),
-        }
-        for a, b, s, r, m, t in zip(
-            c["id"], c["other_id"], c["score"], c["rank"], c["method"], c["transport"], strict=True
-        )
-    }
+    evidence = c["evidence"] if "evidence" in c.columns else [None] * len(c)
+    out = {}
+    for a, b, s, r, m, t, e in zip(c["id"], c["other_id"], c["score"], c["rank"], c["method"],
+                                   c["transport"], evidence, strict=True):  # fmt: skip
+        p = {"score": float(s), "rank": int(r), "method": m}
+        if not pd.isna(t):
+            p["transport"] = float(t)
+        if e is not None and not pd.isna(e):
+            p["evidence"] = str(e)
+        out[(a, b)] = p
+    return out
 
 
 def digests(target: Target) -> pd.DataFrame:

@@ -3,6 +3,6 @@
 // example: :param code => 'LOINC:8480-6'
 MATCH (c:Code {id: $code})-[r:ALIGNED_WITH]-(o:Code)
 RETURN o.id AS id, o.name AS name, o.site AS site, r.rank AS rank, r.score AS score,
-       r.transport AS transport, r.method AS method, r.build AS build,
+       r.transport AS transport, r.method AS method, r.evidence AS evidence, r.build AS build,
        CASE WHEN startNode(r) = c THEN 'outgoing' ELSE 'incoming' END AS direction
 ORDER BY coalesce(r.transport, 0.0) DESC, r.score DESC;
