@@ -6,7 +6,8 @@ site is not assumed, it is chosen: each piece of evidence (a `View`: the text mo
 the co-occurring codes' text, the co-occurrence vectors mapped by Procrustes, a transport
 map) scores every (source, target) pair; scores are standardised per source row and summed
 with weights, and the weights are those that rank the held-out anchors best in k-fold
-cross-validation among the anchors (per domain where a domain has `min_anchors` anchors).
+cross-validation among the anchors (per domain where a domain has `min_anchors` anchors;
+domains with fewer, but some, anchors are validated together when theirs add up).
 A weighting other than text alone is adopted only when it beats text alone on the held-out
 anchors by more than chance (McNemar-style: wins - losses >= max(2, sqrt(wins + losses))).
 With fewer than `min_anchors` anchors in a domain the text evidence is kept, and said so.
@@ -80,18 +81,19 @@ class _Fitted:
         else:
             self.s = s
 
-    def scores(self, rows: np.ndarray) -> np.ndarray | None:
+    def raw(self, rows: np.ndarray) -> np.ndarray:
+        """The view's own scores of `rows` against every target (float64)."""
+        if self.plan is not None:  # the plan's conditional probability, on a log scale
+            return np.log(self.plan[rows] * self.plan.shape[1] + 1e-3)
+        return self.s[rows] @ self.t.T
+
+    def scores(self, rows: np.ndarray, dtype: type = np.float32) -> np.ndarray | None:
         """Per-row standardised scores (len(rows), n_target); None when the view is empty."""
         if self.s is None:
             return None
-        if self.plan is not None:  # the plan's conditional probability, on a log scale
-            raw = np.log(self.plan[rows] * self.plan.shape[1] + 1e-3)
-        else:
-            raw = self.s[rows] @ self.t.T
+        raw = self.raw(rows)
         sd = raw.std(axis=1, keepdims=True)
-        return ((raw - raw.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)).astype(
-            np.float32
-        )
+        return ((raw - raw.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)).astype(dtype)
 
 
 def _grid(names: list[str]) -> list[tuple[float, ...]]:
@@ -182,7 +184,8 @@ def fuse(
 ) -> Fusion:  # fmt: skip
     """Counterparts of every source row from the views (one must be 'text'), weighted by
     cross-validated accuracy on held-out `anchors` ((source row, target row) pairs), per
-    value of `domains` (one label per source row) that has at least `min_anchors` anchors."""
+    value of `domains` (one label per source row) that has at least `min_anchors` anchors
+    (domains with fewer, but some, anchors together when theirs add up to `min_anchors`)."""
     if "text" not in views:
         raise ValueError("fusion needs a 'text' view (the fallback evidence)")
     bad = [v.fit for v in views.values() if v.fit not in FITS]
@@ -198,16 +201,25 @@ def fuse(
     notes: list[str] = []
     per_domain = {str(d): int((domains[np.unique(anchors[:, 0])] == d).sum())
                   for d in np.unique(domains)}  # fmt: skip
-    enough = {d for d, c in per_domain.items() if c >= min_anchors}
-    if enough:
-        groups = np.array([str(d) for d in domains], dtype=object)
-        keep = np.isin(groups[anchors[:, 0]], list(enough))
+    # a domain validates alone when it has min_anchors anchors; domains with fewer (but some)
+    # anchors are validated together when their anchors add up (a domain without any anchor
+    # never gets a map it was not checked on)
+    group_of = {d: d for d, c in per_domain.items() if c >= min_anchors}
+    small = sorted(d for d, c in per_domain.items() if 0 < c < min_anchors)
+    if len(small) > 1 and sum(per_domain[d] for d in small) >= min_anchors:
+        group_of.update({d: "+".join(small) for d in small})
+    if group_of:
+        groups = np.array([group_of.get(str(d), "") for d in domains], dtype=object)
+        keep = groups[anchors[:, 0]] != ""
         checked = _validate(views, anchors[keep], groups, max(2, folds), seed, opts)
-        for d, (_, per_view, mask) in checked.items():
+        for d, g in group_of.items():
+            _, per_view, mask = checked[g]
             weights[d], validation[d] = _choose(names, per_view, mask)
             validation[d]["anchors"] = per_domain[d]
+            if g != d:
+                validation[d]["validated_with"] = g
     for d, c in sorted(per_domain.items()):
-        if d not in enough:
+        if d not in group_of:
             weights[d] = {"text": 1.0}
             validation[d] = {"anchors": c, "adopted": False}
             notes.append(f"domain {d}: {c} anchor(s), too few to validate a map (need "
@@ -228,10 +240,13 @@ def fuse(
         label[rows_d] = "+".join(nm for nm in names if nm in w)
         for i in range(0, len(rows_d), _BLOCK):
             rows = rows_d[i : i + _BLOCK]
-            total = sum(wt * fitted[nm].scores(rows) for nm, wt in w.items())
+            if len(w) == 1:  # one view: its own scores (exactly that evidence's ranking)
+                total = fitted[next(iter(w))].raw(rows)
+            else:
+                total = sum(wt * fitted[nm].scores(rows, np.float64) for nm, wt in w.items())
             part = np.argpartition(-total, k - 1, axis=1)[:, :k]
             vals = np.take_along_axis(total, part, axis=1)
-            order = np.argsort(-vals, axis=1, kind="stable")
+            order = np.lexsort((part, -vals), axis=1)  # ties: the lower target row first
             idx[rows] = np.take_along_axis(part, order, axis=1)
             score[rows] = np.take_along_axis(vals, order, axis=1)
     transport = np.full(idx.shape, np.nan)

@@ -79,6 +79,18 @@ def test_weights_are_chosen_per_domain_and_a_domain_without_anchors_keeps_text()
     assert any(n.startswith("domain diagnosis: 0 anchor(s)") for n in f.notes)
 
 
+def test_domains_with_a_few_anchors_each_are_validated_together():
+    x, y, tx, ty, match = _pair(n=400)
+    domains = np.array(["lab", "diagnosis", "procedure", "medication"] * 100)
+    rows = np.flatnonzero(np.isin(domains, ["lab", "diagnosis"]))[:24]  # 12 each, < 20
+    f = fuse({"text": View(tx, ty), "transport": View(x, y, "sinkhorn")},
+             np.stack([rows, match[rows]], axis=1), domains=domains)  # fmt: skip
+    for d in ("lab", "diagnosis"):
+        assert "transport" in f.weights[d]
+        assert f.validation[d]["validated_with"] == "diagnosis+lab"
+    assert f.weights["procedure"] == f.weights["medication"] == {"text": 1.0}
+
+
 def test_fusion_needs_a_text_view():
     with pytest.raises(ValueError, match="needs a 'text' view"):
         fuse({"transport": View(np.eye(3), np.eye(3), "sinkhorn")}, np.zeros((0, 2)))
