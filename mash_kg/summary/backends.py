@@ -135,7 +135,8 @@ class DuckDBBackend:
         self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
 
     def fetch(self, sql: str) -> pa.Table:
-        return self.con.sql(sql).to_arrow_table()
+        # streamed in batches: DuckDB never holds the whole result inside its memory limit
+        return self.con.sql(sql).to_arrow_reader(1_000_000).read_all()
 
 
 class SparkBackend:

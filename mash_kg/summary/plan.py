@@ -160,7 +160,10 @@ RAW_EVENTS = (
 
 # ----------------------------------------------------------------------------------- counting
 
-PATIENTS = "SELECT idx, count(DISTINCT patient) AS patients FROM ev GROUP BY idx"
+# distinct (code, patient) first: a plain grouping spills to disk, a DISTINCT aggregate may not
+PATIENTS = (
+    "SELECT idx, count(*) AS patients FROM (SELECT DISTINCT idx, patient FROM ev) t GROUP BY idx"
+)
 DATES = "SELECT min(d) AS lo, max(d) AS hi, count(*) AS n FROM ev"
 
 
