@@ -9,7 +9,10 @@ codes (reference protocol) and, harder, among all ICD-10-CM codes
 synthea_sites: Synthea populations with different seeds as sites; one site's codes relabelled
 to opaque local codes with name variants; see synthea_task.py.
 
-Run: python bench/align.py [--quick] [--task icd10cm_who|synthea_sites]
+few_anchors, cross_vocabulary, atc_languages (issue 15): see few_anchors.py; the default
+method `fused` is compared with text_nn of the same run in every task and anchor share.
+
+Run: python bench/align.py [--quick] [--task NAME ...] [--atc .../atc_only-utf8.csv]
 """
 
 from __future__ import annotations
@@ -124,12 +127,27 @@ def _nn_all(q: np.ndarray, t: np.ndarray, gold: np.ndarray, differing: np.ndarra
     return {**_scores(top, gold, differing), "seconds": round(time.perf_counter() - start, 2)}
 
 
+def never_worse(tasks: dict) -> str:
+    """One line per task with a `fused` method: its p@1 against text_nn's of the same run."""
+    lines = []
+    for name, t in tasks.items():
+        m = t.get("methods", {})
+        if "fused" in m and "text_nn" in m:
+            ok = m["fused"]["p_at_1"] >= m["text_nn"]["p_at_1"]
+            lines.append(f"{'ok   ' if ok else 'WORSE'} {name}: fused {m['fused']['p_at_1']} "
+                         f"text_nn {m['text_nn']['p_at_1']}")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="chapters A-E / small populations")
-    ap.add_argument("--task", choices=["icd10cm_who", "synthea_sites"], action="append")
+    ap.add_argument("--task", action="append", choices=[
+        "icd10cm_who", "synthea_sites", "few_anchors", "cross_vocabulary", "atc_languages"])
+    ap.add_argument("--atc", type=Path, help="GNUmed's atc_only-utf8.csv (task atc_languages)")
     args = ap.parse_args()
-    tasks_wanted = args.task or ["icd10cm_who", "synthea_sites"]
+    tasks_wanted = args.task or ["icd10cm_who", "synthea_sites", "few_anchors",
+                                 "cross_vocabulary", "atc_languages"]  # fmt: skip
     previous = RESULTS / "align.json"
     tasks = json.loads(previous.read_text())["tasks"] if previous.exists() and args.task else {}
     if "icd10cm_who" in tasks_wanted:
@@ -138,6 +156,20 @@ def main() -> None:
         from synthea_task import synthea_sites
 
         tasks.update(synthea_sites(args.quick))
+    import few_anchors as fa
+
+    if "atc_languages" in tasks_wanted and args.atc is None:
+        ap.error("task atc_languages needs --atc .../atc_only-utf8.csv (see README)")
+    if "cross_vocabulary" in tasks_wanted:
+        tasks.update(fa.cross_vocabulary())
+    if "atc_languages" in tasks_wanted:
+        tasks.update(fa.atc_languages(args.atc))
+    if "few_anchors" in tasks_wanted:
+        tasks.update({f"few_anchors_icd10cm_who_{k}": v
+                      for k, v in fa.few_anchors_icd10cm_who().items()})  # fmt: skip
+        tasks.update({f"few_anchors_synthea_{k}": v
+                      for k, v in fa.few_anchors_synthea().items()})  # fmt: skip
+    print(never_worse(tasks))
     print(write_results("align", tasks))
 
 
