@@ -134,6 +134,13 @@ class DuckDBBackend:
     def materialize(self, name: str, sql: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
 
+    def distinct(self, name: str, sql: str) -> None:
+        """The distinct rows of `sql` as a table: stored first, then deduplicated, so the
+        input scan and joins do not hold memory while the deduplication spills."""
+        self.materialize(f"{name}_all", sql)
+        self.materialize(name, f"SELECT DISTINCT * FROM {name}_all")
+        self.con.execute(f"DROP TABLE {name}_all")
+
     def fetch(self, sql: str) -> pa.Table:
         # streamed in batches: DuckDB never holds the whole result inside its memory limit
         return self.con.sql(sql).to_arrow_reader(1_000_000).read_all()
@@ -224,6 +231,9 @@ class SparkBackend:
         df = self.spark.sql(sql).persist(self.level)
         self._cached.append(df)
         df.createOrReplaceTempView(name)
+
+    def distinct(self, name: str, sql: str) -> None:
+        self.materialize(name, f"SELECT DISTINCT * FROM ({sql}) t")
 
     def fetch(self, sql: str) -> pa.Table:
         return self.spark.sql(sql).toArrow()

@@ -143,9 +143,7 @@ def _tables(be, spec: SiteSpec) -> tuple[pd.DataFrame, dict, list[Path]]:
     item.choose = choose
     stats = _validate(be, item, deps)
     idx = "idx_pair" if "vocab" in item.columns and not stats["vocab_empty"] else "idx_code"
-    be.materialize(
-        "ev", f"SELECT DISTINCT patient_id AS patient, day AS d, {idx} AS idx FROM events"
-    )
+    be.distinct("ev", f"SELECT patient_id AS patient, day AS d, {idx} AS idx FROM events")
     out = codes.drop(columns=["id", "site"])
     return out, {item.path.name: stats["rows"]}, [item.path]
 
@@ -211,7 +209,7 @@ def _omop(be, spec: SiteSpec) -> tuple[pd.DataFrame, dict, list[Path]]:
             {"idx": np.arange(len(codes)), "vocab": codes["vocab"], "code": codes["code"]}
         ),
     )
-    be.materialize("ev", plan.RAW_EVENTS)
+    be.distinct("ev", plan.RAW_EVENTS)
     return codes, rows, files
 
 

@@ -154,7 +154,7 @@ CODE_NAMES = (
 )
 CODE_DOMAINS = "SELECT vocab, code, domain, min(ord) AS ord FROM raw GROUP BY vocab, code, domain"
 RAW_EVENTS = (
-    "SELECT DISTINCT r.patient, r.day AS d, c.idx FROM raw r "
+    "SELECT r.patient, r.day AS d, c.idx FROM raw r "
     "JOIN codes c ON c.vocab = r.vocab AND c.code = r.code"
 )
 
