@@ -569,9 +569,10 @@ def init(folder: Path, force: bool) -> None:
     console.print(f"wrote {target}: name your sites and their inputs, then run mash-kg build")
 
 
-def run_build_with_progress(config: Config, builds: Path | None = None):
+def run_build_with_progress(config: Config, builds: Path | None = None, transform=None):
     """Run `mash-kg build` for a loaded config with progress bars; returns the build folder
-    (under `builds` when given, else the project's builds folder)."""
+    (under `builds` when given, else the project's builds folder). `transform` may change the
+    project first (the demo replaces its sites by their summaries)."""
     from dataclasses import replace
 
     from mash_kg.build import run_build
@@ -580,6 +581,8 @@ def run_build_with_progress(config: Config, builds: Path | None = None):
     project = load_project(config)
     if builds is not None:
         project = replace(project, builds=builds)
+    if transform is not None:
+        project = transform(project)
     with progress_bars() as bar:
 
         def step(description: str, total: int | None):

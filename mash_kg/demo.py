@@ -38,6 +38,30 @@ EXAMPLES = [
 ]
 
 
+def federated(project, folder: Path, console: Console):
+    """`project` with each site replaced by the summary folder that site would send (the
+    federated flow): what the central build sees is counts, never events."""
+    from mash_kg.project import SiteSpec
+    from mash_kg.summary import summarize
+
+    sites = []
+    for spec in project.sites:
+        out = folder / spec.id
+        m = project.model
+        manifest = summarize(spec, out, window_days=m.window_days,
+                             min_cell_count=m.min_cell_count, force=True)  # fmt: skip
+        console.print(f"  site {spec.id}: {out} ({_summary_line(manifest)})", highlight=False)
+        sites.append(SiteSpec(spec.id, format="summary", path=out,
+                              vocabularies=spec.vocabularies))  # fmt: skip
+    return replace(project, sites=sites)
+
+
+def _summary_line(manifest: dict) -> str:
+    tables = manifest.get("tables") or {}
+    rows = {k.split(".")[0]: v.get("rows") for k, v in tables.items() if isinstance(v, dict)}
+    return f"{rows.get('codes', '?')} codes, {rows.get('cooccurrence', '?')} co-occurrence cells"
+
+
 def run_demo(config: Config, console: Console) -> None:
     from mash_kg.cli import load_source, print_report, print_rows
     from mash_kg.graph import connect
@@ -59,8 +83,15 @@ def run_demo(config: Config, console: Console) -> None:
 
     example = load_config(EXAMPLE)
     example = replace(example, neo4j=settings)
-    console.print("Stages I-III on examples/two_sites (sites A: tables, B: FHIR R4) ...")
-    folder = run_build_with_progress(example, builds=settings.cache / "demo-builds")
+    summaries = settings.cache / "demo-summaries"
+    console.print("Each site summarises its own records (`mash-kg site summarize`: codes and "
+                  f"co-occurrence counts only, nothing patient-level) into {summaries} ...",
+                  highlight=False)  # fmt: skip
+    console.print("Stages I-III on the two sites' summaries (A: tables, B: FHIR R4) ...")
+    folder = run_build_with_progress(
+        example, builds=settings.cache / "demo-builds",
+        transform=lambda project: federated(project, summaries, console),
+    )  # fmt: skip
     from mash_kg.evaluate import evaluate_build
     from mash_kg.graph.phenotypes import write_phenotypes
     from mash_kg.graph.reader import read_subtree
