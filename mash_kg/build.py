@@ -19,12 +19,13 @@ when complete, so a half-written build never exists under its id):
   ``encoder/`` (the hierarchy encoder: an ordinary local model folder, usable as
   ``text_model``) and ``encoder_training.parquet`` (step, pairs, loss, clustering,
   centripetal, infonce, seconds), when the encoder was trained
-- ``manifest.json``: build id, created_at, config_hash, version, settings, per-stage figures
+- ``manifest.json``: build id, schema_version, created_at, config_hash, version, settings,
+  per-stage figures, and ``tables`` (rows and SHA-256 of every table; see artefact.py)
+- ``content.parquet``: id, sites, sync_hash, edges_hash (what sync compares; content.py)
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -38,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mash_kg import __version__
+from mash_kg import __version__, artefact
 from mash_kg.config import Neo4jSettings
 from mash_kg.cooccurrence import matrix_to_counts
 from mash_kg.errors import InputError
@@ -320,6 +321,7 @@ def run_build(
                 df.to_parquet(tmp / f"{name}.parquet", index=False)
         manifest = {
             "id": build_id,
+            "schema_version": artefact.SCHEMA_VERSION,
             "created_at": created.isoformat(timespec="seconds"),
             "config_hash": project.config_hash(),
             "version": __version__,
@@ -337,7 +339,8 @@ def run_build(
             "stages": stages,
             "seconds": round(time.perf_counter() - started, 1),
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        # content digests for sync, then the manifest with every table's rows and SHA-256
+        artefact.write_manifest(tmp, manifest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # never leave half a build behind
         raise
