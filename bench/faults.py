@@ -215,15 +215,21 @@ def kill_runs(
 
 
 def release(path: Path, n: int, seed: int) -> Path:
-    """An edge CSV of a `n`-code lab hierarchy (names; a changed copy for seed > 0)."""
+    """An edge CSV of a `n`-code lab hierarchy with names (a changed copy for seed > 0: a tenth
+    of the names revised, a twentieth of the leaves dropped)."""
     rng = np.random.default_rng(seed)
+
+    def name(i: int) -> str:
+        return "Lab tests" if i == 0 else f"Lab test {i}"
+
+    revised = {i for i in range(n) if seed and rng.random() < 0.1}
     rows = ["child,parent,child_name,parent_name"]
     for i in range(1, n):
         parent = (i - 1) // 8
-        name = f"Lab test {i}" + (" (rev)" if seed and rng.random() < 0.1 else "")
-        if seed and rng.random() < 0.05:
-            continue  # dropped from the new release
-        rows.append(f"T{i},T{parent},{name},Lab group {parent}")
+        if seed and i * 8 + 1 >= n and rng.random() < 0.05:
+            continue  # a leaf dropped from the new release
+        label = {j: name(j) + (" (rev)" if j in revised else "") for j in (i, parent)}
+        rows.append(f"T{i},T{parent},{label[i]},{label[parent]}")
     path.write_text("\n".join(rows) + "\n")
     return path
 
