@@ -14,7 +14,7 @@ ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "two_sites"
 FIXTURES = ROOT / "tests" / "fixtures"
 
-_DAMAGE = {
+DAMAGE = {
     "zero_byte_table": lambda d: (d / "counterparts.parquet").write_bytes(b""),
     "truncated_table": lambda d: (d / "embeddings.parquet").write_bytes(
         (d / "embeddings.parquet").read_bytes()[:-200]
@@ -58,8 +58,8 @@ CASES: list[tuple[str, list[str]]] = [
     ("load_atc_directory", ["load", "atc", "--file", "{dir}"]),
     ("load_rxnorm_empty_folder", ["load", "rxnorm", "--file", "{empty_dir}"]),
     ("load_loinc_missing", ["load", "loinc", "--file", "{dir}/nope.csv"]),
-    *[(f"sync_{name}", ["sync", f"{{build_{name}}}"]) for name in _DAMAGE],
-    *[(f"eval_{name}", ["eval", f"{{build_{name}}}"]) for name in _DAMAGE],
+    *[(f"sync_{name}", ["sync", f"{{build_{name}}}"]) for name in DAMAGE],
+    *[(f"eval_{name}", ["eval", f"{{build_{name}}}"]) for name in DAMAGE],
     ("sync_injected_label", ["sync", "{build_injected}"]),
     ("sync_empty_build", ["sync", "{build_empty}"]),
     ("sync_shrunken_build", ["sync", "{build_small}"]),
@@ -176,7 +176,7 @@ def make_case_files(folder: Path, b1: Path, b_stage1: Path | None = None) -> dic
         return dest
 
     f["build_ok"] = str(copy("ok"))
-    for name, damage in _DAMAGE.items():
+    for name, damage in DAMAGE.items():
         dest = copy(name)
         damage(dest)
         f[f"build_{name}"] = str(dest)

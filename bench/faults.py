@@ -164,16 +164,16 @@ def kill_runs(
     settings,
     driver,
     runs: int,
-    old_cmd,
-    new_cmd,
+    cmd: list[str],
     reset,
-    check_old,
-    check_new,
+    old: tuple,
+    new: tuple,
     kill_server: bool = False,
-) -> dict:
-    """Run `new_cmd` from the state `reset` makes, kill it (or the server) at a random moment
-    within its clean duration, then check old-or-new and the rerun's convergence."""
-    clean = timed(settings, *new_cmd)
+) -> tuple[dict, object]:
+    """Run `cmd` from the state `reset` makes, kill it (or the server) at a random moment
+    within its clean duration, then check the graph holds `old` or `new` content and that a
+    rerun reaches `new`. Returns the figures and the driver (a new one after a server kill)."""
+    clean = timed(settings, *cmd)
     rng = random.Random(20261128)
     out = {
         "runs": 0,
@@ -185,7 +185,7 @@ def kill_runs(
     }
     for _ in range(runs):
         reset(driver)
-        proc = cli(settings, *new_cmd)
+        proc = cli(settings, *cmd)
         time.sleep(rng.uniform(0.5, clean))
         killed = proc.poll() is None
         if kill_server:
@@ -194,24 +194,25 @@ def kill_runs(
                 os.kill(pid, signal.SIGKILL)
             proc.wait()
             server.start(settings, echo=lambda m: None)
+            driver.close()
             driver = connect(settings)
         else:
             proc.kill()
             proc.wait()
         out["killed_before_end"] += int(killed)
         state = content(driver)
-        out["old_or_new"] += int(check_old(state) or check_new(state))
+        out["old_or_new"] += int(state in (old, new))
         out["duplicate_edges"] += parallel_edges(driver)
-        rerun = cli(settings, *new_cmd)
+        rerun = cli(settings, *cmd)
         _, err = rerun.communicate()
         state = content(driver)
-        ok = rerun.returncode == 0 and check_new(state) and parallel_edges(driver) == 0
+        ok = rerun.returncode == 0 and state == new and parallel_edges(driver) == 0
         out["converged"] += int(ok)
         out["duplicate_edges"] += parallel_edges(driver)
         out["runs"] += 1
         if not ok:
             print(f"  run {out['runs']}: not converged ({err.strip()[:200]})", flush=True)
-    return {**out, "_driver": driver}
+    return out, driver
 
 
 def release(path: Path, n: int, seed: int) -> Path:
@@ -366,20 +367,16 @@ def main() -> None:
             def reset_sync(drv) -> None:
                 sync_build(drv, b1, allow_retire=True)
 
+            def record(name: str, r: dict, n_key: str = "runs") -> None:
+                tasks[name] = {"n": r[n_key], "methods": {"mash_kg": r}}
+                print(name, r, flush=True)
+
             if "kill_sync" in want:
-                r = kill_runs(
-                    settings,
-                    driver,
-                    n(20, 3),
-                    None,
-                    ["sync", str(b2)],
-                    reset_sync,
-                    lambda s: s == EXPECTED["b1"],
-                    lambda s: s == EXPECTED["b2"],
+                cmd = ["sync", str(b2)]
+                r, driver = kill_runs(
+                    settings, driver, n(20, 3), cmd, reset_sync, EXPECTED["b1"], EXPECTED["b2"]
                 )
-                driver = r.pop("_driver")
-                tasks["kill_sync"] = {"n": r["runs"], "methods": {"mash_kg": r}}
-                print("kill_sync", r, flush=True)
+                record("kill_sync", r)
             if "kill_load" in want:
                 v1, v2 = release(work / "v1.csv", 20000, 0), release(work / "v2.csv", 20000, 1)
                 load = ["load", "edges", "--vocab", "BENCHLAB", "--domain", "lab", "--file"]
@@ -393,49 +390,32 @@ def main() -> None:
                         drv, get_loader("edges")(files=[v1], vocab="BENCHLAB", domain="lab")
                     )
 
-                r = kill_runs(
-                    settings,
-                    driver,
-                    n(10, 2),
-                    None,
-                    [*load, str(v2)],
-                    reset_load,
-                    lambda s: s == old,
-                    lambda s: s == new,
+                r, driver = kill_runs(
+                    settings, driver, n(10, 2), [*load, str(v2)], reset_load, old, new
                 )
-                driver = r.pop("_driver")
-                tasks["kill_load"] = {"n": r["runs"], "methods": {"mash_kg": r}}
-                print("kill_load", r, flush=True)
+                record("kill_load", r)
                 driver.execute_query("MATCH (n:Code {vocab: 'BENCHLAB'}) DETACH DELETE n")
                 driver.execute_query("MATCH (v:Vocabulary {id: 'BENCHLAB'}) DELETE v")
             if "kill_server_sync" in want:
-                r = kill_runs(
+                cmd = ["sync", str(b2)]
+                r, driver = kill_runs(
                     settings,
                     driver,
                     n(5, 1),
-                    None,
-                    ["sync", str(b2)],
+                    cmd,
                     reset_sync,
-                    lambda s: s == EXPECTED["b1"],
-                    lambda s: s == EXPECTED["b2"],
+                    EXPECTED["b1"],
+                    EXPECTED["b2"],
                     kill_server=True,
                 )
-                driver = r.pop("_driver")
-                tasks["kill_server_sync"] = {"n": r["runs"], "methods": {"mash_kg": r}}
-                print("kill_server_sync", r, flush=True)
+                record("kill_server_sync", r)
             if "race_sync" in want:
-                r = race(settings, driver, b1, b2, b3, n(5, 2))
-                tasks["race_sync"] = {"n": r["runs"], "methods": {"mash_kg": r}}
-                print("race_sync", r, flush=True)
+                record("race_sync", race(settings, driver, b1, b2, b3, n(5, 2)))
             if "mixed_reads" in want:
-                r = mixed_reads(settings, driver, b1, b2, n(8, 2))
-                tasks["mixed_reads"] = {"n": r["reads"], "methods": {"mash_kg": r}}
-                print("mixed_reads", r, flush=True)
+                record("mixed_reads", mixed_reads(settings, driver, b1, b2, n(8, 2)), "reads")
             if "bad_inputs" in want:
                 sync_build(driver, b1, allow_retire=True)
-                r = bad_inputs(settings, driver, work, b1)
-                tasks["bad_inputs"] = {"n": r["cases"], "methods": {"mash_kg": r}}
-                print("bad_inputs", {k: v for k, v in r.items() if k != "failed"}, flush=True)
+                record("bad_inputs", bad_inputs(settings, driver, work, b1), "cases")
             driver.close()
     if args.quick or args.only:
         print(json.dumps(tasks, indent=2))

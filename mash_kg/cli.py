@@ -457,7 +457,7 @@ def query(
 ) -> None:
     """Run a named Cypher VIEW (cypher/views) with parameters."""
     from mash_kg.graph import connect
-    from mash_kg.graph.views import list_views, run_view
+    from mash_kg.graph.views import get_view, list_views, run_view
 
     if list_only or not view:
         for v in list_views().values():
@@ -465,10 +465,7 @@ def query(
             for p, desc in v.parameters.items():
                 console.print(f"    -p {p}=...  {desc}", highlight=False)
         return
-    views = list_views()
-    if view not in views:
-        raise MashError(f"no view named {view!r}: known views are {', '.join(views)}")
-    checked = views[view].check(_parse_params(params))  # before connecting: input errors first
+    checked = get_view(view).check(_parse_params(params))  # input errors before connecting
     settings = _config(ctx).neo4j
     driver = connect(settings, schema=False)
     try:

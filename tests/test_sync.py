@@ -23,6 +23,9 @@ from mash_kg.neo4j_server.scratch import wipe
 from mash_kg.project import load_project
 from tests.conftest import count, snapshot
 
+sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+import fault_cases  # noqa: E402  (bench/: the fault matrix's cases)
+
 pytestmark = pytest.mark.neo4j
 EXAMPLE = Path(__file__).parent.parent / "examples" / "two_sites"
 SECRET = "never-in-a-build-7"
@@ -332,27 +335,16 @@ def test_an_empty_or_shrunken_build_never_wipes_the_learned_content(graph, build
     assert count(graph, "MATCH (n:Code) WHERE n.sites IS NOT NULL RETURN count(n)") == 20
 
 
-DAMAGE = {
-    "zero_byte_table": lambda d: (d / "counterparts.parquet").write_bytes(b""),
-    "truncated_table": lambda d: (d / "embeddings.parquet").write_bytes(
-        (d / "embeddings.parquet").read_bytes()[:-200]),
-    "manifest_list": lambda d: (d / "manifest.json").write_text("[1, 2]"),
-    "manifest_empty": lambda d: (d / "manifest.json").write_text(""),
-    "manifest_no_id": lambda d: (d / "manifest.json").write_text('{"stages": ["I"]}'),
-    "manifest_newer": lambda d: (d / "manifest.json").write_text(
-        '{"id": "x", "schema_version": 99}'),
-    "missing_table": lambda d: (d / "codes.parquet").unlink(),
-    "not_a_folder": lambda d: shutil.rmtree(d),
-}  # fmt: skip
+# the build damages of the fault matrix (bench/fault_cases.py), and a folder that is gone
+DAMAGE = {**fault_cases.DAMAGE, "not_a_folder": lambda d: shutil.rmtree(d)}
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_a_damaged_build_is_one_line_and_changes_nothing(graph, build, cli_env, tmp_path,
                                                          damage):  # fmt: skip
-    sync_build(graph, build)
+    folder = _stage3_like(build, tmp_path / "damaged")  # every table a build can have
+    sync_build(graph, folder)
     before = snapshot(graph)
-    folder = tmp_path / "damaged"
-    shutil.copytree(build, folder)
     DAMAGE[damage](folder)
     for args in (["sync", str(folder)], ["eval", str(folder)]):
         res = CliRunner().invoke(cli, args)
@@ -379,8 +371,7 @@ def test_every_bad_input_of_the_fault_matrix_is_one_line_and_changes_nothing(
 ):
     """The bad_inputs task of bench/faults.py, in-process (the benchmark runs each case as a
     process of its own)."""
-    sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
-    from fault_cases import CASES, make_case_files
+    CASES, make_case_files = fault_cases.CASES, fault_cases.make_case_files
 
     b1 = _stage3_like(build, tmp_path / "b1")
     files = make_case_files(tmp_path / "cases", b1)

@@ -109,13 +109,14 @@ def break_lock(driver: Driver, database: str = "neo4j") -> str:
     holder = read_holder(driver, database)
     if holder is None:
         return "there was no lock"
-    if holder_alive(holder):
+    alive = holder_alive(holder)
+    if alive:
         raise SyncLocked(
             f"the lock is held by a running process ({describe(holder)}): wait for it to "
             "finish, or stop it first; --break-lock only clears the lock of a process that is gone"
         )
     _delete(driver, holder.get("token"), database)
-    where = "" if holder_alive(holder) is False else " (on another host: make sure it stopped)"
+    where = "" if alive is False else " (on another host: make sure it stopped)"
     return f"cleared the lock of {describe(holder)}{where}"
 
 

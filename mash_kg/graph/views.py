@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -115,7 +116,9 @@ def _parse(name: str, text: str) -> View:
     )  # fmt: skip
 
 
+@functools.cache
 def list_views() -> dict[str, View]:
+    """Every view of the package, parsed once per process (they are package files)."""
     folder = resources.files("mash_kg.cypher").joinpath("views")
     views = {}
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
@@ -125,11 +128,16 @@ def list_views() -> dict[str, View]:
     return views
 
 
-def run_view(driver: Driver, name: str, params: dict, database: str = "neo4j") -> list[dict]:
+def get_view(name: str) -> View:
+    """The view `name`; an unknown name is one clear line listing the known ones."""
     views = list_views()
     if name not in views:
         raise MashError(f"no view named {name!r}: known views are {', '.join(views)}")
-    view = views[name]
+    return views[name]
+
+
+def run_view(driver: Driver, name: str, params: dict, database: str = "neo4j") -> list[dict]:
+    view = get_view(name)
     params = view.check(params)
     records, _, _ = driver.execute_query(
         view.query, params, database_=database, routing_=RoutingControl.READ
