@@ -3,7 +3,7 @@ languages, where the default method (`fused`: evidence weighted by held-out anch
 never rank worse than the text model alone (`text_nn`, measured in the same run).
 
 - few_anchors_icd10cm_who: WHO ICD-10 as a site with opaque ids and its own tree against
-  ICD-10-CM (chapters A-E: see CHAPTERS), anchors 0.5/1/2/5% of the shared codes, the rest
+  ICD-10-CM (every chapter; A-E with --quick), anchors 0.5/1/2/5% of the shared codes, the rest
   evaluated among the shared ICD-10-CM codes; `no_domain_anchors`: 20% anchors, all from
   chapters other than the evaluated one (each chapter letter is a domain here).
 - few_anchors_synthea: the synthea_sites populations (site B relabelled to opaque local
@@ -35,7 +35,8 @@ from mash_kg.stage1 import anchor_pairs
 from mash_kg.text_embed import TextEmbedder, resolve_model
 
 SHARES = (0.005, 0.01, 0.02, 0.05)
-CHAPTERS = "ABCDE"  # 2 cores: the transport plan of all chapters takes minutes per fit
+ALL_CHAPTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+QUICK_CHAPTERS = "ABCDE"  # --quick: the transport plan of all chapters takes minutes per fit
 # the maps alone, to show what fusion guards against; the transport maps alone only where
 # their plan is small (2 cores shared with other jobs)
 MAPS = ("procrustes",)
@@ -77,15 +78,15 @@ def _run(views: dict[str, View], anchors: np.ndarray, ev: np.ndarray, gold: np.n
     return out
 
 
-def _who_cm(chapters: str = CHAPTERS):
+def _who_cm(chapters: str):
     cm, who = get_loader("icd10cm")(), get_loader("icd10who")()
     cmn = cm.nodes[cm.nodes["code"].str[0].isin(list(chapters))].reset_index(drop=True)
     whn = who.nodes[who.nodes["code"].str[0].isin(list(chapters))].reset_index(drop=True)
     return cm, who, cmn, whn
 
 
-def few_anchors_icd10cm_who(seed: int = 0) -> dict:
-    cm, who, cmn, whn = _who_cm()
+def few_anchors_icd10cm_who(chapters: str = ALL_CHAPTERS, seed: int = 0) -> dict:
+    cm, who, cmn, whn = _who_cm(chapters)
     w_par = parent_index(list(whn["id"]), list(who.edges["start"]), list(who.edges["end"]))
     c_par = parent_index(list(cmn["id"]), list(cm.edges["start"]), list(cm.edges["end"]))
     emb = _embedder()
@@ -122,12 +123,12 @@ def few_anchors_icd10cm_who(seed: int = 0) -> dict:
         "n": int(len(ev)), "anchors": int(len(a)), "evaluated_domain": f"chapter {held}",
         "methods": _run(views, np.stack([a, a], 1), ev, ev, domains=chapter),
     }  # fmt: skip
-    common = {"shared": int(len(shared)), "candidates": int(len(cand)), "chapters": CHAPTERS}
+    common = {"shared": int(len(shared)), "candidates": int(len(cand)), "chapters": chapters}
     return {k: {**v, **common} for k, v in out.items()}
 
 
-def cross_vocabulary(seed: int = 0) -> dict:
-    cm, who, cmn, whn = _who_cm()
+def cross_vocabulary(chapters: str = ALL_CHAPTERS, seed: int = 0) -> dict:
+    cm, who, cmn, whn = _who_cm(chapters)
     # site W codes in WHO ICD-10 under its own vocabulary name, site C in ICD-10-CM
     w_codes = whn[whn["kind"].isin(["category", "subcategory"])].reset_index(drop=True)
     c_codes = cmn[cmn["kind"].isin(["category", "subcategory"])].reset_index(drop=True)
@@ -153,7 +154,7 @@ def cross_vocabulary(seed: int = 0) -> dict:
     print(f"cross_vocabulary: {len(anchors)} crosswalk anchors, {len(ev)} evaluated", flush=True)
     return {"cross_vocabulary": {
         "n": int(len(ev)), "candidates": int(len(c_codes)), "anchors": int(len(anchors)),
-        "chapters": CHAPTERS, "note": "anchors only from the category crosswalk; evaluated: "
+        "chapters": chapters, "note": "anchors only from the category crosswalk; evaluated: "
         "WHO subcategories (ids W/WHO:...) against ICD-10-CM categories and subcategories",
         "methods": _run(views, anchors, ev, gold)}}  # fmt: skip
 
