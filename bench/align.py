@@ -58,9 +58,10 @@ def icd10cm_who(quick: bool, seed: int = 0) -> dict:
     opaque = {c: f"WHO_SITE/LOCAL:{i:05d}" for i, c in enumerate(rng.permutation(whn["id"]))}
     w_ids = [opaque[c] for c in whn["id"]]
     w_par = parent_index(
-        w_ids, [opaque.get(c, "") for c in who.edges["start"]],
+        w_ids,
+        [opaque.get(c, "") for c in who.edges["start"]],
         [opaque.get(c, "") for c in who.edges["end"]],
-    )  # fmt: skip
+    )
     c_par = parent_index(list(cmn["id"]), list(cm.edges["start"]), list(cm.edges["end"]))
     embedder = TextEmbedder(cache_dir=Neo4jSettings().cache / "text", batch_size=128)
     t0 = time.perf_counter()
@@ -70,8 +71,11 @@ def icd10cm_who(quick: bool, seed: int = 0) -> dict:
 
     # gold pairs: WHO subcategories whose code ICD-10-CM also has (hidden from the methods)
     c_row = {c: i for i, c in enumerate(cmn["code"])}
-    shared = [(i, c_row[c]) for i, (c, k) in enumerate(zip(whn["code"], whn["kind"], strict=True))
-              if k == "subcategory" and c in c_row]  # fmt: skip
+    shared = [
+        (i, c_row[c])
+        for i, (c, k) in enumerate(zip(whn["code"], whn["kind"], strict=True))
+        if k == "subcategory" and c in c_row
+    ]
     src = np.array([s for s, _ in shared])
     cand = np.array([t for _, t in shared])  # reference protocol: the shared CM codes
     differing = np.array([whn["name"][s] != cmn["name"][t] for s, t in shared])
@@ -95,8 +99,10 @@ def icd10cm_who(quick: bool, seed: int = 0) -> dict:
         print(f"icd10cm_who: {method} ...", flush=True)
         al = align_sites(fw[src], fc[cand], anchors, method=method, seed=seed)
         idx, _, _ = counterparts(al, fc[cand], k=5)
-        ref[method] = {**_scores(idx[eval_pos], gold_ref, diff_eval),
-                       "seconds": round(al.seconds, 2)}  # fmt: skip
+        ref[method] = {
+            **_scores(idx[eval_pos], gold_ref, diff_eval),
+            "seconds": round(al.seconds, 2),
+        }
         idx_all, _ = csls_topk(al.mapped[eval_pos], fc, k=5)
         hard[method] = {**_scores(idx_all, gold_all, diff_eval), "seconds": round(al.seconds, 2)}
         print(f"  {ref[method]}", flush=True)
@@ -104,12 +110,20 @@ def icd10cm_who(quick: bool, seed: int = 0) -> dict:
     print("icd10cm_who: fused ...", flush=True)
     views = {"text": View(tw[src], tc[cand]), "transport": View(fw[src], fc[cand], "sinkhorn")}
     f = fuse(views, anchors, k=5)
-    ref["fused"] = {**_scores(f.idx[eval_pos], gold_ref, diff_eval),
-                    "seconds": round(f.seconds, 2), "weights": f.weights, "notes": f.notes}
+    ref["fused"] = {
+        **_scores(f.idx[eval_pos], gold_ref, diff_eval),
+        "seconds": round(f.seconds, 2),
+        "weights": f.weights,
+        "notes": f.notes,
+    }
     views = {"text": View(tw[src], tc), "transport": View(fw[src], fc, "sinkhorn")}
     f = fuse(views, np.stack([anchors_pos, cand[anchors_pos]], axis=1), k=5)
-    hard["fused"] = {**_scores(f.idx[eval_pos], gold_all, diff_eval),
-                     "seconds": round(f.seconds, 2), "weights": f.weights, "notes": f.notes}
+    hard["fused"] = {
+        **_scores(f.idx[eval_pos], gold_all, diff_eval),
+        "seconds": round(f.seconds, 2),
+        "weights": f.weights,
+        "notes": f.notes,
+    }
     print(f"  {ref['fused']}\n  {hard['fused']}", flush=True)
     common = {
         "features": "text: all-MiniLM-L6-v2 (bundled); structure: the text of each code's "
@@ -121,11 +135,19 @@ def icd10cm_who(quick: bool, seed: int = 0) -> dict:
         "embed_seconds": round(embed_seconds, 1),
     }
     return {
-        "icd10cm_who": {"n": int(len(eval_pos)), "candidates": int(len(cand)), **common,
-                        "methods": ref},
-        "icd10cm_who_all_candidates": {"n": int(len(eval_pos)), "candidates": int(len(cmn)),
-                                       **common, "methods": hard},
-    }  # fmt: skip
+        "icd10cm_who": {
+            "n": int(len(eval_pos)),
+            "candidates": int(len(cand)),
+            **common,
+            "methods": ref,
+        },
+        "icd10cm_who_all_candidates": {
+            "n": int(len(eval_pos)),
+            "candidates": int(len(cmn)),
+            **common,
+            "methods": hard,
+        },
+    }
 
 
 def _nn_all(q: np.ndarray, t: np.ndarray, gold: np.ndarray, differing: np.ndarray) -> dict:
@@ -146,20 +168,36 @@ def never_worse(tasks: dict) -> str:
         m = t.get("methods", {})
         if "fused" in m and "text_nn" in m:
             ok = m["fused"]["p_at_1"] >= m["text_nn"]["p_at_1"]
-            lines.append(f"{'ok   ' if ok else 'WORSE'} {name}: fused {m['fused']['p_at_1']} "
-                         f"text_nn {m['text_nn']['p_at_1']}")  # fmt: skip
+            lines.append(
+                f"{'ok   ' if ok else 'WORSE'} {name}: fused {m['fused']['p_at_1']} "
+                f"text_nn {m['text_nn']['p_at_1']}"
+            )
     return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="chapters A-E / small populations")
-    ap.add_argument("--task", action="append", choices=[
-        "icd10cm_who", "synthea_sites", "few_anchors", "cross_vocabulary", "atc_languages"])
+    ap.add_argument(
+        "--task",
+        action="append",
+        choices=[
+            "icd10cm_who",
+            "synthea_sites",
+            "few_anchors",
+            "cross_vocabulary",
+            "atc_languages",
+        ],
+    )
     ap.add_argument("--atc", type=Path, help="GNUmed's atc_only-utf8.csv (task atc_languages)")
     args = ap.parse_args()
-    tasks_wanted = args.task or ["icd10cm_who", "synthea_sites", "few_anchors",
-                                 "cross_vocabulary", "atc_languages"]  # fmt: skip
+    tasks_wanted = args.task or [
+        "icd10cm_who",
+        "synthea_sites",
+        "few_anchors",
+        "cross_vocabulary",
+        "atc_languages",
+    ]
     previous = RESULTS / "align.json"
     tasks = json.loads(previous.read_text())["tasks"] if previous.exists() and args.task else {}
     if "icd10cm_who" in tasks_wanted:
@@ -178,10 +216,13 @@ def main() -> None:
     if "atc_languages" in tasks_wanted:
         tasks.update(fa.atc_languages(args.atc))
     if "few_anchors" in tasks_wanted:
-        tasks.update({f"few_anchors_icd10cm_who_{k}": v
-                      for k, v in fa.few_anchors_icd10cm_who(chapters).items()})  # fmt: skip
-        tasks.update({f"few_anchors_synthea_{k}": v
-                      for k, v in fa.few_anchors_synthea().items()})  # fmt: skip
+        tasks.update(
+            {
+                f"few_anchors_icd10cm_who_{k}": v
+                for k, v in fa.few_anchors_icd10cm_who(chapters).items()
+            }
+        )
+        tasks.update({f"few_anchors_synthea_{k}": v for k, v in fa.few_anchors_synthea().items()})
     print(never_worse(tasks))
     print(write_results("align", tasks))
 

@@ -52,10 +52,15 @@ def write_site(folder: Path, n_events: int, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     codes = [f"C{i:05d}" for i in range(N_CODES)]
     pq.write_table(
-        pa.table({"code": codes, "vocab": ["LOCAL"] * N_CODES,
-                  "name": [f"synthetic code {i}" for i in range(N_CODES)]}),
+        pa.table(
+            {
+                "code": codes,
+                "vocab": ["LOCAL"] * N_CODES,
+                "name": [f"synthetic code {i}" for i in range(N_CODES)],
+            }
+        ),
         folder / "codes.parquet",
-    )  # fmt: skip
+    )
     schema = pa.schema([("patient_id", pa.int64()), ("date", pa.date32()), ("code", pa.string())])
     code_names = np.asarray(codes, dtype=object)
     done, patient = 0, 0
@@ -75,10 +80,14 @@ def write_site(folder: Path, n_events: int, seed: int = 0) -> Path:
             visit = (np.arange(n) // 4).astype(np.int64)
             day = start + (rng.random(visit.max() + 1)[visit] * span).astype(np.int64)
             code = np.minimum(rng.zipf(1.3, n), N_CODES) - 1
-            table = pa.table({
-                "patient_id": pid, "date": pa.array(day.astype("datetime64[D]")),
-                "code": code_names[code],
-            }, schema=schema)  # fmt: skip
+            table = pa.table(
+                {
+                    "patient_id": pid,
+                    "date": pa.array(day.astype("datetime64[D]")),
+                    "code": code_names[code],
+                },
+                schema=schema,
+            )
             writer.write_table(table, row_group_size=CHUNK)
             done += n
             patient += len(per)
@@ -90,11 +99,11 @@ def run_one(method: str, folder: Path, out: Path) -> None:
     from mash_kg.project import SiteSpec
     from mash_kg.summary import count_site
 
-    spec = SiteSpec(id="S", format="tables", codes=folder / "codes.parquet",
-                    events=folder / "events.parquet")  # fmt: skip
+    spec = SiteSpec(
+        id="S", format="tables", codes=folder / "codes.parquet", events=folder / "events.parquet"
+    )
     t0 = time.perf_counter()
-    counts, _ = count_site(spec, 30, METHODS[method], spark_master="local[2]",
-                           memory_limit="1GB")  # fmt: skip
+    counts, _ = count_site(spec, 30, METHODS[method], spark_master="local[2]", memory_limit="1GB")
     seconds = time.perf_counter() - t0
     extra = {}
     if method == "spark_local":  # what a cluster would move between machines
@@ -110,10 +119,18 @@ def run_one(method: str, folder: Path, out: Path) -> None:
     digest = hashlib.sha256()
     for arr in (a[order], b[order], c[order], counts.codes["patients"].to_numpy()):
         digest.update(np.ascontiguousarray(arr, dtype=np.int64).tobytes())
-    out.write_text(json.dumps({
-        "seconds": seconds, "cells": int(len(c)), "cooccurring_event_pairs": int(c.sum()),
-        "codes": int((counts.codes["patients"] > 0).sum()), "digest": digest.hexdigest(), **extra,
-    }))  # fmt: skip
+    out.write_text(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cells": int(len(c)),
+                "cooccurring_event_pairs": int(c.sum()),
+                "codes": int((counts.codes["patients"] > 0).sum()),
+                "digest": digest.hexdigest(),
+                **extra,
+            }
+        )
+    )
 
 
 def measure(method: str, folder: Path, timeout: float) -> dict:
@@ -160,8 +177,12 @@ def main() -> None:
     ap.add_argument("--methods", default="in_memory,duckdb,spark_local")
     ap.add_argument("--runs-1m", type=int, default=3, help="runs per method at 1m (median)")
     ap.add_argument("--timeout", type=float, default=3600)
-    ap.add_argument("--skip", action="append", default=[],
-                    help="SIZE:METHOD:REASON, a size a method cannot run here")  # fmt: skip
+    ap.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        help="SIZE:METHOD:REASON, a size a method cannot run here",
+    )
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "mash-kg-bench")
     ap.add_argument("--quick", action="store_true", help="100k events, 1 run")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -198,15 +219,22 @@ def main() -> None:
             fig = figs[0]
             reference = reference or fig["digest"]
             methods[method] = {
-                "events_per_second": round(n / sec), "peak_mib": max(f["peak_mib"] for f in figs),
-                "seconds": round(sec, 2), "runs": runs, "window_days": 30, "codes": fig["codes"],
+                "events_per_second": round(n / sec),
+                "peak_mib": max(f["peak_mib"] for f in figs),
+                "seconds": round(sec, 2),
+                "runs": runs,
+                "window_days": 30,
+                "codes": fig["codes"],
                 "nonzero_cells": fig["cells"],
                 "cooccurring_event_pairs": fig["cooccurring_event_pairs"],
                 "identical_to_first_method": fig["digest"] == reference,
                 "counts_sha256": fig["digest"],
-                **({"shuffle_write_mib": fig["shuffle_write_mib"]}
-                   if "shuffle_write_mib" in fig else {}),
-            }  # fmt: skip
+                **(
+                    {"shuffle_write_mib": fig["shuffle_write_mib"]}
+                    if "shuffle_write_mib" in fig
+                    else {}
+                ),
+            }
             print(f"  {method}: {methods[method]}", flush=True)
         tasks[f"events_{size}"] = {"n": n, "methods": methods}
         write_results("cooccurrence", tasks)

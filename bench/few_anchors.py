@@ -50,8 +50,10 @@ def _embedder() -> TextEmbedder:
 
 def _p_at(idx: np.ndarray, gold: np.ndarray) -> dict:
     hit5 = (idx[:, :5] == gold[:, None]).any(axis=1)
-    return {"p_at_1": round(float((idx[:, 0] == gold).mean()), 4),
-            "p_at_5": round(float(hit5.mean()), 4)}  # fmt: skip
+    return {
+        "p_at_1": round(float((idx[:, 0] == gold).mean()), 4),
+        "p_at_5": round(float(hit5.mean()), 4),
+    }
 
 
 def _text_nn(q: np.ndarray, t: np.ndarray, gold: np.ndarray) -> dict:
@@ -61,14 +63,24 @@ def _text_nn(q: np.ndarray, t: np.ndarray, gold: np.ndarray) -> dict:
     return {**_p_at(top, gold), "seconds": round(time.perf_counter() - start, 2)}
 
 
-def _run(views: dict[str, View], anchors: np.ndarray, ev: np.ndarray, gold: np.ndarray,
-         domains: np.ndarray | None = None, maps: tuple[str, ...] = MAPS) -> dict:  # fmt: skip
+def _run(
+    views: dict[str, View],
+    anchors: np.ndarray,
+    ev: np.ndarray,
+    gold: np.ndarray,
+    domains: np.ndarray | None = None,
+    maps: tuple[str, ...] = MAPS,
+) -> dict:
     """text_nn, fused (the build's default) and the maps alone on one anchor set."""
     text = views["text"]
     out = {"text_nn": _text_nn(text.source[ev], text.target, gold)}
     f = fuse(views, anchors, domains=domains, k=5, min_anchors=20)
-    out["fused"] = {**_p_at(f.idx[ev], gold), "seconds": round(f.seconds, 2),
-                    "weights": f.weights, "notes": f.notes}  # fmt: skip
+    out["fused"] = {
+        **_p_at(f.idx[ev], gold),
+        "seconds": round(f.seconds, 2),
+        "weights": f.weights,
+        "notes": f.notes,
+    }
     if len(anchors) >= 2:
         tv = views["transport"]
         for method in maps:
@@ -92,13 +104,17 @@ def few_anchors_icd10cm_who(chapters: str = ALL_CHAPTERS, seed: int = 0) -> dict
     emb = _embedder()
     tc, tw = emb.embed(list(cmn["name"])), emb.embed(list(whn["name"]))
     c_row = {c: i for i, c in enumerate(cmn["code"])}
-    shared = [(i, c_row[c]) for i, (c, k) in enumerate(zip(whn["code"], whn["kind"], strict=True))
-              if k == "subcategory" and c in c_row]  # fmt: skip
+    shared = [
+        (i, c_row[c])
+        for i, (c, k) in enumerate(zip(whn["code"], whn["kind"], strict=True))
+        if k == "subcategory" and c in c_row
+    ]
     src = np.array([s for s, _ in shared])
     cand = np.array([t for _, t in shared])  # the reference protocol: the shared CM codes
-    views = {"text": View(tw[src], tc[cand]),
-             "transport": View(tree_context(tw, w_par)[src], tree_context(tc, c_par)[cand],
-                               "sinkhorn")}  # fmt: skip
+    views = {
+        "text": View(tw[src], tc[cand]),
+        "transport": View(tree_context(tw, w_par)[src], tree_context(tc, c_par)[cand], "sinkhorn"),
+    }
     chapter = whn["code"].str[0].to_numpy()[src]
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(shared))
@@ -120,9 +136,11 @@ def few_anchors_icd10cm_who(chapters: str = ALL_CHAPTERS, seed: int = 0) -> dict
     ev = np.flatnonzero(chapter == held)
     print("few_anchors_icd10cm_who: no anchors in chapter E", flush=True)
     out["no_domain_anchors"] = {
-        "n": int(len(ev)), "anchors": int(len(a)), "evaluated_domain": f"chapter {held}",
+        "n": int(len(ev)),
+        "anchors": int(len(a)),
+        "evaluated_domain": f"chapter {held}",
         "methods": _run(views, np.stack([a, a], 1), ev, ev, domains=chapter),
-    }  # fmt: skip
+    }
     common = {"shared": int(len(shared)), "candidates": int(len(cand)), "chapters": chapters}
     return {k: {**v, **common} for k, v in out.items()}
 
@@ -138,12 +156,18 @@ def cross_vocabulary(chapters: str = ALL_CHAPTERS, seed: int = 0) -> dict:
     w_site = w_codes.assign(id="W/WHO:" + w_codes["code"], vocab="WHO")
     # the crosswalk the graph would hold: WHO ICD-10 category -> ICD-10-CM category
     cats = w_codes.loc[w_codes["kind"] == "category", "code"]
-    crosswalk = pd.DataFrame({"id": "W/WHO:" + cats, "other_id": "ICD10CM:" + cats,
-                              "source": "who_category"})  # fmt: skip
+    crosswalk = pd.DataFrame(
+        {"id": "W/WHO:" + cats, "other_id": "ICD10CM:" + cats, "source": "who_category"}
+    )
     anchors = anchor_pairs(w_site, c_codes, crosswalk=crosswalk)
     c_row = {c: i for i, c in enumerate(c_codes["code"])}
-    ev = np.array([i for i, (c, k) in enumerate(zip(w_codes["code"], w_codes["kind"],
-                   strict=True)) if k == "subcategory" and c in c_row])  # fmt: skip
+    ev = np.array(
+        [
+            i
+            for i, (c, k) in enumerate(zip(w_codes["code"], w_codes["kind"], strict=True))
+            if k == "subcategory" and c in c_row
+        ]
+    )
     gold = np.array([c_row[c] for c in w_codes["code"].to_numpy()[ev]])
     emb = _embedder()
     tw, tc = emb.embed(list(w_codes["name"])), emb.embed(list(c_codes["name"]))
@@ -152,11 +176,17 @@ def cross_vocabulary(chapters: str = ALL_CHAPTERS, seed: int = 0) -> dict:
         "transport": View(tree_context(tw, w_par), tree_context(tc, c_par), "sinkhorn"),
     }
     print(f"cross_vocabulary: {len(anchors)} crosswalk anchors, {len(ev)} evaluated", flush=True)
-    return {"cross_vocabulary": {
-        "n": int(len(ev)), "candidates": int(len(c_codes)), "anchors": int(len(anchors)),
-        "chapters": chapters, "note": "anchors only from the category crosswalk; evaluated: "
-        "WHO subcategories (ids W/WHO:...) against ICD-10-CM categories and subcategories",
-        "methods": _run(views, anchors, ev, gold)}}  # fmt: skip
+    return {
+        "cross_vocabulary": {
+            "n": int(len(ev)),
+            "candidates": int(len(c_codes)),
+            "anchors": int(len(anchors)),
+            "chapters": chapters,
+            "note": "anchors only from the category crosswalk; evaluated: "
+            "WHO subcategories (ids W/WHO:...) against ICD-10-CM categories and subcategories",
+            "methods": _run(views, anchors, ev, gold),
+        }
+    }
 
 
 def atc_languages(atc: Path, seed: int = 0) -> dict:
@@ -188,9 +218,11 @@ def atc_languages(atc: Path, seed: int = 0) -> dict:
     a, ev = order[: round(0.01 * len(df))], order[round(0.01 * len(df)) :]
     views = {"text": View(t_chosen, t_en), "transport": View(t_chosen, t_en, "sinkhorn")}
     out["two_columns_anchors_0.01"] = {
-        "n": int(len(ev)), "anchors": int(len(a)), "names": figures,
+        "n": int(len(ev)),
+        "anchors": int(len(a)),
+        "names": figures,
         "methods": _run(views, np.stack([a, a], 1), ev, ev, maps=()),
-    }  # fmt: skip
+    }
     common = {
         "substances": int(len(df)),
         "source": str(atc),
@@ -217,8 +249,9 @@ def few_anchors_synthea(n_patients: int = 80, seed: int = 0) -> dict:
     ref, sv = site_vectors([site_a, site_b], text, dim=128, window_days=30, seed=seed)
     views = fused_views(sv, ref, "both", FEATURE_WEIGHTS, "sinkhorn")
     ref_row = {c: i for i, c in enumerate(ref.codes["id"])}
-    pairs = np.array([(i, ref_row[gold_map[c]]) for i, c in enumerate(sv.codes["id"])
-                      if gold_map[c] in ref_row])  # fmt: skip
+    pairs = np.array(
+        [(i, ref_row[gold_map[c]]) for i, c in enumerate(sv.codes["id"]) if gold_map[c] in ref_row]
+    )
     pairs = pairs[np.random.default_rng(seed).permutation(len(pairs))]
     domains = sv.codes["domain"].to_numpy()
     out: dict[str, dict] = {}
@@ -236,9 +269,11 @@ def few_anchors_synthea(n_patients: int = 80, seed: int = 0) -> dict:
     ev = pairs[lab]
     print("few_anchors_synthea: no lab anchors", flush=True)
     out["no_domain_anchors"] = {
-        "n": int(len(ev)), "anchors": int(len(a)), "evaluated_domain": "lab",
+        "n": int(len(ev)),
+        "anchors": int(len(a)),
+        "evaluated_domain": "lab",
         "methods": _run(views, a, ev[:, 0], ev[:, 1], domains, SYNTHEA_MAPS),
-    }  # fmt: skip
+    }
     common = {
         "shared": int(len(pairs)),
         "patients_per_site": n_patients,

@@ -97,9 +97,14 @@ def _f1(score: np.ndarray, gold: np.ndarray, negatives: np.ndarray) -> float:
 
 
 def _blocked(
-    score_rows, n: int, gold: np.ndarray, rand_neg=None, sib_neg=None, block: int = 2048,
+    score_rows,
+    n: int,
+    gold: np.ndarray,
+    rand_neg=None,
+    sib_neg=None,
+    block: int = 2048,
     exclude=None,
-) -> dict:  # fmt: skip
+) -> dict:
     """hit@1/@10, MRR, mean rank (one true parent per row; gold -1: the true parent is not a
     candidate, a miss), coverage, and F1s (when negatives are given) without the whole score
     matrix: `score_rows(lo, hi)` gives rows lo..hi (higher = more likely parent), and only
@@ -253,8 +258,11 @@ def placement(
     methods: dict[str, dict] = {}
     methods["text_nn"] = _blocked(
         lambda lo, hi: frozen[held[lo:hi]].astype(np.float64) @ frozen[cands].T,
-        len(held), gold, rand_neg, sib_neg,
-    )  # fmt: skip
+        len(held),
+        gold,
+        rand_neg,
+        sib_neg,
+    )
     methods["text_nn"].update(seconds=round(time.perf_counter() - start, 1), peak_mib=_peak_mib())
     spaces = {}
     trained = replace(enc, enabled=True)
@@ -284,13 +292,15 @@ def placement(
             gnn_d = poincare_distance(space.gnn_points[sh], space.gnn_points[sc])
         lexfam = lexical_families(space.lexical, sc, tc, tp)
 
-        def rows(lo, hi, lexical=True, space=space, sh=sh, fam=fam, lexfam=lexfam, d=gnn_d,
-                 hs=hs) -> np.ndarray:  # fmt: skip
+        def rows(
+            lo, hi, lexical=True, space=space, sh=sh, fam=fam, lexfam=lexfam, d=gnn_d, hs=hs
+        ) -> np.ndarray:
             q = sh[lo:hi]
             lex = (space.lexical[q] @ lexfam.T).toarray() if lexical else None
             part = None if d is None else d[lo:hi]
-            return score_candidates(space.text[q], fam, hs.temperature, part, lex,
-                                    hs.lexical_weight)[0]  # fmt: skip
+            return score_candidates(
+                space.text[q], fam, hs.temperature, part, lex, hs.lexical_weight
+            )[0]
 
         methods[method] = _blocked(rows, len(held), gold, rand_neg, sib_neg)
         if method in ("full", "full_trained_encoder"):  # the spelling term's share
@@ -351,8 +361,11 @@ def _all_nodes(tree: Tree, held: np.ndarray, par: dict, frozen: np.ndarray, spac
     start = time.perf_counter()
     out["text_nn_all_nodes"] = _blocked(
         lambda lo, hi: frozen[held[lo:hi]].astype(np.float64) @ frozen.T.astype(np.float64),
-        len(held), gold, block=512, exclude=exclude,
-    )  # fmt: skip
+        len(held),
+        gold,
+        block=512,
+        exclude=exclude,
+    )
     out["text_nn_all_nodes"].update(seconds=round(time.perf_counter() - start, 1))
     start = time.perf_counter()
     srow = {c: i for i, c in enumerate(space.nodes["id"])}
@@ -374,13 +387,17 @@ def _all_nodes(tree: Tree, held: np.ndarray, par: dict, frozen: np.ndarray, spac
         else:
             near = base[q].astype(np.float64) @ base[sc].astype(np.float64).T
             prior = np.where(leaf[None, :] & (near < EQUIVALENT_COS), -penalty, 0.0)
-        return score_candidates(space.text[q], fam, h.temperature, None, lex,
-                                h.lexical_weight, prior)[0]  # fmt: skip
+        return score_candidates(
+            space.text[q], fam, h.temperature, None, lex, h.lexical_weight, prior
+        )[0]
 
     out["full_all_nodes"] = _blocked(rows, len(held), gold, block=512, exclude=exclude)
-    out["full_all_nodes"].update(seconds=round(time.perf_counter() - start, 1),
-                                 candidates=len(tree.names), leaf_penalty=h.leaf_penalty,
-                                 peak_mib=_peak_mib())  # fmt: skip
+    out["full_all_nodes"].update(
+        seconds=round(time.perf_counter() - start, 1),
+        candidates=len(tree.names),
+        leaf_penalty=h.leaf_penalty,
+        peak_mib=_peak_mib(),
+    )
     out["full_all_nodes_no_leaf_penalty"] = _blocked(
         lambda lo, hi: rows(lo, hi, 0.0), len(held), gold, block=512, exclude=exclude
     )

@@ -61,9 +61,13 @@ def main() -> None:
                 "n": args.runs,
                 "rows": rows,
                 "params": params,
-                "methods": {"neo4j": {"p50_ms": round(float(np.percentile(times, 50)), 2),
-                                      "p95_ms": round(float(np.percentile(times, 95)), 2)}},
-            }  # fmt: skip
+                "methods": {
+                    "neo4j": {
+                        "p50_ms": round(float(np.percentile(times, 50)), 2),
+                        "p95_ms": round(float(np.percentile(times, 95)), 2),
+                    }
+                },
+            }
             print(name, tasks[name], flush=True)
         driver.close()
     print(write_results("query", tasks))

@@ -61,13 +61,33 @@ def make_build(folder: Path) -> dict:
     pca = (allv - mean) @ basis
     pca /= np.linalg.norm(pca, axis=1, keepdims=True)
     who_ids = ("WHO/ICD10:" + who_nodes["code"].astype(str)).tolist()
-    codes = pd.concat([
-        pd.DataFrame({"id": cm_nodes["id"], "site": "CM", "vocab": "ICD10CM",
-                      "code": cm_nodes["code"], "name": cm_nodes["name"],
-                      "domain": "diagnosis", "frequency": 1}),
-        pd.DataFrame({"id": who_ids, "site": "WHO", "vocab": "ICD10", "code": who_nodes["code"],
-                      "name": who_nodes["name"], "domain": "diagnosis", "frequency": 1}),
-    ], ignore_index=True)  # fmt: skip
+    codes = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "id": cm_nodes["id"],
+                    "site": "CM",
+                    "vocab": "ICD10CM",
+                    "code": cm_nodes["code"],
+                    "name": cm_nodes["name"],
+                    "domain": "diagnosis",
+                    "frequency": 1,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "id": who_ids,
+                    "site": "WHO",
+                    "vocab": "ICD10",
+                    "code": who_nodes["code"],
+                    "name": who_nodes["name"],
+                    "domain": "diagnosis",
+                    "frequency": 1,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     # counterparts: WHO -> CM top-5 by text cosine
     rows, parents = [], []
     internal = np.flatnonzero(cm_nodes["id"].isin(set(cm.edges["end"])).to_numpy())
@@ -82,8 +102,15 @@ def make_build(folder: Path) -> dict:
         for k in range(len(order)):
             for r, j in enumerate(order[k], start=1):
                 if scores[k, j] >= 0.3:
-                    parents.append((who_ids[i + k], cm_nodes["id"].iat[internal[j]],
-                                    float(scores[k, j]), r, "Code"))  # fmt: skip
+                    parents.append(
+                        (
+                            who_ids[i + k],
+                            cm_nodes["id"].iat[internal[j]],
+                            float(scores[k, j]),
+                            r,
+                            "Code",
+                        )
+                    )
     counterparts = pd.DataFrame(rows, columns=["id", "other_id", "rank", "score"]).assign(
         site="WHO", other_site="CM", transport=np.nan, method="text_nn"
     )
@@ -91,21 +118,37 @@ def make_build(folder: Path) -> dict:
     folder.mkdir(parents=True)
     codes.to_parquet(folder / "codes.parquet", index=False)
     counterparts.to_parquet(folder / "counterparts.parquet", index=False)
-    pq.write_table(pa.table({"id": codes["id"], "site": codes["site"], "aligned": _vectors(pca)}),
-                   folder / "embeddings.parquet")  # fmt: skip
+    pq.write_table(
+        pa.table({"id": codes["id"], "site": codes["site"], "aligned": _vectors(pca)}),
+        folder / "embeddings.parquet",
+    )
     hierarchy.to_parquet(folder / "hierarchy.parquet", index=False)
     pd.DataFrame(columns=["id", "name", "domain", "size", "members", "norm"]).to_parquet(
         folder / "latent.parquet", index=False
     )
     pts = pca[:, :32] / np.linalg.norm(pca[:, :32], axis=1, keepdims=True) * 0.8
-    pq.write_table(pa.table({"id": codes["id"], "role": pa.array(["code"] * len(codes)),
-                             "point": _vectors(pts)}), folder / "poincare.parquet")  # fmt: skip
-    manifest = {"id": folder.name, "created_at": "bench", "config_hash": "bench",
-                "version": "bench", "reference_site": "CM", "sites": {}}  # fmt: skip
+    pq.write_table(
+        pa.table(
+            {"id": codes["id"], "role": pa.array(["code"] * len(codes)), "point": _vectors(pts)}
+        ),
+        folder / "poincare.parquet",
+    )
+    manifest = {
+        "id": folder.name,
+        "created_at": "bench",
+        "config_hash": "bench",
+        "version": "bench",
+        "reference_site": "CM",
+        "sites": {},
+    }
     t = time.perf_counter()
     write_manifest(folder, manifest)  # sealed as `mash-kg build` seals: digests + table index
-    return {"codes": len(codes), "aligned_with": len(counterparts), "mash_is_a": len(hierarchy),
-            "seal_seconds": round(time.perf_counter() - t, 2)}  # fmt: skip
+    return {
+        "codes": len(codes),
+        "aligned_with": len(counterparts),
+        "mash_is_a": len(hierarchy),
+        "seal_seconds": round(time.perf_counter() - t, 2),
+    }
 
 
 def changed_copy(src: Path, dest: Path, share: float, seed: int = 0) -> int:
@@ -159,27 +202,40 @@ def main() -> None:
                     sync_build(driver, tmp / "full")  # back to the full build's state
                 noop = sorted(noops, key=lambda r: r.seconds)[1]
                 one = sorted(ones, key=lambda r: r.seconds)[1]
-                print(f"no-op sync: {[round(r.seconds, 2) for r in noops]} s, {noop.changes} "
-                      "changes", flush=True)  # fmt: skip
-                print(f"1% sync: {[round(r.seconds, 2) for r in ones]} s, {one.changes} "
-                      "changes", flush=True)  # fmt: skip
+                print(
+                    f"no-op sync: {[round(r.seconds, 2) for r in noops]} s, {noop.changes} changes",
+                    flush=True,
+                )
+                print(
+                    f"1% sync: {[round(r.seconds, 2) for r in ones]} s, {one.changes} changes",
+                    flush=True,
+                )
             finally:
                 driver.close()
     ratio = one.seconds / full.seconds
-    result = {"icd10cm_build": {
-        "n": sizes["codes"], **sizes,
-        "note": "build made from ICD-10-CM + WHO ICD-10 names by the text model (see the "
-                "docstring); one transaction per sync; seconds include reading the graph "
-                "state and computing the difference",
-        "methods": {"sync": {
-            "full_seconds": round(full.seconds, 2), "full_changes": full.changes,
-            "noop_seconds": round(noop.seconds, 2), "noop_changes": noop.changes,
-            "one_percent_seconds": round(one.seconds, 2), "one_percent_changes": one.changes,
-            "one_percent_edges_changed": changed,
-            "one_percent_over_full": round(ratio, 4), "floor_met": bool(ratio < 0.1),
-            "runs": {"full": 1, "noop": 3, "one_percent": 3, "statistic": "median"},
-        }},
-    }}  # fmt: skip
+    result = {
+        "icd10cm_build": {
+            "n": sizes["codes"],
+            **sizes,
+            "note": "build made from ICD-10-CM + WHO ICD-10 names by the text model (see the "
+            "docstring); one transaction per sync; seconds include reading the graph "
+            "state and computing the difference",
+            "methods": {
+                "sync": {
+                    "full_seconds": round(full.seconds, 2),
+                    "full_changes": full.changes,
+                    "noop_seconds": round(noop.seconds, 2),
+                    "noop_changes": noop.changes,
+                    "one_percent_seconds": round(one.seconds, 2),
+                    "one_percent_changes": one.changes,
+                    "one_percent_edges_changed": changed,
+                    "one_percent_over_full": round(ratio, 4),
+                    "floor_met": bool(ratio < 0.1),
+                    "runs": {"full": 1, "noop": 3, "one_percent": 3, "statistic": "median"},
+                }
+            },
+        }
+    }
     print(write_results("sync", result))
 
 

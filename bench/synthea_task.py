@@ -29,29 +29,68 @@ from mash_kg.stage1 import fused_views, site_vectors
 from mash_kg.text_embed import TextEmbedder
 
 ABBREVIATIONS = {
-    "blood": "bld", "serum": "ser", "plasma": "plas", "urine": "ur", "hemoglobin": "hgb",
-    "cholesterol": "chol", "pressure": "press", "glucose": "gluc", "volume": "vol",
-    "count": "ct", "automated": "auto", "tablet": "tab", "oral": "po", "injection": "inj",
-    "solution": "soln", "disorder": "dis", "examination": "exam", "history": "hx",
-    "patient": "pt", "assessment": "assmt", "screening": "scr", "chronic": "chr",
-    "infection": "inf", "vaccine": "vacc", "hour": "hr", "respiratory": "resp",
-    "platelets": "plt", "leukocytes": "wbc", "erythrocytes": "rbc", "body": "bdy",
-}  # fmt: skip
+    "blood": "bld",
+    "serum": "ser",
+    "plasma": "plas",
+    "urine": "ur",
+    "hemoglobin": "hgb",
+    "cholesterol": "chol",
+    "pressure": "press",
+    "glucose": "gluc",
+    "volume": "vol",
+    "count": "ct",
+    "automated": "auto",
+    "tablet": "tab",
+    "oral": "po",
+    "injection": "inj",
+    "solution": "soln",
+    "disorder": "dis",
+    "examination": "exam",
+    "history": "hx",
+    "patient": "pt",
+    "assessment": "assmt",
+    "screening": "scr",
+    "chronic": "chr",
+    "infection": "inf",
+    "vaccine": "vacc",
+    "hour": "hr",
+    "respiratory": "resp",
+    "platelets": "plt",
+    "leukocytes": "wbc",
+    "erythrocytes": "rbc",
+    "body": "bdy",
+}
 UNITS = {
-    "[Mass/volume]": "(mg/dL)", "[Moles/volume]": "(mmol/L)", "[#/volume]": "(/uL)",
-    "[Units/volume]": "(U/L)", "[Presence]": "(pos/neg)", "[Mass]": "(kg)",
-    "[Length]": "(cm)", "[Volume]": "(mL)", "[Entitic volume]": "(fL)", "[Ratio]": "(ratio)",
-}  # fmt: skip
-LOCAL = {"diagnosis": "LOCAL_DX", "lab": "LOCAL_LAB", "medication": "LOCAL_RX",
-         "procedure": "LOCAL_PX", "other": "LOCAL"}  # fmt: skip
+    "[Mass/volume]": "(mg/dL)",
+    "[Moles/volume]": "(mmol/L)",
+    "[#/volume]": "(/uL)",
+    "[Units/volume]": "(U/L)",
+    "[Presence]": "(pos/neg)",
+    "[Mass]": "(kg)",
+    "[Length]": "(cm)",
+    "[Volume]": "(mL)",
+    "[Entitic volume]": "(fL)",
+    "[Ratio]": "(ratio)",
+}
+LOCAL = {
+    "diagnosis": "LOCAL_DX",
+    "lab": "LOCAL_LAB",
+    "medication": "LOCAL_RX",
+    "procedure": "LOCAL_PX",
+    "other": "LOCAL",
+}
 
 
 def name_variant(name: str, rng: np.random.Generator) -> str:
     """A local system's rendering of a standard display (deterministic given the rng)."""
     out = name
     if rng.random() < 0.8:
-        out = re.sub(r"\s*\((finding|disorder|procedure|situation|observable entity|"
-                     r"regime/therapy|qualifier value)\)$", "", out)  # fmt: skip
+        out = re.sub(
+            r"\s*\((finding|disorder|procedure|situation|observable entity|"
+            r"regime/therapy|qualifier value)\)$",
+            "",
+            out,
+        )
     for k, v in UNITS.items():
         if k in out and rng.random() < 0.7:
             out = out.replace(k, v)
@@ -90,10 +129,24 @@ def synthea_population(seed: int, n: int) -> Path:
     if not (out / "fhir").is_dir():
         tmp = out.with_suffix(".tmp")
         subprocess.run(
-            [sys.executable, "-m", "synthea.cli", "-p", str(n), "-s", str(seed),
-             "-r", "20250101", "-o", str(tmp), "--log-level", "error"],
-            check=True, stdout=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "synthea.cli",
+                "-p",
+                str(n),
+                "-s",
+                str(seed),
+                "-r",
+                "20250101",
+                "-o",
+                str(tmp),
+                "--log-level",
+                "error",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         tmp.rename(out)
     return out / "fhir"
 
@@ -106,8 +159,9 @@ def synthea_sites(quick: bool, n_patients: int = 80, seed: int = 0) -> dict:
     seeds = [1, 2] if quick else [1, 2, 3]
     n = n_patients
     raw = [load_site(f"S{s}", [synthea_population(s, n)]) for s in seeds]
-    sites = [raw[0]] + [relabel(r, chr(ord("A") + k + 1), seed + k)[0] for k, r in
-                        enumerate(raw[1:])]  # fmt: skip
+    sites = [raw[0]] + [
+        relabel(r, chr(ord("A") + k + 1), seed + k)[0] for k, r in enumerate(raw[1:])
+    ]
     sites[0] = SiteData("A", raw[0].codes.assign(site="A"), events=raw[0].events)
     gold_maps = [relabel(r, chr(ord("A") + k + 1), seed + k)[1] for k, r in enumerate(raw[1:])]
     embedder = TextEmbedder(cache_dir=Neo4jSettings().cache / "text")
@@ -121,8 +175,11 @@ def synthea_sites(quick: bool, n_patients: int = 80, seed: int = 0) -> dict:
     n_eval = 0
     seconds: dict[str, float] = {}
     for sv, gold_map in zip(vectors[1:], gold_maps, strict=True):
-        pairs = [(i, ref_row[gold_map[c]]) for i, c in enumerate(sv.codes["id"])
-                 if gold_map[c] in ref_row]  # fmt: skip
+        pairs = [
+            (i, ref_row[gold_map[c]])
+            for i, c in enumerate(sv.codes["id"])
+            if gold_map[c] in ref_row
+        ]
         pairs = np.array(pairs)[rng.permutation(len(pairs))]
         n_anchor = len(pairs) // 5
         anchors, evaluated = pairs[:n_anchor], pairs[n_anchor:]
@@ -136,15 +193,17 @@ def synthea_sites(quick: bool, n_patients: int = 80, seed: int = 0) -> dict:
                 al = align_sites(sv.features(kind), ref.features(kind), anchors, method, seed=seed)
                 idx, _, _ = counterparts(al, ref.features(kind), k=5)
                 seconds[method] = seconds.get(method, 0.0) + time.perf_counter() - start
-                hits.setdefault((method, kind), []).append(_hits(idx[evaluated[:, 0]],
-                                                                 evaluated[:, 1]))  # fmt: skip
+                hits.setdefault((method, kind), []).append(
+                    _hits(idx[evaluated[:, 0]], evaluated[:, 1])
+                )
         # the build's default: every view weighted per domain on held-out anchors
         start = time.perf_counter()
         views = fused_views(sv, ref, "both", FEATURE_WEIGHTS, "sinkhorn")
         f = fuse(views, anchors, domains=sv.codes["domain"].to_numpy(), k=5)
         seconds["fused"] = seconds.get("fused", 0.0) + time.perf_counter() - start
-        hits.setdefault(("fused", "both"), []).append(_hits(f.idx[evaluated[:, 0]],
-                                                            evaluated[:, 1]))  # fmt: skip
+        hits.setdefault(("fused", "both"), []).append(
+            _hits(f.idx[evaluated[:, 0]], evaluated[:, 1])
+        )
     for (method, kind), parts in hits.items():
         h1 = np.concatenate([p[0] for p in parts])
         h5 = np.concatenate([p[1] for p in parts])

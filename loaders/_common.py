@@ -50,7 +50,9 @@ def read_rows(
         yield from _rows(path, required, delimiter, header)
     except UnicodeDecodeError as exc:
         raise InputError(
-            path, f"not UTF-8 text ({exc.reason})", row=first_bad_line(path),
+            path,
+            f"not UTF-8 text ({exc.reason})",
+            row=first_bad_line(path),
             hint="convert it, e.g. iconv -f latin1 -t utf-8",
         ) from None
 

@@ -38,9 +38,11 @@ def load(
             first = next(csv.reader(fh), [])
     except UnicodeDecodeError as exc:
         raise InputError(
-            path, f"not UTF-8 text ({exc.reason})", row=first_bad_line(path),
+            path,
+            f"not UTF-8 text ({exc.reason})",
+            row=first_bad_line(path),
             hint="use GNUmed's atc_only-utf8.csv, or convert the file to UTF-8",
-        ) from None  # fmt: skip
+        ) from None
     plain = [c.strip().lower() for c in first[:3]] == ["code", "name", "parent"]
     rows: dict[str, dict] = {}
     if plain:
@@ -81,8 +83,10 @@ def load(
         if parent and parent not in rows and gnumed:
             # GNUmed's 2009 list lacks a few groups (C09DB, ...): in ATC the code's prefix is
             # its ancestry, so the code hangs under its nearest listed prefix instead
-            parent = next((code[:k] for k in reversed(LEVEL_LENGTHS) if k < len(parent)
-                           and code[:k] in rows), None)  # fmt: skip
+            parent = next(
+                (code[:k] for k in reversed(LEVEL_LENGTHS) if k < len(parent) and code[:k] in rows),
+                None,
+            )
         if parent:
             if parent not in rows:
                 raise InputError(path, f"parent {parent} of {code} is not in the file", row=n)

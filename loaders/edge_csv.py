@@ -52,8 +52,9 @@ def load(
             }
         )
     if not edges:
-        raise InputError(path, "no edges below the header: nothing to load",
-                         hint="one child,parent row per edge")  # fmt: skip
+        raise InputError(
+            path, "no edges below the header: nothing to load", hint="one child,parent row per edge"
+        )
     nodes = [
         {"id": f"{vocab}:{c}", "vocab": vocab, "code": c, "name": name, "domain": domain}
         for c, name in names.items()

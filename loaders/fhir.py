@@ -55,8 +55,12 @@ DOMAIN = {
     "Procedure": "procedure",
 }
 # vocabulary of a coding whose system nobody mapped (as the OMOP adapter names local codes)
-LOCAL = {"diagnosis": "LOCAL_DX", "lab": "LOCAL_LAB", "medication": "LOCAL_RX",
-         "procedure": "LOCAL_PX"}  # fmt: skip
+LOCAL = {
+    "diagnosis": "LOCAL_DX",
+    "lab": "LOCAL_LAB",
+    "medication": "LOCAL_RX",
+    "procedure": "LOCAL_PX",
+}
 # where each resource keeps its concept and its clinically relevant time, in order of preference
 CONCEPT = {"MedicationRequest": "medicationCodeableConcept"}
 WHEN = {
@@ -65,8 +69,16 @@ WHEN = {
     "MedicationRequest": ("authoredOn",),
     "Procedure": ("performedDateTime", "performedPeriod.start"),
 }
-EVENT_COLUMNS = ["patient_id", "date", "code", "vocab", "domain", "name", "name_coding",
-                 "name_text"]  # fmt: skip
+EVENT_COLUMNS = [
+    "patient_id",
+    "date",
+    "code",
+    "vocab",
+    "domain",
+    "name",
+    "name_coding",
+    "name_text",
+]
 CROSSWALK_COLUMNS = ["vocab", "code", "other_vocab", "other_code"]
 
 
@@ -116,8 +128,11 @@ def _resources(path: Path) -> Iterator[tuple[str, object]]:
         entries = doc.get("entry") or []
         for n, entry in enumerate(entries if isinstance(entries, list) else [], start=1):
             res = entry.get("resource") if isinstance(entry, dict) else None
-            yield f"entry {n}", res if isinstance(res, dict) else BadResource(
-                "Bundle entry without a resource object"
+            yield (
+                f"entry {n}",
+                res
+                if isinstance(res, dict)
+                else BadResource("Bundle entry without a resource object"),
             )
     else:
         yield "resource", doc
@@ -148,8 +163,10 @@ def _concepts(resource: dict, rtype: str) -> list[dict]:
     concepts = [resource.get(CONCEPT.get(rtype, "code"))]
     if rtype == "Observation":  # panels carry their measured parts as components
         comps = resource.get("component") or []
-        concepts += [c.get("code") if isinstance(c, dict) else c for c in
-                     (comps if isinstance(comps, list) else [comps])]  # fmt: skip
+        concepts += [
+            c.get("code") if isinstance(c, dict) else c
+            for c in (comps if isinstance(comps, list) else [comps])
+        ]
     out = []
     for c in concepts:
         if c is None:
@@ -203,9 +220,10 @@ class _Codings:
 
 
 def read_extract(
-    paths: list[Path], systems: dict[str, str] | None = None,
+    paths: list[Path],
+    systems: dict[str, str] | None = None,
     code_preference: list[str] | None = None,
-) -> FhirRead:  # fmt: skip
+) -> FhirRead:
     """Raw events, crosswalk and bad resources of FHIR files (nothing is stopped here)."""
     codings = _Codings(systems or {}, code_preference or [])
     rows: list[tuple] = []
@@ -219,8 +237,10 @@ def read_extract(
             try:
                 if not isinstance(res, dict):
                     kind = "JSON array" if isinstance(res, list) else type(res).__name__
-                    raise res if isinstance(res, BadResource) else BadResource(
-                        f"a {kind}, not a FHIR resource object"
+                    raise (
+                        res
+                        if isinstance(res, BadResource)
+                        else BadResource(f"a {kind}, not a FHIR resource object")
                     )
                 rows += _events(res, codings, cross)
             except BadResource as exc:
@@ -243,8 +263,9 @@ def _events(res: dict, codings: _Codings, cross: set) -> list[tuple]:
         missing = "subject.reference" if not patient else " or ".join(WHEN[rtype])
         raise BadResource(f"{rtype} {res.get('id', '')} has no {missing}")
     if not re.match(r"\d{4}-\d{2}-\d{2}", when):
-        raise BadResource(f"{rtype} {res.get('id', '')} date {when!r} is not ISO 8601 "
-                          "(YYYY-MM-DD...)")  # fmt: skip
+        raise BadResource(
+            f"{rtype} {res.get('id', '')} date {when!r} is not ISO 8601 (YYYY-MM-DD...)"
+        )
     out = []
     for concept, cs in coded:
         (vocab, code, name), others = cs[0], cs[1:]
@@ -264,16 +285,22 @@ def read_events(paths: list[Path], systems: dict[str, str] | None = None) -> pd.
 def _most_frequent(raw: pd.DataFrame, column: str) -> pd.DataFrame:
     named = raw[raw[column] != ""]
     return (
-        named.groupby(["vocab", "code", column]).size().rename("n").reset_index()
+        named.groupby(["vocab", "code", column])
+        .size()
+        .rename("n")
+        .reset_index()
         .sort_values(["vocab", "code", "n", column], ascending=[True, True, False, True])
         .drop_duplicates(["vocab", "code"])[["vocab", "code", column]]
-    )  # fmt: skip
+    )
 
 
 def load_site(
-    site: str, paths: list[Path], systems: dict[str, str] | None = None,
-    code_preference: list[str] | None = None, max_bad_rows: float = 0.01,
-) -> SiteData:  # fmt: skip
+    site: str,
+    paths: list[Path],
+    systems: dict[str, str] | None = None,
+    code_preference: list[str] | None = None,
+    max_bad_rows: float = 0.01,
+) -> SiteData:
     """A site from FHIR extracts: codes (named by their displays, counted), events, and the
     crosswalk of its concepts' other codings; stops when bad resources exceed max_bad_rows."""
     where = ", ".join(map(str, paths))
@@ -282,21 +309,31 @@ def load_site(
         share = len(read.bad) / max(read.resources, 1)
         if share > max_bad_rows:
             raise InputError(
-                read.bad[0], f"{len(read.bad)} of {read.resources} resources unreadable "
+                read.bad[0],
+                f"{len(read.bad)} of {read.resources} resources unreadable "
                 f"({share:.1%}, more than max_bad_rows = {max_bad_rows:g})",
                 hint="fix the file, or raise [[sites]] max_bad_rows to skip them",
-            )  # fmt: skip
+            )
         for line in read.bad:
             log.warning("%s (skipped)", line)
-    notes = [f"{len(read.bad)} of {read.resources} resources skipped (bad coding or fields), "
-             f"first: {read.bad[0]}"] if read.bad else []  # fmt: skip
+    notes = (
+        [
+            f"{len(read.bad)} of {read.resources} resources skipped (bad coding or fields), "
+            f"first: {read.bad[0]}"
+        ]
+        if read.bad
+        else []
+    )
     for system, n in sorted(read.unknown_systems.items()):
-        notes.append(f"coding system {system} ({n} codings) is not mapped: read as a local "
-                     "vocabulary (map it in [[sites]] systems)")  # fmt: skip
+        notes.append(
+            f"coding system {system} ({n} codings) is not mapped: read as a local "
+            "vocabulary (map it in [[sites]] systems)"
+        )
     raw = read.events
     if raw.empty:
-        raise InputError(where, "no Condition, Observation, MedicationRequest or Procedure "
-                         "with a code found")
+        raise InputError(
+            where, "no Condition, Observation, MedicationRequest or Procedure with a code found"
+        )
     data = site_from_events(site, raw.drop(columns=["name_coding", "name_text"]), Path(where))
     codes = data.codes
     for column in ("name_coding", "name_text"):
@@ -304,11 +341,15 @@ def load_site(
         codes[column] = codes[column].fillna("").astype(str)
     data.codes = codes
     cw = read.crosswalk
-    data.crosswalk = pd.DataFrame({
-        "id": [code_id(site, v, c) for v, c in zip(cw["vocab"], cw["code"], strict=True)],
-        "other_id": [code_id(site, v, c) for v, c in
-                     zip(cw["other_vocab"], cw["other_code"], strict=True)],
-        "source": "fhir_coding",
-    }).drop_duplicates(ignore_index=True)  # fmt: skip
+    data.crosswalk = pd.DataFrame(
+        {
+            "id": [code_id(site, v, c) for v, c in zip(cw["vocab"], cw["code"], strict=True)],
+            "other_id": [
+                code_id(site, v, c)
+                for v, c in zip(cw["other_vocab"], cw["other_code"], strict=True)
+            ],
+            "source": "fhir_coding",
+        }
+    ).drop_duplicates(ignore_index=True)
     data.notes = notes
     return data

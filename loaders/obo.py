@@ -54,8 +54,9 @@ def parse_obo(path: Path) -> tuple[dict[str, str], list[dict]]:
         elif current is not None:
             if tag == "is_a":
                 if not value.split():
-                    raise InputError(path, "is_a without a parent id", row=n,
-                                     hint="write is_a: PREFIX:code")  # fmt: skip
+                    raise InputError(
+                        path, "is_a without a parent id", row=n, hint="write is_a: PREFIX:code"
+                    )
                 current["is_a"].append(value.split()[0])
             elif tag == "synonym":
                 m = SYNONYM.match(value)
@@ -96,9 +97,11 @@ def load(
     found = ", ".join(f"{p} ({n} terms)" for p, n in prefixes.most_common(5))
     vocab = (vocab or prefixes.most_common(1)[0][0]).upper()
     if vocab not in prefixes:
-        raise InputError(path, f"--vocab {vocab}: no term id has the prefix {vocab}; the file "
-                         f"has {found}", hint="leave --vocab out to take the most common "
-                         "prefix, or name one of these")  # fmt: skip
+        raise InputError(
+            path,
+            f"--vocab {vocab}: no term id has the prefix {vocab}; the file has {found}",
+            hint="leave --vocab out to take the most common prefix, or name one of these",
+        )
     if all(t.get("is_obsolete") == "true" for t in terms if t["id"].split(":")[0].upper() == vocab):
         raise InputError(path, f"every {vocab} term is obsolete: nothing to load")
     nodes, edges = [], []

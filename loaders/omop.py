@@ -26,8 +26,12 @@ TABLES = {
     "procedure_occurrence": ("procedure", "procedure_date", "procedure"),
 }
 VOCABS = {"RxNorm": "RXNORM", "RxNorm Extension": "RXNORM_EXT", "SNOMED": "SNOMED"}
-LOCAL = {"diagnosis": "LOCAL_DX", "medication": "LOCAL_RX", "lab": "LOCAL_LAB",
-         "procedure": "LOCAL_PX"}  # fmt: skip
+LOCAL = {
+    "diagnosis": "LOCAL_DX",
+    "medication": "LOCAL_RX",
+    "lab": "LOCAL_LAB",
+    "procedure": "LOCAL_PX",
+}
 
 
 def _find(folder: Path, name: str) -> Path | None:
@@ -79,10 +83,12 @@ def read_events(folder: Path, prefer: str = "source") -> pd.DataFrame:
         bad = np.flatnonzero(use == "none")
         if len(bad):
             raise InputError(
-                path, f"{cid} {df[cid].iloc[bad[0]]!r} is not in the concept table and the row "
-                "has no source value", row=int(bad[0]) + first,
+                path,
+                f"{cid} {df[cid].iloc[bad[0]]!r} is not in the concept table and the row "
+                "has no source value",
+                row=int(bad[0]) + first,
                 hint="export the concepts the extract uses",
-            )  # fmt: skip
+            )
         concept_ids = np.where(use == "src", src, df[cid])
         hit = concept.reindex(concept_ids)
         local = use == "val"
@@ -102,9 +108,10 @@ def read_events(folder: Path, prefer: str = "source") -> pd.DataFrame:
         )
     if not parts:
         raise InputError(
-            folder, "no CDM event table found",
+            folder,
+            "no CDM event table found",
             hint=f"expected one of {', '.join(TABLES)} (.csv or .parquet)",
-        )  # fmt: skip
+        )
     return pd.concat(parts, ignore_index=True)
 
 

@@ -26,8 +26,16 @@ from mash_kg.errors import InputError
 from mash_kg.sites import read_table
 
 # OMOP vocabulary_id -> mash-kg vocabulary id (where they differ)
-OMOP_VOCABS = {"RxNorm": "RXNORM", "SNOMED": "SNOMED", "PHECODE": "PHECODE", "ICD9CM": "ICD9CM",
-               "ICD10CM": "ICD10CM", "ICD10": "ICD10", "LOINC": "LOINC", "ATC": "ATC"}  # fmt: skip
+OMOP_VOCABS = {
+    "RxNorm": "RXNORM",
+    "SNOMED": "SNOMED",
+    "PHECODE": "PHECODE",
+    "ICD9CM": "ICD9CM",
+    "ICD10CM": "ICD10CM",
+    "ICD10": "ICD10",
+    "LOINC": "LOINC",
+    "ATC": "ATC",
+}
 TRUE, FALSE = {"true", "1", "yes", "y", "t"}, {"false", "0", "no", "n", "f", ""}
 
 
@@ -58,8 +66,11 @@ def read_atlas(path: Path, name: str | None = None) -> PhenotypeTables:
     expression = doc.get("expression", doc) if isinstance(doc, dict) else None
     items = expression.get("items") if isinstance(expression, dict) else None
     if not isinstance(items, list) or not items:
-        raise InputError(path, "no concept-set items (expected {\"items\": [...]})",
-                         hint="export the concept set from ATLAS as JSON")  # fmt: skip
+        raise InputError(
+            path,
+            'no concept-set items (expected {"items": [...]})',
+            hint="export the concept set from ATLAS as JSON",
+        )
     pid = name or (doc.get("name") if isinstance(doc.get("name"), str) else None) or path.stem
     rows = []
     for n, item in enumerate(items, start=1):
@@ -69,14 +80,18 @@ def read_atlas(path: Path, name: str | None = None) -> PhenotypeTables:
         code, vocab = concept.get("CONCEPT_CODE"), concept.get("VOCABULARY_ID")
         if not code or not vocab:
             raise InputError(path, "concept lacks CONCEPT_CODE or VOCABULARY_ID", row=n)
-        rows.append({
-            "phenotype": pid, "code": f"{OMOP_VOCABS.get(vocab, str(vocab).upper())}:{code}",
-            "descendants": _flag(item.get("includeDescendants", False), path, n,
-                                 "includeDescendants"),
-            "mapped": _flag(item.get("includeMapped", False), path, n, "includeMapped"),
-            "excluded": _flag(item.get("isExcluded", False), path, n, "isExcluded"),
-            "row": n,
-        })  # fmt: skip
+        rows.append(
+            {
+                "phenotype": pid,
+                "code": f"{OMOP_VOCABS.get(vocab, str(vocab).upper())}:{code}",
+                "descendants": _flag(
+                    item.get("includeDescendants", False), path, n, "includeDescendants"
+                ),
+                "mapped": _flag(item.get("includeMapped", False), path, n, "includeMapped"),
+                "excluded": _flag(item.get("isExcluded", False), path, n, "isExcluded"),
+                "row": n,
+            }
+        )
     phenotypes = pd.DataFrame([{"id": pid, "name": pid, "source": str(path)}])
     return PhenotypeTables(phenotypes, pd.DataFrame(rows))
 
@@ -86,28 +101,40 @@ def read_csv(path: Path) -> PhenotypeTables:
     df, first = read_table(path, required=["phenotype", "code"])  # empty cells are errors there
     if df.empty:
         raise InputError(
-            path, "no phenotype rows below the header: nothing to import",
+            path,
+            "no phenotype rows below the header: nothing to import",
             hint="one row per concept: phenotype,code,include_descendants,exclude",
-        )  # fmt: skip
+        )
     rows = []
     for i, r in enumerate(df.to_dict("records"), start=first):
         pid, code = str(r["phenotype"]), str(r["code"])
         if ":" not in code:
-            raise InputError(path, f"code {code!r} is not a graph id", row=i,
-                             hint="write codes as VOCAB:code, e.g. ICD10CM:E11")  # fmt: skip
-        rows.append({
-            "phenotype": pid, "code": code,
-            "descendants": _flag(r.get("include_descendants"), path, i, "include_descendants"),
-            "mapped": _flag(r.get("include_mapped"), path, i, "include_mapped"),
-            "excluded": _flag(r.get("exclude"), path, i, "exclude"),
-            "row": i, "name": r.get("name"),
-        })  # fmt: skip
+            raise InputError(
+                path,
+                f"code {code!r} is not a graph id",
+                row=i,
+                hint="write codes as VOCAB:code, e.g. ICD10CM:E11",
+            )
+        rows.append(
+            {
+                "phenotype": pid,
+                "code": code,
+                "descendants": _flag(r.get("include_descendants"), path, i, "include_descendants"),
+                "mapped": _flag(r.get("include_mapped"), path, i, "include_mapped"),
+                "excluded": _flag(r.get("exclude"), path, i, "exclude"),
+                "row": i,
+                "name": r.get("name"),
+            }
+        )
     items = pd.DataFrame(rows)
     names = items.groupby("phenotype")["name"].first()
-    phenotypes = pd.DataFrame({
-        "id": names.index, "source": str(path),
-        "name": [n if isinstance(n, str) and n else p for p, n in names.items()],
-    })  # fmt: skip
+    phenotypes = pd.DataFrame(
+        {
+            "id": names.index,
+            "source": str(path),
+            "name": [n if isinstance(n, str) and n else p for p, n in names.items()],
+        }
+    )
     return PhenotypeTables(phenotypes, items.drop(columns=["name"]))
 
 
@@ -120,6 +147,7 @@ def read_phenotypes(path: Path, name: str | None = None) -> PhenotypeTables:
         return read_atlas(path, name)
     tables = read_csv(path)
     if name:
-        raise InputError(path, "--name is for ATLAS JSON; a CSV names its phenotypes in the "
-                         "phenotype column")  # fmt: skip
+        raise InputError(
+            path, "--name is for ATLAS JSON; a CSV names its phenotypes in the phenotype column"
+        )
     return tables

@@ -218,8 +218,11 @@ def _neural_ot(
             plan = ot.sinkhorn(
                 torch.full((len(xb),), 1.0 / len(xb), device=dev, dtype=torch.float64),
                 torch.full((len(yb),), 1.0 / len(yb), device=dev, dtype=torch.float64),
-                cost.detach().double(), max(reg, 0.05), numItermax=50, warn=False,
-            ).float()  # fmt: skip
+                cost.detach().double(),
+                max(reg, 0.05),
+                numItermax=50,
+                warn=False,
+            ).float()
         loss = loss + ot_weight * (plan * cost).sum()
         if d_in == d_out:
             w = linear.weight

@@ -45,26 +45,39 @@ def read_manifest(folder: Path) -> dict:
     not an object, without an id, or from a newer layout."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(folder, "not a build folder (no such directory)",
-                         hint="pass a folder that `mash-kg build` printed")  # fmt: skip
+        raise InputError(
+            folder,
+            "not a build folder (no such directory)",
+            hint="pass a folder that `mash-kg build` printed",
+        )
     path = folder / "manifest.json"
     if not path.is_file():
-        raise InputError(folder, "not a build folder (no manifest.json)",
-                         hint="pass a folder that `mash-kg build` printed")  # fmt: skip
+        raise InputError(
+            folder,
+            "not a build folder (no manifest.json)",
+            hint="pass a folder that `mash-kg build` printed",
+        )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(path, f"damaged manifest ({exc.__class__.__name__}: "
-                         f"{str(exc).splitlines()[0]})", hint=_HINT) from None  # fmt: skip
+        raise InputError(
+            path,
+            f"damaged manifest ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
+            hint=_HINT,
+        ) from None
     if not isinstance(manifest, dict):
-        raise InputError(path, f"damaged manifest (a JSON {type(manifest).__name__}, not an "
-                         "object)", hint=_HINT)  # fmt: skip
+        raise InputError(
+            path, f"damaged manifest (a JSON {type(manifest).__name__}, not an object)", hint=_HINT
+        )
     if not isinstance(manifest.get("id"), str) or not manifest["id"].strip():
         raise InputError(path, "damaged manifest (no build id)", hint=_HINT)
     version = manifest.get("schema_version", 1)
     if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise InputError(path, f"build layout version {version!r} is newer than this mash-kg "
-                         f"reads ({SCHEMA_VERSION})", hint="upgrade mash-kg")  # fmt: skip
+        raise InputError(
+            path,
+            f"build layout version {version!r} is newer than this mash-kg reads ({SCHEMA_VERSION})",
+            hint="upgrade mash-kg",
+        )
     if "tables" in manifest and not isinstance(manifest["tables"], dict):
         raise InputError(path, "damaged manifest (tables is not an object)", hint=_HINT)
     return manifest
@@ -85,8 +98,11 @@ def verify(folder: Path, manifest: dict, names: list[str]) -> None:
         if entry is None:
             continue
         if not isinstance(entry, dict) or file_digest(path) != entry.get("sha256"):
-            raise InputError(path, "differs from the build's manifest (truncated, replaced or "
-                             "half-copied)", hint=_HINT)  # fmt: skip
+            raise InputError(
+                path,
+                "differs from the build's manifest (truncated, replaced or half-copied)",
+                hint=_HINT,
+            )
 
 
 def read_table(folder: Path, name: str, columns: list[str] | None = None) -> pa.Table:
@@ -107,8 +123,7 @@ def read_frame(folder: Path, name: str, required: list[str]) -> pd.DataFrame:
     table = read_table(folder, name)
     missing = [c for c in required if c not in table.column_names]
     if missing:
-        raise InputError(Path(folder) / name, f"missing column(s) {', '.join(missing)}",
-                         hint=_HINT)  # fmt: skip
+        raise InputError(Path(folder) / name, f"missing column(s) {', '.join(missing)}", hint=_HINT)
     return table.to_pandas()
 
 

@@ -58,8 +58,13 @@ def load_site(spec: SiteSpec) -> SiteData:
     """One site's inputs through its format's adapter (loaders.SITE_FORMATS)."""
     adapter = get_site_adapter(spec.format)
     if spec.format == "fhir":
-        return adapter(spec.id, [spec.path], systems=spec.systems,
-                       code_preference=spec.code_preference, max_bad_rows=spec.max_bad_rows)
+        return adapter(
+            spec.id,
+            [spec.path],
+            systems=spec.systems,
+            code_preference=spec.code_preference,
+            max_bad_rows=spec.max_bad_rows,
+        )
     if spec.format == "omop":
         return adapter(spec.id, spec.path, prefer=spec.prefer)
     if spec.format == "summary":
@@ -82,8 +87,11 @@ def site_crosswalks(sites: list[SiteData], settings: Neo4jSettings | None) -> pd
         finally:
             driver.close()
     cols = ["id", "other_id", "source"]
-    return pd.concat([p[cols] for p in parts], ignore_index=True) if parts else pd.DataFrame(
-        columns=cols)  # fmt: skip
+    return (
+        pd.concat([p[cols] for p in parts], ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=cols)
+    )
 
 
 def _vectors_column(x: np.ndarray) -> pa.Array:
@@ -92,9 +100,13 @@ def _vectors_column(x: np.ndarray) -> pa.Array:
 
 
 def _write_tables(
-    tmp: Path, sites: list[SiteData], vectors: list[SiteVectors], aligned: dict[str, np.ndarray],
-    counterparts: pd.DataFrame, ids: list[str],
-) -> None:  # fmt: skip
+    tmp: Path,
+    sites: list[SiteData],
+    vectors: list[SiteVectors],
+    aligned: dict[str, np.ndarray],
+    counterparts: pd.DataFrame,
+    ids: list[str],
+) -> None:
     """The Parquet tables of a build (see the module docstring for their columns)."""
     codes = pd.concat([sv.codes for sv in vectors], ignore_index=True)
     codes.to_parquet(tmp / "codes.parquet", index=False)
@@ -121,9 +133,15 @@ def _write_tables(
 
 
 def run_hierarchy(
-    project: Project, settings: Neo4jSettings, codes: pd.DataFrame, counterparts: pd.DataFrame,
-    cooc: pd.DataFrame, embedder: TextEmbedder, step: Step, work: Path,
-) -> tuple[dict[str, pd.DataFrame], dict]:  # fmt: skip
+    project: Project,
+    settings: Neo4jSettings,
+    codes: pd.DataFrame,
+    counterparts: pd.DataFrame,
+    cooc: pd.DataFrame,
+    embedder: TextEmbedder,
+    step: Step,
+    work: Path,
+) -> tuple[dict[str, pd.DataFrame], dict]:
     """Stages II-III: the curated context read from Neo4j, the hierarchy encoder (written to
     `work`/encoder), the Poincaré space, the learned hierarchy; returns the tables to write
     and their figures."""
@@ -149,12 +167,26 @@ def run_hierarchy(
     nodes = node_table(codes, ctx_nodes)
     advance = step(f"text embeddings of the context ({len(nodes)} codes)", len(nodes))
     text = embedder.embed(list(nodes["name"]), progress=advance).astype(np.float32)
-    what = (f"Stage II: hierarchy encoder (at most {enc.steps} steps, {enc.max_seconds:.0f} s)"
-            if enc.enabled else "Stage II: Poincaré space")  # fmt: skip
+    what = (
+        f"Stage II: hierarchy encoder (at most {enc.steps} steps, {enc.max_seconds:.0f} s)"
+        if enc.enabled
+        else "Stage II: Poincaré space"
+    )
     advance = step(what, enc.steps if enc.enabled else 1)
-    space = run_stage2(codes, ctx_nodes, ctx_edges, text, counterparts, cooc, h, enc,
-                       text_model=project.model.text_model, encoder_dir=work / "encoder",
-                       seed=project.model.seed, log=advance)  # fmt: skip
+    space = run_stage2(
+        codes,
+        ctx_nodes,
+        ctx_edges,
+        text,
+        counterparts,
+        cooc,
+        h,
+        enc,
+        text_model=project.model.text_model,
+        encoder_dir=work / "encoder",
+        seed=project.model.seed,
+        log=advance,
+    )
     if not enc.enabled:
         advance(1)
     advance = step("Stage III: parents and latent groups", 1)
@@ -199,12 +231,13 @@ def check_meeting(
 
     if not met.any():
         raise InputError(
-            origin, f"no site code is in the curated graph: the sites code in "
+            origin,
+            f"no site code is in the curated graph: the sites code in "
             f"{site_vocabs(codes)}; the graph holds {held}",
             hint="load the ontology the codes belong to (mash-kg load obo/edges/...) under the "
             "vocab the sites use, or map a site's name onto a loaded vocabulary in [[sites]] "
             'vocabularies = {LOCAL = "LOADED"}; [hierarchy] enabled = false builds Stage I alone',
-        )  # fmt: skip
+        )
     warnings = []
     for site, rows in codes[~met].groupby("site", sort=True):
         if not met[codes["site"] == site].any():
@@ -212,20 +245,26 @@ def check_meeting(
                 f"site {site}: none of its {len(rows):,} codes ({site_vocabs(rows)}) is in the "
                 f"curated graph (it holds {held}); they can only go into latent groups: load "
                 "their ontology or map the site's vocabulary in [[sites]] vocabularies"
-            )  # fmt: skip
+            )
     return warnings
 
 
 def _write_points(df: pd.DataFrame, path: Path) -> None:
     """Points in float64: deep codes sit where float32 cannot tell them apart."""
-    pts = np.ascontiguousarray(np.stack(df["point"].to_numpy()), dtype=np.float64) if len(df) \
-        else np.zeros((0, 1))  # fmt: skip
-    table = pa.table({
-        "id": pa.array(df["id"].astype(str)), "role": pa.array(df["role"].astype(str)),
-        "point": pa.FixedSizeListArray.from_arrays(pa.array(pts.ravel()), pts.shape[1]),
-        "norm": pa.array(df["norm"].astype(float)),
-        "depth": pa.array(df["depth"].astype("int64")),
-    })  # fmt: skip
+    pts = (
+        np.ascontiguousarray(np.stack(df["point"].to_numpy()), dtype=np.float64)
+        if len(df)
+        else np.zeros((0, 1))
+    )
+    table = pa.table(
+        {
+            "id": pa.array(df["id"].astype(str)),
+            "role": pa.array(df["role"].astype(str)),
+            "point": pa.FixedSizeListArray.from_arrays(pa.array(pts.ravel()), pts.shape[1]),
+            "norm": pa.array(df["norm"].astype(float)),
+            "depth": pa.array(df["depth"].astype("int64")),
+        }
+    )
     pq.write_table(table, path)
 
 
@@ -251,31 +290,46 @@ def run_build(
     # a site's codes of any vocabulary the graph holds (or that [[sites]] vocabularies maps
     # onto one) get the graph's ids, so they meet the loaded nodes
     graph_vocabs = graph_vocabularies(settings) if project.hierarchy.enabled else {}
-    sites = [share_ids(s, set(graph_vocabs), spec.vocabularies, origin=project.path)
-             for s, spec in zip(sites, project.sites, strict=True)]  # fmt: skip
+    sites = [
+        share_ids(s, set(graph_vocabs), spec.vocabularies, origin=project.path)
+        for s, spec in zip(sites, project.sites, strict=True)
+    ]
     n_codes = sum(len(s.codes) for s in sites)
     embedder = TextEmbedder(m.text_model, cache_dir=settings.cache / "text")
     advance = step(f"text embeddings ({n_codes} codes)", n_codes)
     # per site the names the model reads best (name_<lang> columns, FHIR displays)
-    names, name_figures, stage1_warnings = site_names([s.codes for s in sites], embedder.path,
-                                                      m.text_model)  # fmt: skip
+    names, name_figures, stage1_warnings = site_names(
+        [s.codes for s in sites], embedder.path, m.text_model
+    )
     text = [embedder.embed(n, progress=advance) for n in names]
     advance = step("co-occurrence, SPPMI, SVD", len(sites))
     vectors = site_vectors(
-        sites, text, dim=m.dim, window_days=m.window_days, min_cell_count=m.min_cell_count,
-        sppmi_shift=m.sppmi_shift, seed=m.seed,
-    )  # fmt: skip
+        sites,
+        text,
+        dim=m.dim,
+        window_days=m.window_days,
+        min_cell_count=m.min_cell_count,
+        sppmi_shift=m.sppmi_shift,
+        seed=m.seed,
+    )
     advance(len(sites))
     ids = [s.site for s in sites]
     reference = ids.index(m.reference_site)
     advance = step(f"aligning sites onto {m.reference_site} ({m.align_method})", 1)
     crosswalk = site_crosswalks(sites, settings if project.hierarchy.enabled else None)
     aligned, table, alignment = align_to_reference(
-        vectors, reference, m.align_method, top_k=m.top_k,
-        anchor_vocabs=m.anchor_vocabs or None, weights=tuple(m.feature_weights),
-        crosswalk=crosswalk, transport=m.transport, min_anchors=m.min_anchors,
-        epochs=m.epochs, seed=m.seed,
-    )  # fmt: skip
+        vectors,
+        reference,
+        m.align_method,
+        top_k=m.top_k,
+        anchor_vocabs=m.anchor_vocabs or None,
+        weights=tuple(m.feature_weights),
+        crosswalk=crosswalk,
+        transport=m.transport,
+        min_anchors=m.min_anchors,
+        epochs=m.epochs,
+        seed=m.seed,
+    )
     advance(1)
     for s, sv, nf in zip(sites, vectors, name_figures, strict=True):
         figures[s.site] = {
@@ -286,8 +340,9 @@ def run_build(
             "notes": s.notes,
             "alignment": alignment.get(s.site),
         }
-        stage1_warnings += [f"site {s.site}: {n}" for n in
-                            (alignment.get(s.site) or {}).get("notes", [])]  # fmt: skip
+        stage1_warnings += [
+            f"site {s.site}: {n}" for n in (alignment.get(s.site) or {}).get("notes", [])
+        ]
     for w in stage1_warnings:  # the build says what it could not do (also in the manifest)
         log.warning("%s", w)
     figures["warnings"] = stage1_warnings
@@ -305,8 +360,9 @@ def run_build(
                 [matrix_to_counts(sv.counts, list(sv.codes["id"])) for sv in vectors],
                 ignore_index=True,
             )
-            extra_tables, fig = run_hierarchy(project, settings, codes_all, table, cooc_all,
-                                              embedder, step, tmp)  # fmt: skip
+            extra_tables, fig = run_hierarchy(
+                project, settings, codes_all, table, cooc_all, embedder, step, tmp
+            )
             figures.update(fig)
             figures["warnings"] = stage1_warnings + (fig.get("warnings") or [])
             stages += ["II", "III"]
@@ -329,8 +385,9 @@ def run_build(
             "config": str(project.path),
             "model": dict(vars(m)),
             "reference_site": m.reference_site,
-            "sites": {k: v for k, v in figures.items()
-                      if k not in ("stage2", "stage3", "warnings")},  # fmt: skip
+            "sites": {
+                k: v for k, v in figures.items() if k not in ("stage2", "stage3", "warnings")
+            },
             "hierarchy": dict(vars(project.hierarchy)),
             "encoder": dict(vars(project.encoder)),
             "stage2": figures.get("stage2"),

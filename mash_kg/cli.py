@@ -24,8 +24,9 @@ from mash_kg.errors import MashError
 
 # PyTorch Geometric's import calls torch.jit.script, which torch now deprecates: not ours to fix,
 # and not something a user of the CLI can act on
-warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
-                        category=FutureWarning)  # fmt: skip
+warnings.filterwarnings(
+    "ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning
+)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -99,16 +100,19 @@ class MashGroup(click.Group):
             line = _first_line(exc.format_message())
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
                 line += f" (see `{exc.ctx.command_path} --help`)"
-            err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False,
-                              soft_wrap=True)  # fmt: skip
+            err_console.print(
+                f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True
+            )
             sys.exit(exc.exit_code)
         except Exception as exc:
             line = _one_line(exc)
             if line is None:
                 log = _log_internal_error(exc)
                 where = f"the details are in {log}" if log else "no log could be written"
-                line = (f"internal error ({exc.__class__.__name__}: {_first_line(exc)[:200]}); "
-                        f"{where}; please report it")  # fmt: skip
+                line = (
+                    f"internal error ({exc.__class__.__name__}: {_first_line(exc)[:200]}); "
+                    f"{where}; please report it"
+                )
             err_console.print(
                 f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True
             )
@@ -231,8 +235,10 @@ def neo4j_shell(ctx: click.Context, args: tuple[str, ...]) -> None:
     settings = _config(ctx).neo4j
     cmd = ensure_cypher_shell(settings, echo=_say)
     env = {**os.environ, "NEO4J_PASSWORD": settings.password}  # kept off the command line
-    code = subprocess.call([*cmd, "-a", settings.bolt_uri, "-u", settings.user,
-                            "-d", settings.database, *args], env=env)  # fmt: skip
+    code = subprocess.call(
+        [*cmd, "-a", settings.bolt_uri, "-u", settings.user, "-d", settings.database, *args],
+        env=env,
+    )
     sys.exit(code)
 
 
@@ -296,10 +302,16 @@ def _source_help() -> str:
     help="Rows per UNWIND statement.",
 )
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-@click.option("--allow-retire", is_flag=True,
-              help="Allow retiring more than half of a vocabulary's active codes.")  # fmt: skip
-@click.option("--allow-takeover", is_flag=True,
-              help="Allow replacing a vocabulary that another source loaded.")  # fmt: skip
+@click.option(
+    "--allow-retire",
+    is_flag=True,
+    help="Allow retiring more than half of a vocabulary's active codes.",
+)
+@click.option(
+    "--allow-takeover",
+    is_flag=True,
+    help="Allow replacing a vocabulary that another source loaded.",
+)
 @click.pass_context
 def load(
     ctx: click.Context,
@@ -503,15 +515,22 @@ def phenotype_import(ctx: click.Context, file: Path, name: str | None) -> None:
     finally:
         driver.close()
     ids = ", ".join(tables.phenotypes["id"])
-    console.print(f"imported {done['phenotypes']} phenotype(s) ({ids}), {done['items']} items",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"imported {done['phenotypes']} phenotype(s) ({ids}), {done['items']} items",
+        highlight=False,
+    )
 
 
 @phenotype.command("expand")
 @click.argument("name")
 @click.option("--site", required=True, help="The site whose codes to list.")
-@click.option("--max-rank", type=click.IntRange(1), default=1, show_default=True,
-              help="Deepest ALIGNED_WITH rank followed to reach the site's codes.")  # fmt: skip
+@click.option(
+    "--max-rank",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Deepest ALIGNED_WITH rank followed to reach the site's codes.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @click.pass_context
 def phenotype_expand(ctx: click.Context, name: str, site: str, max_rank: int, fmt: str) -> None:
@@ -525,16 +544,21 @@ def phenotype_expand(ctx: click.Context, name: str, site: str, max_rank: int, fm
     try:
         known, _, _ = driver.execute_query(
             "OPTIONAL MATCH (p:Phenotype {id: $p}) OPTIONAL MATCH (s:Site {id: $s}) "
-            "RETURN p IS NOT NULL AS p, s IS NOT NULL AS s", p=name, s=site,
+            "RETURN p IS NOT NULL AS p, s IS NOT NULL AS s",
+            p=name,
+            s=site,
             database_=settings.database,
-        )  # fmt: skip
+        )
         if not known[0]["p"]:
             raise MashError(f"no phenotype {name!r} in the graph (mash-kg phenotype import)")
         if not known[0]["s"]:
             raise MashError(f"no site {site!r} in the graph (mash-kg sync a build that has it)")
-        rows = run_view(driver, "phenotype_codes",
-                        {"phenotype": name, "site": site, "max_rank": max_rank},
-                        settings.database)  # fmt: skip
+        rows = run_view(
+            driver,
+            "phenotype_codes",
+            {"phenotype": name, "site": site, "max_rank": max_rank},
+            settings.database,
+        )
         if not rows:  # asked for the site's codes and there are none: say why, exit 1
             from mash_kg.graph.phenotypes import why_empty
 
@@ -605,13 +629,18 @@ def build(ctx: click.Context) -> None:
     console.print(table)
     if manifest.get("stage3"):
         s2, s3 = manifest["stage2"], manifest["stage3"]
-        enc = (f"hierarchy encoder {s2['encoder_steps']} steps on {s2['encoder_pairs']:,} pairs "
-               f"({s2['encoder_seconds']} s)" if s2.get("encoder_steps") else
-               "text model not fine-tuned")  # fmt: skip
+        enc = (
+            f"hierarchy encoder {s2['encoder_steps']} steps on {s2['encoder_pairs']:,} pairs "
+            f"({s2['encoder_seconds']} s)"
+            if s2.get("encoder_steps")
+            else "text model not fine-tuned"
+        )
         space = ""
         if "reconstruction_map" in s2:
-            space = (f", reconstruction MAP {s2['reconstruction_map']}, depth-norm Spearman "
-                     f"{s2.get('depth_norm_spearman')}")  # fmt: skip
+            space = (
+                f", reconstruction MAP {s2['reconstruction_map']}, depth-norm Spearman "
+                f"{s2.get('depth_norm_spearman')}"
+            )
         console.print(
             f"Stage II: {s2['nodes']:,} codes on the ball ({s2['train_edges']:,} curated edges, "
             f"{s2['heldout_edges']:,} held out), {enc}{space}. Stage III: "
@@ -621,8 +650,9 @@ def build(ctx: click.Context) -> None:
             highlight=False,
         )
     for warning in manifest.get("warnings") or []:
-        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False,
-                          soft_wrap=True)  # fmt: skip
+        err_console.print(
+            f"[bold yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True
+        )
     console.print(f"build folder: {folder} ({manifest['seconds']} s)")
 
 
@@ -639,8 +669,9 @@ def latest_build(config: Config) -> Path:
 
 @cli.command("eval")
 @click.argument("build_dir", required=False, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)  # fmt: skip
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
 @click.pass_context
 def eval_(ctx: click.Context, build_dir: Path | None, fmt: str) -> None:
     """Score BUILD_DIR (default: the newest build) against the curated edges it held out."""
@@ -650,16 +681,23 @@ def eval_(ctx: click.Context, build_dir: Path | None, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(metrics, indent=2))
         return
-    table = Table(title=f"build {metrics['build']}: {metrics['heldout_codes']} held-out codes, "
-                  f"{metrics['candidates_per_code']:.0f} candidates each; coverage "
-                  f"{metrics['coverage']:.1%} (true parent among the candidates)")  # fmt: skip
+    table = Table(
+        title=f"build {metrics['build']}: {metrics['heldout_codes']} held-out codes, "
+        f"{metrics['candidates_per_code']:.0f} candidates each; coverage "
+        f"{metrics['coverage']:.1%} (true parent among the candidates)"
+    )
     table.add_column("parent ranking")
     for col in ("hit@1", "hit@10", "MRR", "mean rank"):
         table.add_column(col, justify="right")
     for label, key in (("Stage II-III model", "model"), ("text model alone", "text_only")):
         m = metrics[key]
-        table.add_row(label, *(("-" if m[k] is None else str(m[k]))
-                               for k in ("hit@1", "hit@10", "mrr", "mean_rank")))  # fmt: skip
+        table.add_row(
+            label,
+            *(
+                ("-" if m[k] is None else str(m[k]))
+                for k in ("hit@1", "hit@10", "mrr", "mean_rank")
+            ),
+        )
     console.print(table)
     console.print(
         f"hit@k and MRR count every held-out code ({metrics['not_a_candidate']} whose true "
@@ -686,16 +724,24 @@ def eval_(ctx: click.Context, build_dir: Path | None, fmt: str) -> None:
 @cli.command()
 @click.argument("build_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Print the counts it would change; write nothing.")
-@click.option("--break-lock", is_flag=True,
-              help="Clear the lock of a sync or load whose process is gone.")  # fmt: skip
-@click.option("--allow-retire", is_flag=True,
-              help="Allow removing more than half of the learned content the graph holds.")
+@click.option(
+    "--break-lock", is_flag=True, help="Clear the lock of a sync or load whose process is gone."
+)
+@click.option(
+    "--allow-retire",
+    is_flag=True,
+    help="Allow removing more than half of the learned content the graph holds.",
+)
 @click.option("--batch-size", type=click.IntRange(1, 100000), default=5000, show_default=True)
 @click.pass_context
 def sync(
-    ctx: click.Context, build_dir: Path | None, dry_run: bool, break_lock: bool,
-    allow_retire: bool, batch_size: int,
-) -> None:  # fmt: skip
+    ctx: click.Context,
+    build_dir: Path | None,
+    dry_run: bool,
+    break_lock: bool,
+    allow_retire: bool,
+    batch_size: int,
+) -> None:
     """Make Neo4j hold BUILD_DIR (default: the newest build of the project): only the difference,
     in one transaction, one sync at a time."""
     from mash_kg.graph.connection import connect
@@ -711,9 +757,14 @@ def sync(
                 return
         build_dir = build_dir or latest_build(config)
         report = sync_build(
-            driver, build_dir, database=config.neo4j.database, batch_size=batch_size,
-            dry_run=dry_run, allow_retire=allow_retire, notify=_notice,
-        )  # fmt: skip
+            driver,
+            build_dir,
+            database=config.neo4j.database,
+            batch_size=batch_size,
+            dry_run=dry_run,
+            allow_retire=allow_retire,
+            notify=_notice,
+        )
     finally:
         driver.close()
     verb = "would change" if dry_run else "changed"
@@ -722,15 +773,25 @@ def sync(
     table.add_column("added", justify="right")
     table.add_column("changed", justify="right")
     table.add_column("retired/removed", justify="right")
-    table.add_row("codes", str(report.codes_added), str(report.codes_changed),
-                  str(report.codes_retired))  # fmt: skip
-    table.add_row("ALIGNED_WITH", str(report.aligned_added), str(report.aligned_changed),
-                  str(report.aligned_removed))  # fmt: skip
+    table.add_row(
+        "codes", str(report.codes_added), str(report.codes_changed), str(report.codes_retired)
+    )
+    table.add_row(
+        "ALIGNED_WITH",
+        str(report.aligned_added),
+        str(report.aligned_changed),
+        str(report.aligned_removed),
+    )
     table.add_row("sites", str(report.sites_added), "0", "0")
-    table.add_row(":Latent", str(report.latent_added), str(report.latent_changed),
-                  str(report.latent_removed))  # fmt: skip
-    table.add_row("MASH_IS_A", str(report.learned_added), str(report.learned_changed),
-                  str(report.learned_removed))  # fmt: skip
+    table.add_row(
+        ":Latent", str(report.latent_added), str(report.latent_changed), str(report.latent_removed)
+    )
+    table.add_row(
+        "MASH_IS_A",
+        str(report.learned_added),
+        str(report.learned_changed),
+        str(report.learned_removed),
+    )
     console.print(table)
     console.print(f"{report.changes} changes in {report.seconds:.1f} s")
 

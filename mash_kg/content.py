@@ -267,8 +267,16 @@ def aligned_edges(target: Target, starts: set[str] | None = None) -> dict[tuple,
         c = c[c["id"].isin(starts)]
     evidence = c["evidence"] if "evidence" in c.columns else [None] * len(c)
     out = {}
-    for a, b, s, r, m, t, e in zip(c["id"], c["other_id"], c["score"], c["rank"], c["method"],
-                                   c["transport"], evidence, strict=True):  # fmt: skip
+    for a, b, s, r, m, t, e in zip(
+        c["id"],
+        c["other_id"],
+        c["score"],
+        c["rank"],
+        c["method"],
+        c["transport"],
+        evidence,
+        strict=True,
+    ):
         p = {"score": float(s), "rank": int(r), "method": m}
         if not pd.isna(t):
             p["transport"] = float(t)

@@ -48,11 +48,11 @@ def federated(project, folder: Path, console: Console):
     for spec in project.sites:
         out = folder / spec.id
         m = project.model
-        manifest = summarize(spec, out, window_days=m.window_days,
-                             min_cell_count=m.min_cell_count, force=True)  # fmt: skip
+        manifest = summarize(
+            spec, out, window_days=m.window_days, min_cell_count=m.min_cell_count, force=True
+        )
         console.print(f"  site {spec.id}: {out} ({_summary_line(manifest)})", highlight=False)
-        sites.append(SiteSpec(spec.id, format="summary", path=out,
-                              vocabularies=spec.vocabularies))  # fmt: skip
+        sites.append(SiteSpec(spec.id, format="summary", path=out, vocabularies=spec.vocabularies))
     return replace(project, sites=sites)
 
 
@@ -76,22 +76,28 @@ def run_demo(config: Config, console: Console) -> None:
     for source in ("icd10cm", "icd9cm", "phecode"):
         print_report(load_source(config, source))
     if not EXAMPLE.is_file():
-        raise InputError(EXAMPLE, "the bundled two-site example is missing",
-                         hint="run the demo from a clone of the repository")  # fmt: skip
+        raise InputError(
+            EXAMPLE,
+            "the bundled two-site example is missing",
+            hint="run the demo from a clone of the repository",
+        )
     from mash_kg.cli import run_build_with_progress
     from mash_kg.graph.sync import sync_build
 
     example = load_config(EXAMPLE)
     example = replace(example, neo4j=settings)
     summaries = settings.cache / "demo-summaries"
-    console.print("Each site summarises its own records (`mash-kg site summarize`: codes and "
-                  f"co-occurrence counts only, nothing patient-level) into {summaries} ...",
-                  highlight=False)  # fmt: skip
+    console.print(
+        "Each site summarises its own records (`mash-kg site summarize`: codes and "
+        f"co-occurrence counts only, nothing patient-level) into {summaries} ...",
+        highlight=False,
+    )
     console.print("Stages I-III on the two sites' summaries (A: tables, B: FHIR R4) ...")
     folder = run_build_with_progress(
-        example, builds=settings.cache / "demo-builds",
+        example,
+        builds=settings.cache / "demo-builds",
         transform=lambda project: federated(project, summaries, console),
-    )  # fmt: skip
+    )
     from mash_kg.evaluate import evaluate_build
     from mash_kg.graph.phenotypes import write_phenotypes
     from mash_kg.graph.reader import read_subtree
@@ -102,14 +108,16 @@ def run_demo(config: Config, console: Console) -> None:
     console.print(
         f"held-out curated edges ({m['heldout_codes']} codes): hit@1 {m['model']['hit@1']} / "
         f"hit@10 {m['model']['hit@10']} (text model alone {m['text_only']['hit@1']} / "
-        f"{m['text_only']['hit@10']})", highlight=False,
-    )  # fmt: skip
+        f"{m['text_only']['hit@10']})",
+        highlight=False,
+    )
     sp = m.get("space") or {}
     if sp.get("reconstruction_map") is not None:
         console.print(
             f"Poincaré space: curated closure reconstructed with MAP {sp['reconstruction_map']}"
-            f", depth-norm Spearman {sp['depth_norm_spearman']}", highlight=False,
-        )  # fmt: skip
+            f", depth-norm Spearman {sp['depth_norm_spearman']}",
+            highlight=False,
+        )
     driver = connect(settings, schema=False)
     try:
         report = sync_build(driver, folder, database=settings.database)
@@ -118,8 +126,12 @@ def run_demo(config: Config, console: Console) -> None:
             print_rows(run_view(driver, view, params, settings.database), title)
         for f in sorted(PHENOTYPES.glob("*")):
             write_phenotypes(driver, read_phenotypes(f), settings.database)
-        rows = run_view(driver, "phenotype_codes", {"phenotype": "type2_diabetes", "site": "A"},
-                        settings.database)  # fmt: skip
+        rows = run_view(
+            driver,
+            "phenotype_codes",
+            {"phenotype": "type2_diabetes", "site": "A"},
+            settings.database,
+        )
         print_rows(rows, "Phenotype type2_diabetes (examples/phenotypes) at site A, with reasons")
         nodes, edges = read_subtree(driver, PICTURE_ROOT, depth=4, database=settings.database)
     finally:

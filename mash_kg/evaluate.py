@@ -48,18 +48,27 @@ def _nothing_held_out(path: Path, manifest: dict) -> InputError:
     s3 = manifest.get("stage3") or {}
     parented = s3.get("codes_with_curated_parent")
     if not share:
-        return InputError(path, "nothing to score: the build held out no curated edges "
-                          "([hierarchy] holdout = 0)", hint="set [hierarchy] holdout = 0.2 and "
-                          "build again")  # fmt: skip
+        return InputError(
+            path,
+            "nothing to score: the build held out no curated edges ([hierarchy] holdout = 0)",
+            hint="set [hierarchy] holdout = 0.2 and build again",
+        )
     if parented == 0:
-        return InputError(path, f"nothing to score: none of the build's codes has a curated "
-                          f"parent in the graph, so holdout = {share} had nothing to hide (its "
-                          "sites' codes do not meet a loaded hierarchy; see the build's "
-                          "warnings)", hint="load the ontology the sites code in, or map "
-                          "a site's vocabulary in [[sites]] vocabularies; build again")  # fmt: skip
-    return InputError(path, f"nothing to score: holdout = {share} of the {parented} codes with "
-                      "a curated parent rounds to none", hint="raise [hierarchy] holdout or "
-                      "build with more codes")  # fmt: skip
+        return InputError(
+            path,
+            f"nothing to score: none of the build's codes has a curated "
+            f"parent in the graph, so holdout = {share} had nothing to hide (its "
+            "sites' codes do not meet a loaded hierarchy; see the build's "
+            "warnings)",
+            hint="load the ontology the sites code in, or map "
+            "a site's vocabulary in [[sites]] vocabularies; build again",
+        )
+    return InputError(
+        path,
+        f"nothing to score: holdout = {share} of the {parented} codes with "
+        "a curated parent rounds to none",
+        hint="raise [hierarchy] holdout or build with more codes",
+    )
 
 
 def evaluate_build(folder: Path) -> dict:
@@ -71,11 +80,15 @@ def evaluate_build(folder: Path) -> dict:
     manifest_path = folder / "manifest.json"
     manifest = artefact.read_manifest(folder)
     if "III" not in (manifest.get("stages") or []):
-        raise InputError(folder, "this build has no Stage III", hint="build with [hierarchy] "
-                         "enabled = true (the default)")  # fmt: skip
+        raise InputError(
+            folder,
+            "this build has no Stage III",
+            hint="build with [hierarchy] enabled = true (the default)",
+        )
     artefact.verify(folder, manifest, ["holdout.parquet", "hierarchy.parquet"])
-    holdout = artefact.read_frame(folder, "holdout.parquet", ["id", "parent", "rank", "text_rank",
-                                                               "candidates"])  # fmt: skip
+    holdout = artefact.read_frame(
+        folder, "holdout.parquet", ["id", "parent", "rank", "text_rank", "candidates"]
+    )
     if holdout.empty:
         raise _nothing_held_out(manifest_path, manifest)
     learned = artefact.read_frame(folder, "hierarchy.parquet", ["child", "parent", "parent_label"])
@@ -87,8 +100,7 @@ def evaluate_build(folder: Path) -> dict:
     held = set(holdout["id"])
     drawn = learned[learned["child"].isin(held)]
     to_codes = drawn[drawn["parent_label"] == "Code"]
-    hits = sum((c, p) in truth for c, p in zip(to_codes["child"], to_codes["parent"],
-                                                strict=True))  # fmt: skip
+    hits = sum((c, p) in truth for c, p in zip(to_codes["child"], to_codes["parent"], strict=True))
     latent_only = held - set(to_codes["child"])
     metrics = {
         "build": manifest["id"],
@@ -106,9 +118,15 @@ def evaluate_build(folder: Path) -> dict:
             "threshold": manifest.get("hierarchy", {}).get("parent_threshold"),
         },
         "to_latent_or_none": round(len(latent_only) / len(held), 4),
-        "space": {k: (manifest.get("stage2") or {}).get(k) for k in (
-            "reconstruction_map", "reconstruction_mean_rank", "reconstruction_nodes",
-            "depth_norm_spearman")},
-    }  # fmt: skip
+        "space": {
+            k: (manifest.get("stage2") or {}).get(k)
+            for k in (
+                "reconstruction_map",
+                "reconstruction_mean_rank",
+                "reconstruction_nodes",
+                "depth_norm_spearman",
+            )
+        },
+    }
     (folder / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics

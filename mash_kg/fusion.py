@@ -71,8 +71,11 @@ class _Fitted:
         self.alignment: Alignment | None = None
         s = _unit(view.source)
         if view.fit == "procrustes":
-            self.s = s @ procrustes(s[anchors[:, 0]], self.t[anchors[:, 1]]) if len(
-                anchors) >= 2 else None  # fmt: skip
+            self.s = (
+                s @ procrustes(s[anchors[:, 0]], self.t[anchors[:, 1]])
+                if len(anchors) >= 2
+                else None
+            )
         elif view.fit in METHODS:
             self.alignment = align_sites(s, self.t, anchors, view.fit, **opts)
             self.s, self.plan = self.alignment.mapped, self.alignment.plan
@@ -115,9 +118,13 @@ def _gold_sets(anchors: np.ndarray) -> dict[int, set[int]]:
 
 
 def _validate(
-    views: dict[str, View], anchors: np.ndarray, groups: np.ndarray, folds: int, seed: int,
+    views: dict[str, View],
+    anchors: np.ndarray,
+    groups: np.ndarray,
+    folds: int,
+    seed: int,
     opts: dict,
-) -> dict[str, tuple[np.ndarray, list[np.ndarray], np.ndarray]]:  # fmt: skip
+) -> dict[str, tuple[np.ndarray, list[np.ndarray], np.ndarray]]:
     """Per group of anchors (domain): the held-out source rows, their per-view scores and
     whether each top-1 could be right (gold target rows), over k folds."""
     names = list(views)
@@ -179,9 +186,15 @@ def _choose(names: list[str], per_view: list, mask: np.ndarray) -> tuple[dict, d
 
 
 def fuse(
-    views: dict[str, View], anchors: np.ndarray, domains: np.ndarray | None = None,
-    k: int = 5, min_anchors: int = 20, folds: int = 3, seed: int = 0, **opts: object,
-) -> Fusion:  # fmt: skip
+    views: dict[str, View],
+    anchors: np.ndarray,
+    domains: np.ndarray | None = None,
+    k: int = 5,
+    min_anchors: int = 20,
+    folds: int = 3,
+    seed: int = 0,
+    **opts: object,
+) -> Fusion:
     """Counterparts of every source row from the views (one must be 'text'), weighted by
     cross-validated accuracy on held-out `anchors` ((source row, target row) pairs), per
     value of `domains` (one label per source row) that has at least `min_anchors` anchors
@@ -199,8 +212,9 @@ def fuse(
     weights: dict[str, dict[str, float]] = {}
     validation: dict[str, dict] = {}
     notes: list[str] = []
-    per_domain = {str(d): int((domains[np.unique(anchors[:, 0])] == d).sum())
-                  for d in np.unique(domains)}  # fmt: skip
+    per_domain = {
+        str(d): int((domains[np.unique(anchors[:, 0])] == d).sum()) for d in np.unique(domains)
+    }
     # a domain validates alone when it has min_anchors anchors; domains with fewer (but some)
     # anchors are validated together when their anchors add up (a domain without any anchor
     # never gets a map it was not checked on)
@@ -222,13 +236,17 @@ def fuse(
         if d not in group_of:
             weights[d] = {"text": 1.0}
             validation[d] = {"anchors": c, "adopted": False}
-            notes.append(f"domain {d}: {c} anchor(s), too few to validate a map (need "
-                         f"{min_anchors}): ranked by text alone")  # fmt: skip
+            notes.append(
+                f"domain {d}: {c} anchor(s), too few to validate a map (need "
+                f"{min_anchors}): ranked by text alone"
+            )
         elif not validation[d]["adopted"]:
             v = validation[d]
-            notes.append(f"domain {d}: no weighting beat text alone on {v['held_out']} held-out "
-                         f"anchors (text p@1 {v['p_at_1_text']}, best {v['p_at_1_best']}): "
-                         "ranked by text alone")  # fmt: skip
+            notes.append(
+                f"domain {d}: no weighting beat text alone on {v['held_out']} held-out "
+                f"anchors (text p@1 {v['p_at_1_text']}, best {v['p_at_1_best']}): "
+                "ranked by text alone"
+            )
     used = sorted({v for w in weights.values() for v in w})
     fitted = {nm: _Fitted(views[nm], anchors, {**opts, "seed": seed}) for nm in used}
     k = min(k, m)
@@ -259,5 +277,15 @@ def fuse(
             transport = np.take_along_axis(plan, idx, axis=1)
             ranked_by_plan = np.array([tview in lab.split("+") for lab in label])
             transport[~ranked_by_plan] = np.nan
-    return Fusion(idx, score, transport, label.astype(str), weights, validation, notes, mapped,
-                  time.perf_counter() - start, plan_used=tview is not None)  # fmt: skip
+    return Fusion(
+        idx,
+        score,
+        transport,
+        label.astype(str),
+        weights,
+        validation,
+        notes,
+        mapped,
+        time.perf_counter() - start,
+        plan_used=tview is not None,
+    )

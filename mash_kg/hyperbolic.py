@@ -159,8 +159,11 @@ def train(
         if log and (epoch + 1) % 100 == 0:
             log(f"epoch {epoch + 1}: loss {np.mean(losses[-100:]):.4f}")
     seconds = time.perf_counter() - start
-    return model, {"seconds": seconds, "seconds_per_epoch": seconds / max(s.epochs, 1),
-                   "final_loss": float(np.mean(losses[-20:])) if losses else None}  # fmt: skip
+    return model, {
+        "seconds": seconds,
+        "seconds_per_epoch": seconds / max(s.epochs, 1),
+        "final_loss": float(np.mean(losses[-20:])) if losses else None,
+    }
 
 
 @torch.no_grad()

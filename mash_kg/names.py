@@ -72,11 +72,13 @@ def choose_names(
             fertility[c] = round(pieces_per_word(tokenize, filled[:sample]), 3)
     best = min(fertility, key=lambda c: (fertility[c], c != "name")) if fertility else "name"
     chosen = codes[best].astype(str) if best != "name" else codes["name"].astype(str)
-    texts = [b if b.strip() else n for b, n in zip(chosen, codes["name"].astype(str),
-                                                   strict=True)]  # fmt: skip
+    texts = [b if b.strip() else n for b, n in zip(chosen, codes["name"].astype(str), strict=True)]
     share = untrained_share(texts, scripts)
-    return texts, {"name_column": best, "pieces_per_word": fertility,
-                   "untrained_script_share": round(share, 4)}  # fmt: skip
+    return texts, {
+        "name_column": best,
+        "pieces_per_word": fertility,
+        "untrained_script_share": round(share, 4),
+    }
 
 
 def script_warning(site: str, figures: dict, model: str, scripts: set[str]) -> str | None:
@@ -84,10 +86,12 @@ def script_warning(site: str, figures: dict, model: str, scripts: set[str]) -> s
     share = figures["untrained_script_share"]
     if share <= WARN_SHARE:
         return None
-    return (f"site {site}: {share:.0%} of the names ({figures['name_column']}) are in a script "
-            f"the text model {model} was not trained on (it reads {', '.join(sorted(scripts))}): "
-            "give names in a language it reads (a name_<lang> column) or a multilingual model "
-            "folder as [model] text_model")  # fmt: skip
+    return (
+        f"site {site}: {share:.0%} of the names ({figures['name_column']}) are in a script "
+        f"the text model {model} was not trained on (it reads {', '.join(sorted(scripts))}): "
+        "give names in a language it reads (a name_<lang> column) or a multilingual model "
+        "folder as [model] text_model"
+    )
 
 
 def model_reading(model_path: object) -> tuple[object, set[str]]:

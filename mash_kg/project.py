@@ -107,8 +107,11 @@ def load_project(config: Config) -> Project:
     cfg, raw = config.path, config.raw
     for key in raw:
         if key not in ("project", "model", "hierarchy", "encoder", "sites", "neo4j"):
-            raise InputError(cfg, f"unknown section [{key}]", hint="sections: project, model, "
-                             "hierarchy, encoder, sites, neo4j")  # fmt: skip
+            raise InputError(
+                cfg,
+                f"unknown section [{key}]",
+                hint="sections: project, model, hierarchy, encoder, sites, neo4j",
+            )
     proj = raw.get("project", {})
     for key in proj:
         if key not in ("name", "builds"):
@@ -118,14 +121,23 @@ def load_project(config: Config) -> Project:
     model = ModelSettings()
     _fill(model, raw.get("model", {}), "[model]", cfg)
     if model.align_method not in ("fused", *ALIGN_METHODS):
-        raise InputError(cfg, f"[model].align_method {model.align_method!r} is unknown",
-                         hint=f"use one of fused, {', '.join(ALIGN_METHODS)}")  # fmt: skip
+        raise InputError(
+            cfg,
+            f"[model].align_method {model.align_method!r} is unknown",
+            hint=f"use one of fused, {', '.join(ALIGN_METHODS)}",
+        )
     if model.transport not in ALIGN_METHODS:
-        raise InputError(cfg, f"[model].transport {model.transport!r} is unknown",
-                         hint=f"use one of {', '.join(ALIGN_METHODS)}")  # fmt: skip
+        raise InputError(
+            cfg,
+            f"[model].transport {model.transport!r} is unknown",
+            hint=f"use one of {', '.join(ALIGN_METHODS)}",
+        )
     if not model.sppmi_shift >= 1:  # also catches NaN
-        raise InputError(cfg, f"[model].sppmi_shift = {model.sppmi_shift} must be >= 1",
-                         hint="SPPMI = max(PMI - log s, 0) needs s >= 1; 1.0 is plain PPMI")
+        raise InputError(
+            cfg,
+            f"[model].sppmi_shift = {model.sppmi_shift} must be >= 1",
+            hint="SPPMI = max(PMI - log s, 0) needs s >= 1; 1.0 is plain PPMI",
+        )
     if model.min_anchors < 2:
         raise InputError(cfg, f"[model].min_anchors = {model.min_anchors} must be >= 2")
     if len(model.feature_weights) != 3 or any(
@@ -161,8 +173,15 @@ def load_project(config: Config) -> Project:
         model.reference_site = ids[0]
     elif model.reference_site not in ids:
         raise InputError(cfg, f"[model].reference_site {model.reference_site!r} is not a site")
-    return Project(name=name, builds=builds, model=model, sites=sites, path=cfg,
-                   hierarchy=hierarchy, encoder=encoder)  # fmt: skip
+    return Project(
+        name=name,
+        builds=builds,
+        model=model,
+        sites=sites,
+        path=cfg,
+        hierarchy=hierarchy,
+        encoder=encoder,
+    )
 
 
 def _check_hierarchy(h: HierarchySettings, cfg: Path) -> None:
@@ -193,15 +212,19 @@ def _check_encoder(e: EncoderSettings, cfg: Path) -> None:
         (e.steps >= 0, "steps must be >= 0"),
         (e.max_seconds > 0, "max_seconds must be > 0"),
         (e.batch >= 2, "batch must be >= 2"),
-        (e.family_size >= 0 and e.hard_negatives >= 0, "family_size and hard_negatives must "
-         "be >= 0"),
+        (
+            e.family_size >= 0 and e.hard_negatives >= 0,
+            "family_size and hard_negatives must be >= 0",
+        ),
         (8 <= e.max_length <= 512, "max_length must be between 8 and 512"),
         (e.freeze_layers >= 0, "freeze_layers must be >= 0"),
         (e.lr > 0 and e.temperature > 0, "lr and temperature must be > 0"),
-        (e.margin >= 0 and e.centripetal_margin >= 0 and e.centripetal_weight >= 0,
-         "margins and centripetal_weight must be >= 0"),
+        (
+            e.margin >= 0 and e.centripetal_margin >= 0 and e.centripetal_weight >= 0,
+            "margins and centripetal_weight must be >= 0",
+        ),
         (e.log_every >= 1, "log_every must be >= 1"),
-    ]  # fmt: skip
+    ]
     for ok, problem in checks:
         if not ok:
             raise InputError(cfg, f"[encoder].{problem}")
@@ -215,28 +238,37 @@ def _check_site(spec: SiteSpec, cfg: Path) -> None:
     if "/" in spec.id or ":" in spec.id or not spec.id:
         raise InputError(cfg, f"{where}: a site id may not contain '/' or ':'")
     if spec.format not in SITE_FORMATS:
-        raise InputError(cfg, f"{where}: format {spec.format!r} is unknown",
-                         hint=f"use one of {', '.join(SITE_FORMATS)}")  # fmt: skip
+        raise InputError(
+            cfg,
+            f"{where}: format {spec.format!r} is unknown",
+            hint=f"use one of {', '.join(SITE_FORMATS)}",
+        )
     if spec.format == "tables":
         if spec.codes is None or (spec.counts is None) == (spec.events is None):
-            raise InputError(cfg, f"{where}: format 'tables' needs codes and one of counts "
-                             "or events")  # fmt: skip
+            raise InputError(
+                cfg, f"{where}: format 'tables' needs codes and one of counts or events"
+            )
     elif spec.path is None:
         raise InputError(cfg, f"{where}: format {spec.format!r} needs path")
     if not 0 <= spec.max_bad_rows < 1:
         raise InputError(cfg, f"{where}: max_bad_rows = {spec.max_bad_rows} must be in [0, 1)")
     bad = [f"{k} = {v!r}" for k, v in spec.systems.items() if not isinstance(v, str) or not v]
     if bad:
-        raise InputError(cfg, f"{where}: systems: {bad[0]} is not a vocabulary name",
-                         hint='map a coding system URI to a vocabulary, e.g. "http://loinc.org" '
-                         '= "LOINC"')  # fmt: skip
+        raise InputError(
+            cfg,
+            f"{where}: systems: {bad[0]} is not a vocabulary name",
+            hint='map a coding system URI to a vocabulary, e.g. "http://loinc.org" = "LOINC"',
+        )
     if any(not isinstance(v, str) for v in spec.code_preference):
         raise InputError(cfg, f"{where}: code_preference must be a list of vocabulary names")
     for local, graph in spec.vocabularies.items():
         if not isinstance(graph, str) or not VOCAB_NAME.match(graph.upper()):
-            raise InputError(cfg, f"{where}: vocabularies: {local} = {graph!r} is not a "
-                             "vocabulary name", hint='e.g. vocabularies = {LABS = "MYLABS"}: '
-                             "the site's vocab -> a vocabulary loaded in the graph")  # fmt: skip
+            raise InputError(
+                cfg,
+                f"{where}: vocabularies: {local} = {graph!r} is not a vocabulary name",
+                hint='e.g. vocabularies = {LABS = "MYLABS"}: '
+                "the site's vocab -> a vocabulary loaded in the graph",
+            )
 
 
 TEMPLATE = """\

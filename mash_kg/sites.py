@@ -24,9 +24,23 @@ from mash_kg.errors import InputError
 
 # vocabularies whose codes mean the same at every site (ids without a site prefix)
 STANDARD_VOCABS = frozenset(
-    {"ICD10CM", "ICD10", "ICD9CM", "ICD10PCS", "PHECODE", "PHECODEX", "ATC", "RXNORM", "LOINC",
-     "SNOMED", "CPT4", "HCPCS", "NDC", "CVX"}
-)  # fmt: skip
+    {
+        "ICD10CM",
+        "ICD10",
+        "ICD9CM",
+        "ICD10PCS",
+        "PHECODE",
+        "PHECODEX",
+        "ATC",
+        "RXNORM",
+        "LOINC",
+        "SNOMED",
+        "CPT4",
+        "HCPCS",
+        "NDC",
+        "CVX",
+    }
+)
 DOMAINS = ("diagnosis", "medication", "lab", "procedure", "other")
 
 CODES_COLUMNS = ["code", "vocab", "name"]
@@ -78,9 +92,11 @@ def read_table(path: Path, required: list[str]) -> tuple[pd.DataFrame, int]:
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise InputError(
-            path, f"missing column(s) {', '.join(missing)}", row=1 if first == 2 else None,
+            path,
+            f"missing column(s) {', '.join(missing)}",
+            row=1 if first == 2 else None,
             hint=f"expected columns: {', '.join(required)}",
-        )  # fmt: skip
+        )
     for c in df.columns:
         if df[c].dtype == object or c in required:
             df[c] = df[c].astype("string").fillna("").str.strip()
@@ -107,28 +123,43 @@ def read_codes(site: str, path: Path) -> pd.DataFrame:
         df["domain"] = "other"
     domain = df["domain"].str.lower().replace("", "other")
     check_rows(
-        path, ~domain.isin(DOMAINS), first, "unknown domain",
+        path,
+        ~domain.isin(DOMAINS),
+        first,
+        "unknown domain",
         hint=f"use one of {', '.join(DOMAINS)}",
-    )  # fmt: skip
+    )
     freq = pd.Series(np.nan, index=df.index)
     if "frequency" in df.columns:
         freq = pd.to_numeric(df["frequency"].replace("", np.nan), errors="coerce")
         check_rows(
-            path, (df["frequency"] != "") & (freq.isna() | (freq < 0)), first,
+            path,
+            (df["frequency"] != "") & (freq.isna() | (freq < 0)),
+            first,
             "frequency is not a non-negative number",
-        )  # fmt: skip
+        )
     ids = [code_id(site, v, c) for v, c in zip(vocab, df["code"], strict=True)]
     out = pd.DataFrame(
-        {"id": ids, "site": site, "vocab": vocab, "code": df["code"], "name": df["name"],
-         "domain": domain, "frequency": freq}
-    )  # fmt: skip
+        {
+            "id": ids,
+            "site": site,
+            "vocab": vocab,
+            "code": df["code"],
+            "name": df["name"],
+            "domain": domain,
+            "frequency": freq,
+        }
+    )
     for c in df.columns:  # names in other languages: name_de, name_en, ... (stage1 picks one)
         if c.startswith("name_"):
             out[c] = df[c].astype(str)
     check_rows(
-        path, out["id"].duplicated(), first, "code listed twice for its vocabulary",
+        path,
+        out["id"].duplicated(),
+        first,
+        "code listed twice for its vocabulary",
         hint="one row per (vocab, code)",
-    )  # fmt: skip
+    )
     return out.astype({"id": str, "vocab": str, "code": str, "name": str, "domain": str})
 
 
@@ -151,14 +182,20 @@ class _Resolver:
         else:
             amb = df[code_col].isin(self.ambiguous)
             check_rows(
-                path, amb, first, f"{code_col} is used by several vocabularies of this site",
+                path,
+                amb,
+                first,
+                f"{code_col} is used by several vocabularies of this site",
                 hint=f"add a {vocab_col} column",
-            )  # fmt: skip
+            )
             ids = df[code_col].map(self.by_code)
         check_rows(
-            path, ids.isna(), first, f"{code_col} is not in the site's codes table",
+            path,
+            ids.isna(),
+            first,
+            f"{code_col} is not in the site's codes table",
             hint="add it to the codes table or drop the row",
-        )  # fmt: skip
+        )
         return ids.astype(str)
 
 
@@ -167,9 +204,11 @@ def read_counts(path: Path, codes: pd.DataFrame) -> pd.DataFrame:
     df, first = read_table(path, COUNTS_COLUMNS)
     count = pd.to_numeric(df["count"], errors="coerce")
     check_rows(
-        path, count.isna() | (count < 0) | (count != count.round()), first,
+        path,
+        count.isna() | (count < 0) | (count != count.round()),
+        first,
         "count is not a non-negative integer",
-    )  # fmt: skip
+    )
     res = _Resolver(codes)
     a = res.resolve(path, df, first, "code_a", "vocab_a")
     b = res.resolve(path, df, first, "code_b", "vocab_b")
@@ -199,10 +238,13 @@ def codes_from_events(site: str, raw: pd.DataFrame) -> pd.DataFrame:
     raw = raw.assign(vocab=raw["vocab"].str.upper())
     names = (
         raw[raw["name"] != ""]
-        .groupby(["vocab", "code", "name"]).size().rename("n").reset_index()
+        .groupby(["vocab", "code", "name"])
+        .size()
+        .rename("n")
+        .reset_index()
         .sort_values(["vocab", "code", "n", "name"], ascending=[True, True, False, True])
         .drop_duplicates(["vocab", "code"])[["vocab", "code", "name"]]
-    )  # fmt: skip
+    )
     g = raw.groupby(["vocab", "code"], sort=True)
     out = g.agg(domain=("domain", "first"), frequency=("patient_id", "size")).reset_index()
     out = out.merge(names, on=["vocab", "code"], how="left")
@@ -224,9 +266,10 @@ def load_site(
     """A site from its own tables: a codes table and either counts or events."""
     if (counts is None) == (events is None):
         raise InputError(
-            codes, f"site {site!r} needs exactly one of counts or events",
+            codes,
+            f"site {site!r} needs exactly one of counts or events",
             hint="set counts = ... or events = ... for the site in mash-kg.toml",
-        )  # fmt: skip
+        )
     table = read_codes(site, codes)
     if counts is not None:
         return SiteData(site, table, counts=read_counts(counts, table))
@@ -246,35 +289,44 @@ def share_ids(
     have = set(data.codes["vocab"])
     unused = sorted(set(rename) - have)
     if unused:
-        raise InputError(origin, f"site {data.site!r}: vocabularies maps {unused[0]}, but the "
-                         f"site has no code of that vocabulary (it has {', '.join(sorted(have))})",
-                         hint="name the vocab the site's codes table uses")  # fmt: skip
+        raise InputError(
+            origin,
+            f"site {data.site!r}: vocabularies maps {unused[0]}, but the "
+            f"site has no code of that vocabulary (it has {', '.join(sorted(have))})",
+            hint="name the vocab the site's codes table uses",
+        )
     shared = set(shared) | STANDARD_VOCABS | set(rename.values())
     codes = data.codes.copy()
     codes["vocab"] = codes["vocab"].map(lambda v: rename.get(v, v))
-    ids = [code_id(data.site, v, c, shared) for v, c in zip(codes["vocab"], codes["code"],
-                                                               strict=True)]  # fmt: skip
+    ids = [
+        code_id(data.site, v, c, shared) for v, c in zip(codes["vocab"], codes["code"], strict=True)
+    ]
     if ids == list(data.codes["id"]) and codes["vocab"].equals(data.codes["vocab"]):
         return data
     dup = pd.Series(ids).duplicated(keep=False).to_numpy()
     if dup.any():
         first = codes[dup].sort_values("code").iloc[0]
         both = sorted(data.codes.loc[dup & (codes["code"] == first["code"]).to_numpy(), "vocab"])
-        raise InputError(origin, f"site {data.site!r}: code {first['code']} is listed under "
-                         f"{' and '.join(both)}, which both become {first['vocab']}",
-                         hint="map only one of them in [[sites]] vocabularies")  # fmt: skip
+        raise InputError(
+            origin,
+            f"site {data.site!r}: code {first['code']} is listed under "
+            f"{' and '.join(both)}, which both become {first['vocab']}",
+            hint="map only one of them in [[sites]] vocabularies",
+        )
     new = dict(zip(data.codes["id"], ids, strict=True))
     codes["id"] = ids
     counts = data.counts
     if counts is not None:
         a, b = counts["code_a"].map(new), counts["code_b"].map(new)
-        counts = pd.DataFrame({"code_a": np.minimum(a, b), "code_b": np.maximum(a, b),
-                               "count": counts["count"]})  # fmt: skip
+        counts = pd.DataFrame(
+            {"code_a": np.minimum(a, b), "code_b": np.maximum(a, b), "count": counts["count"]}
+        )
         counts = counts.groupby(["code_a", "code_b"], as_index=False, sort=True)["count"].sum()
-    events = None if data.events is None else data.events.assign(
-        code=data.events["code"].map(new))  # fmt: skip
+    events = None if data.events is None else data.events.assign(code=data.events["code"].map(new))
     cross = data.crosswalk
     if cross is not None and len(cross):
-        cross = cross.assign(id=cross["id"].map(lambda x: new.get(x, x)),
-                             other_id=cross["other_id"].map(lambda x: new.get(x, x)))  # fmt: skip
+        cross = cross.assign(
+            id=cross["id"].map(lambda x: new.get(x, x)),
+            other_id=cross["other_id"].map(lambda x: new.get(x, x)),
+        )
     return replace(data, codes=codes, counts=counts, events=events, crosswalk=cross)

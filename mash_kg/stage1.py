@@ -92,9 +92,14 @@ def text_projection(text_by_site: list[np.ndarray], dim: int) -> Callable[[np.nd
 
 
 def site_vectors(
-    sites: list[SiteData], text: list[np.ndarray], dim: int = 128, window_days: int = 30,
-    min_cell_count: int = 0, sppmi_shift: float = 1.0, seed: int = 0,
-) -> list[SiteVectors]:  # fmt: skip
+    sites: list[SiteData],
+    text: list[np.ndarray],
+    dim: int = 128,
+    window_days: int = 30,
+    min_cell_count: int = 0,
+    sppmi_shift: float = 1.0,
+    seed: int = 0,
+) -> list[SiteVectors]:
     """Stage I vectors of every site (`text` = raw text vectors per site, row-aligned)."""
     half = dim // 2
     project = text_projection(text, half)
@@ -106,14 +111,15 @@ def site_vectors(
         out.append(
             SiteVectors(
                 # names in other languages were read by names.site_names; not build output
-                codes=site.codes.drop(columns=[c for c in site.codes.columns
-                                               if c.startswith("name_")]).reset_index(drop=True),
+                codes=site.codes.drop(
+                    columns=[c for c in site.codes.columns if c.startswith("name_")]
+                ).reset_index(drop=True),
                 counts=counts,
                 text=t,
                 cooc=svd_embedding(weights, half, seed=seed),
                 context=neighbour_text(t, weights),
                 raw_text=_unit(np.asarray(raw, dtype=float)),
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -125,18 +131,22 @@ EQUIVALENT_SOURCES = {"fhir_coding"}
 
 
 def anchor_pairs(
-    source: pd.DataFrame, target: pd.DataFrame, vocabs: list[str] | None = None,
+    source: pd.DataFrame,
+    target: pd.DataFrame,
+    vocabs: list[str] | None = None,
     crosswalk: pd.DataFrame | None = None,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """(source row, target row) pairs known to be one concept: the codes two sites share
     (same shared graph id, of `vocabs` when given), WHO ICD-10 and ICD-10-CM codes with the
     same code, and `crosswalk` edges (id, other_id[, source]) either way; two edges of an
     equivalence source (a concept's other FHIR codings) chain: local A = LOINC X = local B."""
     t_row = {c: i for i, c in enumerate(target["id"])}
     # a shared id (`VOCAB:code`, no site prefix) means the same at every site
-    pairs = {(i, t_row[c]) for i, (c, v) in enumerate(zip(source["id"], source["vocab"],
-             strict=True)) if c in t_row and "/" not in c.partition(":")[0]
-             and (not vocabs or v in vocabs)}  # fmt: skip
+    pairs = {
+        (i, t_row[c])
+        for i, (c, v) in enumerate(zip(source["id"], source["vocab"], strict=True))
+        if c in t_row and "/" not in c.partition(":")[0] and (not vocabs or v in vocabs)
+    }
     for i, (v, c) in enumerate(zip(source["vocab"], source["code"], strict=True)):
         if v in SAME_CODE and (j := t_row.get(f"{SAME_CODE[v]}:{c}")) is not None:
             pairs.add((i, j))
@@ -152,41 +162,67 @@ def anchor_pairs(
                 if o in t_row:
                     pairs.add((i, t_row[o]))
                 if eq:
-                    pairs.update((i, t_row[o2]) for o2, eq2 in near.get(o, ())
-                                 if eq2 and o2 in t_row)  # fmt: skip
+                    pairs.update(
+                        (i, t_row[o2]) for o2, eq2 in near.get(o, ()) if eq2 and o2 in t_row
+                    )
     return np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
 
 
 def fused_views(
-    sv: SiteVectors, ref: SiteVectors, features: str, weights: tuple[float, ...],
+    sv: SiteVectors,
+    ref: SiteVectors,
+    features: str,
+    weights: tuple[float, ...],
     transport: str,
-) -> dict[str, View]:  # fmt: skip
+) -> dict[str, View]:
     """The evidence of fused alignment: the text model's cosine, the co-occurring codes' text
     (one space at every site), co-occurrence vectors mapped by Procrustes, and a transport
     map of the alignment features."""
     views = {
-        "text": View(sv.raw_text if sv.raw_text is not None else sv.text,
-                     ref.raw_text if ref.raw_text is not None else ref.text),
+        "text": View(
+            sv.raw_text if sv.raw_text is not None else sv.text,
+            ref.raw_text if ref.raw_text is not None else ref.text,
+        ),
         "context": View(sv.context, ref.context),
         "cooc": View(sv.cooc, ref.cooc, "procrustes"),
-        "transport": View(sv.features(features, weights), ref.features(features, weights),
-                          transport),
-    }  # fmt: skip
+        "transport": View(
+            sv.features(features, weights), ref.features(features, weights), transport
+        ),
+    }
     # a view with no signal at either site (no co-occurrence given) only adds noise
-    return {k: v for k, v in views.items() if k == "text" or (np.abs(v.source).sum() > 0
-            and np.abs(v.target).sum() > 0)}  # fmt: skip
+    return {
+        k: v
+        for k, v in views.items()
+        if k == "text" or (np.abs(v.source).sum() > 0 and np.abs(v.target).sum() > 0)
+    }
 
 
-COUNTERPART_COLUMNS = ["site", "id", "other_site", "other_id", "rank", "score", "transport",
-                       "method", "evidence"]  # fmt: skip
+COUNTERPART_COLUMNS = [
+    "site",
+    "id",
+    "other_site",
+    "other_id",
+    "rank",
+    "score",
+    "transport",
+    "method",
+    "evidence",
+]
 
 
 def align_to_reference(
-    vectors: list[SiteVectors], reference: int, method: str = "fused", top_k: int = 5,
-    anchor_vocabs: list[str] | None = None, features: str = "both",
-    weights: tuple[float, ...] = FEATURE_WEIGHTS, crosswalk: pd.DataFrame | None = None,
-    transport: str = "sinkhorn", min_anchors: int = 20, **opts: object,
-) -> tuple[dict[str, np.ndarray], pd.DataFrame, dict[str, dict]]:  # fmt: skip
+    vectors: list[SiteVectors],
+    reference: int,
+    method: str = "fused",
+    top_k: int = 5,
+    anchor_vocabs: list[str] | None = None,
+    features: str = "both",
+    weights: tuple[float, ...] = FEATURE_WEIGHTS,
+    crosswalk: pd.DataFrame | None = None,
+    transport: str = "sinkhorn",
+    min_anchors: int = 20,
+    **opts: object,
+) -> tuple[dict[str, np.ndarray], pd.DataFrame, dict[str, dict]]:
     """Aligned vectors per site (reference space), the counterparts table of every site
     against the reference (COUNTERPART_COLUMNS; `evidence` = what ranked the pair: 'text',
     'text+transport', ... or the map's name) and per site a report: anchors, the weights and
@@ -202,14 +238,23 @@ def align_to_reference(
         anchors = anchor_pairs(sv.codes, ref.codes, anchor_vocabs, crosswalk)
         src, tgt = sv.features(features, weights), ref.features(features, weights)
         if method == "fused":
-            f = fuse(fused_views(sv, ref, features, weights, transport), anchors,
-                     domains=sv.codes["domain"].to_numpy(), k=top_k, min_anchors=min_anchors,
-                     **opts)  # fmt: skip
+            f = fuse(
+                fused_views(sv, ref, features, weights, transport),
+                anchors,
+                domains=sv.codes["domain"].to_numpy(),
+                k=top_k,
+                min_anchors=min_anchors,
+                **opts,
+            )
             idx, score, prob, evidence = f.idx, f.score, f.transport, f.evidence
             aligned[site] = f.mapped if f.mapped is not None else _unit(src)
-            report[site] = {"anchors": len(anchors), "weights": f.weights,
-                            "validation": f.validation, "notes": f.notes,
-                            "seconds": round(f.seconds, 1)}  # fmt: skip
+            report[site] = {
+                "anchors": len(anchors),
+                "weights": f.weights,
+                "validation": f.validation,
+                "notes": f.notes,
+                "seconds": round(f.seconds, 1),
+            }
         else:
             al = align_sites(src, tgt, anchors, method, **opts)
             aligned[site] = al.mapped
@@ -230,8 +275,9 @@ def align_to_reference(
                         "method": method,
                         "evidence": evidence,
                     }
-                )  # fmt: skip
+                )
             )
-    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=COUNTERPART_COLUMNS)  # fmt: skip
+    table = (
+        pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=COUNTERPART_COLUMNS)
+    )
     return aligned, table.sort_values(["site", "id", "rank"], ignore_index=True), report

@@ -200,9 +200,16 @@ def hierarchy_encoder(
     with tempfile.TemporaryDirectory(prefix="mash-kg-encoder-") as tmp:
         folder = Path(out_dir or tmp)
         table = train_encoder(
-            texts, child, parent, folder, settings, model=model, excludes=ex_rows, seed=seed,
+            texts,
+            child,
+            parent,
+            folder,
+            settings,
+            model=model,
+            excludes=ex_rows,
+            seed=seed,
             log=log,
-        )  # fmt: skip
+        )
         vectors = TextEmbedder(str(folder), max_length=settings.max_length * 2).embed(texts)
     return vectors, table
 

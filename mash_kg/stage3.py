@@ -212,10 +212,17 @@ def _place_block(
     for k, cid in enumerate(ids):
         top = order[k][allowed[k, order[k]]][: s.top_candidates]
         out.candidates += [
-            (cid, ok_ids[j], r, float(scores[k, j]), float(1 - cos[k, j]), bool(leaf[j]),
-             bool(equivalent[k, j]))
+            (
+                cid,
+                ok_ids[j],
+                r,
+                float(scores[k, j]),
+                float(1 - cos[k, j]),
+                bool(leaf[j]),
+                bool(equivalent[k, j]),
+            )
             for r, j in enumerate(top, start=1)
-        ]  # fmt: skip
+        ]
         chosen = [j for j in top[: s.max_parents] if scores[k, j] >= s.parent_threshold]
         out.parents += [
             (cid, ok_ids[j], float(scores[k, j]), r, "Code") for r, j in enumerate(chosen, start=1)
@@ -331,8 +338,9 @@ def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
         if len(ok) == 0:
             placed.unplaced += list(group["id"])
             # held-out codes with no candidate at all still count (as misses) in eval
-            placed.holdout += [(c, p, None, None, 0) for c in group["id"] if c in truth
-                               for p in sorted(truth[c])]  # fmt: skip
+            placed.holdout += [
+                (c, p, None, None, 0) for c in group["id"] if c in truth for p in sorted(truth[c])
+            ]
             continue
         pick = [fam_of[int(r)] for r in ok]
         fam, lfam = families[pick], None if lex_fam is None else lex_fam[pick]
@@ -358,9 +366,11 @@ def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
         if len(ok):
             prior = np.where(has_kids[ok], 0.0, -s.leaf_penalty)[None, :]  # as for codes
             scores, _ = score_candidates(
-                g["centre"][None, :], families[[fam_of[int(r)] for r in ok]], s.temperature,
+                g["centre"][None, :],
+                families[[fam_of[int(r)] for r in ok]],
+                s.temperature,
                 prior=prior,
-            )  # fmt: skip
+            )
             j = int(np.argmax(scores[0]))
             if scores[0, j] >= s.parent_threshold:
                 h_rows.append((g["id"], nodes["id"].iat[ok[j]], float(scores[0, j]), 1, "Code"))

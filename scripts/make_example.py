@@ -86,9 +86,10 @@ def site_a(folder: Path, n: int) -> None:
     code_of = dict(zip(site.codes["id"], site.codes["code"], strict=True))
     vocab_of = dict(zip(site.codes["id"], site.codes["vocab"], strict=True))
     ev = site.events.assign(
-        vocab=site.events["code"].map(vocab_of), code=site.events["code"].map(code_of),
+        vocab=site.events["code"].map(vocab_of),
+        code=site.events["code"].map(code_of),
         date=site.events["date"].dt.strftime("%Y-%m-%d"),
-    )  # fmt: skip
+    )
     ev[["patient_id", "date", "code", "vocab"]].to_csv(out / "events.csv", index=False)
 
 

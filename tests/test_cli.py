@@ -104,8 +104,19 @@ def test_demo_runs_on_the_configured_graph(cli_env, graph):
 
 
 def test_query_parameters_are_checked_against_the_view_header(cli_env, graph):
-    assert run("load", "edges", "--file", str(FIXTURES / "edges_v1.csv"), "--vocab", "LAB",
-               "--domain", "lab").exit_code == 0  # fmt: skip
+    assert (
+        run(
+            "load",
+            "edges",
+            "--file",
+            str(FIXTURES / "edges_v1.csv"),
+            "--vocab",
+            "LAB",
+            "--domain",
+            "lab",
+        ).exit_code
+        == 0
+    )
 
     def ids(*params: str) -> list[str]:
         res = run("query", "ancestors", *params, "--format", "json")
@@ -115,14 +126,18 @@ def test_query_parameters_are_checked_against_the_view_header(cli_env, graph):
     assert ids("-p", "code=LAB:LAB1") == ["LAB:PANEL", "LAB:ROOT"]
     # allowed values are matched whatever their case: CURATED is curated, not "no rows"
     assert ids("-p", "code=LAB:LAB1", "-p", "which=CURATED") == ["LAB:PANEL", "LAB:ROOT"]
-    graph.execute_query("CREATE (:Code {id: '123', name: 'numeric id'})-[:IS_A]->"
-                        "(:Code {id: '12', name: 'parent'})")  # fmt: skip
+    graph.execute_query(
+        "CREATE (:Code {id: '123', name: 'numeric id'})-[:IS_A]->(:Code {id: '12', name: 'parent'})"
+    )
     assert ids("-p", "code=123") == ["12"]  # a string parameter stays a string
     bad = {
         ("-p", "code=LAB:LAB1", "-p", "wich=both"): "did you mean which",
         ("-p", "code=LAB:LAB1", "-p", "which=all"): "not one of curated, learned, both",
         ("-p", "code=LAB:LAB1", "-p", "extra=1"): "has no parameter 'extra'",
-        ("-p", "which=both",): "needs -p code=VALUE",
+        (
+            "-p",
+            "which=both",
+        ): "needs -p code=VALUE",
         ("-p", "code"): "expected name=value",
         ("-p", "code=a", "-p", "code=b"): "given twice",
     }

@@ -123,9 +123,14 @@ def test_neo4j_must_be_a_table(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("var", "value"),
-    [("MASH_KG_BOLT_PORT", "abc"), ("MASH_KG_BOLT_PORT", "0"), ("MASH_KG_HTTP_PORT", "7474.5"),
-     ("MASH_KG_HTTP_PORT", "99999"), ("NEO4J_URI", "localhost:7687")],
-)  # fmt: skip
+    [
+        ("MASH_KG_BOLT_PORT", "abc"),
+        ("MASH_KG_BOLT_PORT", "0"),
+        ("MASH_KG_HTTP_PORT", "7474.5"),
+        ("MASH_KG_HTTP_PORT", "99999"),
+        ("NEO4J_URI", "localhost:7687"),
+    ],
+)
 def test_bad_environment_values_are_one_line(tmp_path, monkeypatch, var, value):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(var, value)

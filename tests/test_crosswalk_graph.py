@@ -19,23 +19,35 @@ NODES = [
     ("ICD10CM:E11.9", "ICD10CM", "E11.9", "Type 2 diabetes mellitus without complications"),
     ("ICD10CM:E11.8", "ICD10CM", "E11.8", "Type 2 diabetes mellitus with complications"),
     ("PHECODE:250.2", "PHECODE", "250.2", "Type 2 diabetes"),
-]  # fmt: skip
+]
 
 
 def _tables() -> OntologyTables:
-    nodes = [{"id": i, "vocab": v, "code": c, "name": n, "domain": "diagnosis"}
-             for i, v, c, n in NODES]  # fmt: skip
+    nodes = [
+        {"id": i, "vocab": v, "code": c, "name": n, "domain": "diagnosis"} for i, v, c, n in NODES
+    ]
     edges = [
-        {"start": "ICD9CM:250.00", "end": "ICD10CM:E11.9", "type": "MAPS_TO",
-         "source": "gem_icd9_icd10cm"},
-        *[{"start": f"ICD10CM:{c}", "end": "PHECODE:250.2", "type": "MAPS_TO",
-           "source": "phecode12"} for c in ("E11.9", "E11.8")],
-    ]  # fmt: skip
+        {
+            "start": "ICD9CM:250.00",
+            "end": "ICD10CM:E11.9",
+            "type": "MAPS_TO",
+            "source": "gem_icd9_icd10cm",
+        },
+        *[
+            {
+                "start": f"ICD10CM:{c}",
+                "end": "PHECODE:250.2",
+                "type": "MAPS_TO",
+                "source": "phecode12",
+            }
+            for c in ("E11.9", "E11.8")
+        ],
+    ]
     return OntologyTables(
         source="crosswalk-test",
         vocabularies=pd.DataFrame(
             [{"id": v, "version": "1", "source": "t"} for v in ("ICD9CM", "ICD10CM", "PHECODE")]
-        ),  # fmt: skip
+        ),
         nodes=make_nodes(nodes),
         edges=make_edges(edges),
         edge_groups=[("MAPS_TO", "source", "gem_icd9_icd10cm"), ("MAPS_TO", "source", "phecode12")],
@@ -43,8 +55,18 @@ def _tables() -> OntologyTables:
 
 
 def _site(site: str, ids: list[str]) -> SiteData:
-    rows = [{"id": i, "site": site, "vocab": i.split(":")[0], "code": i.split(":")[1], "name": i,
-             "domain": "diagnosis", "frequency": 1.0} for i in ids]  # fmt: skip
+    rows = [
+        {
+            "id": i,
+            "site": site,
+            "vocab": i.split(":")[0],
+            "code": i.split(":")[1],
+            "name": i,
+            "domain": "diagnosis",
+            "frequency": 1.0,
+        }
+        for i in ids
+    ]
     return SiteData(site, pd.DataFrame(rows))
 
 
@@ -53,8 +75,10 @@ def test_maps_to_crosswalks_anchor_two_sites_in_different_vocabularies(graph, ne
     rows = read_crosswalks(graph, ["ICD9CM:250.00", "ICD10CM:E11.9"])
     got = set(map(tuple, rows[["id", "other_id", "source"]].values.tolist()))
     # either direction; the PheCode grouping of E11.9 is no equivalence and is left out
-    assert got == {("ICD9CM:250.00", "ICD10CM:E11.9", "gem_icd9_icd10cm"),
-                   ("ICD10CM:E11.9", "ICD9CM:250.00", "gem_icd9_icd10cm")}  # fmt: skip
+    assert got == {
+        ("ICD9CM:250.00", "ICD10CM:E11.9", "gem_icd9_icd10cm"),
+        ("ICD10CM:E11.9", "ICD9CM:250.00", "gem_icd9_icd10cm"),
+    }
     old = _site("OLD", ["ICD9CM:250.00"])  # a site still coding in ICD-9-CM
     new = _site("NEW", ["ICD10CM:E11.8", "ICD10CM:E11.9"])
     crosswalk = site_crosswalks([old, new], neo4j_settings)

@@ -34,8 +34,7 @@ def _text_top1(tx, ty):
 def test_too_few_anchors_keep_the_text_ranking_and_say_so():
     x, y, tx, ty, match = _pair()
     anchors = np.stack([np.arange(5), match[:5]], axis=1)
-    f = fuse({"text": View(tx, ty), "transport": View(x, y, "sinkhorn")}, anchors,
-             min_anchors=20)  # fmt: skip
+    f = fuse({"text": View(tx, ty), "transport": View(x, y, "sinkhorn")}, anchors, min_anchors=20)
     assert (f.idx[:, 0] == _text_top1(tx, ty)).all()  # exactly the text model's ranking
     assert f.weights == {"all": {"text": 1.0}} and set(f.evidence) == {"text"}
     assert f.notes and "5 anchor(s), too few to validate a map (need 20)" in f.notes[0]
@@ -70,8 +69,7 @@ def test_weights_are_chosen_per_domain_and_a_domain_without_anchors_keeps_text()
     x, y, tx, ty, match = _pair(n=400)
     domains = np.where(np.arange(400) < 200, "lab", "diagnosis")
     anchors = np.stack([np.arange(60), match[:60]], axis=1)  # all of them labs
-    f = fuse({"text": View(tx, ty), "transport": View(x, y, "sinkhorn")}, anchors,
-             domains=domains)  # fmt: skip
+    f = fuse({"text": View(tx, ty), "transport": View(x, y, "sinkhorn")}, anchors, domains=domains)
     assert "transport" in f.weights["lab"] and f.weights["diagnosis"] == {"text": 1.0}
     dx = np.arange(200, 400)
     assert (f.idx[dx, 0] == _text_top1(tx, ty)[dx]).all()
@@ -83,8 +81,11 @@ def test_domains_with_a_few_anchors_each_are_validated_together():
     x, y, tx, ty, match = _pair(n=400)
     domains = np.array(["lab", "diagnosis", "procedure", "medication"] * 100)
     rows = np.flatnonzero(np.isin(domains, ["lab", "diagnosis"]))[:24]  # 12 each, < 20
-    f = fuse({"text": View(tx, ty), "transport": View(x, y, "sinkhorn")},
-             np.stack([rows, match[rows]], axis=1), domains=domains)  # fmt: skip
+    f = fuse(
+        {"text": View(tx, ty), "transport": View(x, y, "sinkhorn")},
+        np.stack([rows, match[rows]], axis=1),
+        domains=domains,
+    )
     for d in ("lab", "diagnosis"):
         assert "transport" in f.weights[d]
         assert f.validation[d]["validated_with"] == "diagnosis+lab"
@@ -103,17 +104,35 @@ def _codes(site, rows):
 
 
 def test_anchors_come_from_shared_ids_crosswalks_and_who_icd10_codes():
-    src = _codes("B", [("LOINC:2345-7", "LOINC", "2345-7"), ("ICD10:E11", "ICD10", "E11"),
-                       ("B/DE_LAB:17", "DE_LAB", "17"), ("ICD9CM:250.00", "ICD9CM", "250.00"),
-                       ("B/DE_LAB:99", "DE_LAB", "99"), ("B/DX:5", "DX", "5")])  # fmt: skip
-    tgt = _codes("A", [("LOINC:2345-7", "LOINC", "2345-7"), ("ICD10CM:E11", "ICD10CM", "E11"),
-                       ("ICD10CM:E11.9", "ICD10CM", "E11.9"), ("A/LAB:x", "LAB", "x"),
-                       ("A/DX:5", "DX", "5")])  # fmt: skip
+    src = _codes(
+        "B",
+        [
+            ("LOINC:2345-7", "LOINC", "2345-7"),
+            ("ICD10:E11", "ICD10", "E11"),
+            ("B/DE_LAB:17", "DE_LAB", "17"),
+            ("ICD9CM:250.00", "ICD9CM", "250.00"),
+            ("B/DE_LAB:99", "DE_LAB", "99"),
+            ("B/DX:5", "DX", "5"),
+        ],
+    )
+    tgt = _codes(
+        "A",
+        [
+            ("LOINC:2345-7", "LOINC", "2345-7"),
+            ("ICD10CM:E11", "ICD10CM", "E11"),
+            ("ICD10CM:E11.9", "ICD10CM", "E11.9"),
+            ("A/LAB:x", "LAB", "x"),
+            ("A/DX:5", "DX", "5"),
+        ],
+    )
     crosswalk = pd.DataFrame(
-        [("ICD9CM:250.00", "ICD10CM:E11.9", "gem_icd9_icd10cm"),  # the graph's GEM
-         ("B/DE_LAB:99", "LOINC:1111-1", "fhir_coding"),  # B codes 99 also as LOINC 1111-1
-         ("A/LAB:x", "LOINC:1111-1", "fhir_coding")],  # ... and so does A's local lab x
-        columns=["id", "other_id", "source"])  # fmt: skip
+        [
+            ("ICD9CM:250.00", "ICD10CM:E11.9", "gem_icd9_icd10cm"),  # the graph's GEM
+            ("B/DE_LAB:99", "LOINC:1111-1", "fhir_coding"),  # B codes 99 also as LOINC 1111-1
+            ("A/LAB:x", "LOINC:1111-1", "fhir_coding"),
+        ],  # ... and so does A's local lab x
+        columns=["id", "other_id", "source"],
+    )
     pairs = {tuple(p) for p in anchor_pairs(src, tgt, crosswalk=crosswalk)}
     # shared id; WHO E11 = ICD-10-CM E11; GEM; local 99 = LOINC 1111-1 = local x (two hops);
     # site-local codes with the same code string are not the same concept

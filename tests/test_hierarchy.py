@@ -30,15 +30,25 @@ EXAMPLE = Path(__file__).parent.parent / "examples" / "two_sites"
 
 
 # -- Stage III on a small hand-made space ----------------------------------------------------
-def _space(vectors: dict[str, tuple], edges: list[tuple[str, str]], codes: set[str],
-           heldout: list[tuple[str, str]] = ()) -> Space:  # fmt: skip
+def _space(
+    vectors: dict[str, tuple],
+    edges: list[tuple[str, str]],
+    codes: set[str],
+    heldout: list[tuple[str, str]] = (),
+) -> Space:
     """A Space whose encoder vectors are given (unit-normalised), curated forest by
     construction, no spelling evidence."""
     ids = sorted(vectors)
     row = {c: i for i, c in enumerate(ids)}
-    nodes = pd.DataFrame({"id": ids, "name": [f"name of {i}" for i in ids],
-                          "domain": "diagnosis", "vocab": "X",
-                          "role": ["code" if i in codes else "context" for i in ids]})  # fmt: skip
+    nodes = pd.DataFrame(
+        {
+            "id": ids,
+            "name": [f"name of {i}" for i in ids],
+            "domain": "diagnosis",
+            "vocab": "X",
+            "role": ["code" if i in codes else "context" for i in ids],
+        }
+    )
     text = np.array([vectors[i] for i in ids], dtype=np.float64)
     text /= np.linalg.norm(text, axis=1, keepdims=True)
     e = pd.DataFrame(edges, columns=["child", "parent"])
@@ -48,19 +58,32 @@ def _space(vectors: dict[str, tuple], edges: list[tuple[str, str]], codes: set[s
     points, depth = np.full((len(ids), s.dim), np.nan), np.zeros(len(ids), dtype=np.int64)
     tree = sorted(set(train["child"]) | set(train["parent"]))
     t_row = {c: i for i, c in enumerate(tree)}
-    pts, dep = embed_forest(len(tree), train["child"].map(t_row).to_numpy(),
-                            train["parent"].map(t_row).to_numpy(), s.dim, s.tree())  # fmt: skip
+    pts, dep = embed_forest(
+        len(tree),
+        train["child"].map(t_row).to_numpy(),
+        train["parent"].map(t_row).to_numpy(),
+        s.dim,
+        s.tree(),
+    )
     points[[row[c] for c in tree]], depth[[row[c] for c in tree]] = pts, dep
-    return Space(nodes, points, depth, text, train, h, e, {}, base_text=text,
-                 roots=int((dep == 1).sum()))  # fmt: skip
+    return Space(
+        nodes, points, depth, text, train, h, e, {}, base_text=text, roots=int((dep == 1).sum())
+    )
 
 
 def test_stage3_places_near_codes_and_groups_the_rest():
     # two curated families (P1 with P1a, P2 with P2a); code u reads like P1's family; v and w
     # read alike and like neither family (a latent group); z reads like nothing (left alone)
-    vec = {"P1": (1, 0, 0, 0, 0), "P1a": (1, 0.6, 0, 0, 0), "P2": (0, 1, 0, 0, 0),
-           "P2a": (0.1, 1, 0, 0, 0), "u": (1, 0.25, 0, 0, 0), "v": (0, 0, 1, 0.05, 0),
-           "w": (0, 0, 1, 0.1, 0), "z": (0, 0, 0, 0, 1)}  # fmt: skip
+    vec = {
+        "P1": (1, 0, 0, 0, 0),
+        "P1a": (1, 0.6, 0, 0, 0),
+        "P2": (0, 1, 0, 0, 0),
+        "P2a": (0.1, 1, 0, 0, 0),
+        "u": (1, 0.25, 0, 0, 0),
+        "v": (0, 0, 1, 0.05, 0),
+        "w": (0, 0, 1, 0.1, 0),
+        "z": (0, 0, 0, 0, 1),
+    }
     space = _space(vec, [("P1a", "P1"), ("P2a", "P2")], {"u", "v", "w", "z"})
     s = HierarchySettings(dim=4, parent_threshold=0.6, latent_cut=0.3, lexical_weight=0.0)
     res = run_stage3(space, s)
@@ -104,8 +127,15 @@ def test_a_leaf_can_be_the_parent_and_a_near_copy_is_its_equivalent():
     # G is a curated group whose only members were site codes (a leaf in the graph); L is a
     # curated leaf. Local code g reads like G; e repeats L's name (cosine ~1): L's child,
     # marked equivalent; the held-out code h's true parent G is a leaf once h is hidden
-    vec = {"R": (1, 1, 1, 0), "G": (1, 0, 0, 0), "L": (0, 1, 0, 0), "X": (0, 0, 1, 0),
-           "g": (1, 0.4, 0, 0), "e": (0, 1, 0.01, 0), "h": (1, 0, 0.4, 0)}  # fmt: skip
+    vec = {
+        "R": (1, 1, 1, 0),
+        "G": (1, 0, 0, 0),
+        "L": (0, 1, 0, 0),
+        "X": (0, 0, 1, 0),
+        "g": (1, 0.4, 0, 0),
+        "e": (0, 1, 0.01, 0),
+        "h": (1, 0, 0.4, 0),
+    }
     edges = [("G", "R"), ("L", "R"), ("X", "R"), ("h", "G")]
     space = _space(vec, edges, {"g", "e", "h"}, heldout=[("h", "G")])
     res = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0, leaf_penalty=0.1))
@@ -124,8 +154,15 @@ def test_a_leaf_pays_the_leaf_penalty_unless_it_is_an_equivalent():
     # x reads like the leaf a (cosine 0.9) more than like a's family P: without the penalty
     # it would become a's child; with it, a's sibling (P's child). y nearly repeats b's name:
     # an equivalent pays nothing
-    vec = {"P": (1, 1, 0, 0), "a": (1, 0, 0, 0), "b": (0, 1, 0, 0), "Q": (0, 0, 1, 0),
-           "q": (0, 0.2, 1, 0), "x": (1, 0.2, 0, 0.4), "y": (0.01, 1, 0, 0)}  # fmt: skip
+    vec = {
+        "P": (1, 1, 0, 0),
+        "a": (1, 0, 0, 0),
+        "b": (0, 1, 0, 0),
+        "Q": (0, 0, 1, 0),
+        "q": (0, 0.2, 1, 0),
+        "x": (1, 0.2, 0, 0.4),
+        "y": (0.01, 1, 0, 0),
+    }
     edges = [("a", "P"), ("b", "P"), ("q", "Q")]
     space = _space(vec, edges, {"x", "y"})
     none = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0, leaf_penalty=0.0))
@@ -155,8 +192,15 @@ def test_a_family_is_its_name_and_its_known_children():
 
 
 def test_spelling_evidence_finds_a_drug_stem():
-    names = ["enalapril", "lisinopril", "ACE inhibitors", "atenolol", "metoprolol",
-             "beta blocking agents", "ramipril"]  # fmt: skip
+    names = [
+        "enalapril",
+        "lisinopril",
+        "ACE inhibitors",
+        "atenolol",
+        "metoprolol",
+        "beta blocking agents",
+        "ramipril",
+    ]
     lex = lexical_vectors(names)
     fam = lexical_families(lex, np.array([2, 5]), np.array([0, 1, 3, 4]), np.array([2, 2, 5, 5]))
     sims = (lex[[6]] @ fam.T).toarray()[0]
@@ -184,8 +228,9 @@ def hier_build(driver, neo4j_settings, tmp_path_factory):
     # a fast alignment; the hierarchy encoder on (off by default), briefly
     text = text.replace('"neural_ot"', '"sinkhorn"') + "\n[encoder]\nenabled = true\nsteps = 20\n"
     s = neo4j_settings
-    cfg.write_text(f'{text}\n[neo4j]\nuri = "{s.bolt_uri}"\nuser = "{s.user}"\n'
-                   f'password = "{s.password}"\n')  # fmt: skip
+    cfg.write_text(
+        f'{text}\n[neo4j]\nuri = "{s.bolt_uri}"\nuser = "{s.user}"\npassword = "{s.password}"\n'
+    )
     res = CliRunner().invoke(cli, ["--config", str(cfg), "build"])
     assert res.exit_code == 0, res.output
     assert "Stage III" in res.output
@@ -210,8 +255,15 @@ def test_build_writes_the_learned_hierarchy_tables(hier_build):
     # the hierarchy encoder: an ordinary model folder the text embedder reads, and its table
     training = pd.read_parquet(folder / "encoder_training.parquet")
     assert training["step"].max() == 20
-    assert list(training.columns) == ["step", "pairs", "loss", "clustering", "centripetal",
-                                      "infonce", "seconds"]  # fmt: skip
+    assert list(training.columns) == [
+        "step",
+        "pairs",
+        "loss",
+        "clustering",
+        "centripetal",
+        "infonce",
+        "seconds",
+    ]
     vec = TextEmbedder(str(folder / "encoder")).embed(["Type 2 diabetes mellitus"])
     assert vec.shape == (1, 384) and np.isclose(np.linalg.norm(vec), 1, atol=1e-5)
     cand = pd.read_parquet(folder / "candidates.parquet")
@@ -270,16 +322,19 @@ def test_sync_writes_the_learned_hierarchy_once(hier_build, driver, neo4j_settin
     latent = pd.read_parquet(folder / "latent.parquet")
     assert report.learned_added == len(hier) and report.latent_added == len(latent)
     assert count(driver, "MATCH ()-[r:MASH_IS_A]->() RETURN count(r)") == len(hier)
-    assert count(driver, "MATCH (n:Latent) WHERE n.name IS NOT NULL AND size(n.poincare) = 32 "
-                 "RETURN count(n)") == len(latent)  # fmt: skip
+    assert count(
+        driver,
+        "MATCH (n:Latent) WHERE n.name IS NOT NULL AND size(n.poincare) = 32 RETURN count(n)",
+    ) == len(latent)
     before = snapshot(driver)
     again = sync_build(driver, folder)
     assert again.changes == 0 and snapshot(driver) == before
     # curated and learned stay apart: IS_A edges are exactly the release's
     assert count(driver, "MATCH ()-[r:IS_A]->() RETURN count(r)") == 98483
     # views over the learned hierarchy answer: a SNOMED condition's learned ancestors
-    child = hier.loc[hier["child"].str.startswith("SNOMED:") & (hier["parent_label"] == "Code"),
-                     "child"].iloc[0]  # fmt: skip
+    child = hier.loc[
+        hier["child"].str.startswith("SNOMED:") & (hier["parent_label"] == "Code"), "child"
+    ].iloc[0]
     learned = run_view(driver, "ancestors", {"code": child, "which": "learned"})
     both = run_view(driver, "ancestors", {"code": child, "which": "both"})
     parents = set(hier.loc[hier["child"] == child, "parent"])
@@ -300,8 +355,11 @@ def synced(hier_build, driver):
 
 def _placed_snomed(folder: Path) -> tuple[str, str, float]:
     hier = pd.read_parquet(folder / "hierarchy.parquet")
-    row = hier[hier["child"].str.startswith("SNOMED:") & (hier["parent_label"] == "Code")
-               & hier["parent"].str.startswith("ICD10CM:")].iloc[0]  # fmt: skip
+    row = hier[
+        hier["child"].str.startswith("SNOMED:")
+        & (hier["parent_label"] == "Code")
+        & hier["parent"].str.startswith("ICD10CM:")
+    ].iloc[0]
     return row["child"], row["parent"], float(row["score"])
 
 
@@ -310,13 +368,17 @@ def test_phenotype_expands_through_learned_edges_with_reasons(synced, tmp_path):
     cfg, folder = synced
     child, parent, score = _placed_snomed(folder)
     csv = tmp_path / "ph.csv"
-    csv.write_text(f"phenotype,code,include_descendants,exclude\nlearned,{parent},true,false\n"
-                   f"without,{parent},true,false\nwithout,{child},false,true\n")  # fmt: skip
+    csv.write_text(
+        f"phenotype,code,include_descendants,exclude\nlearned,{parent},true,false\n"
+        f"without,{parent},true,false\nwithout,{child},false,true\n"
+    )
     runner = CliRunner()
     res = runner.invoke(cli, ["--config", str(cfg), "phenotype", "import", str(csv)])
     assert res.exit_code == 0, res.output
-    out = runner.invoke(cli, ["--config", str(cfg), "phenotype", "expand", "learned", "--site",
-                              "B", "--format", "json"])  # fmt: skip
+    out = runner.invoke(
+        cli,
+        ["--config", str(cfg), "phenotype", "expand", "learned", "--site", "B", "--format", "json"],
+    )
     assert out.exit_code == 0, out.output
     rows = {r["code"]: r for r in json.loads(out.output)}
     r = rows[child]
@@ -328,16 +390,20 @@ def test_phenotype_expands_through_learned_edges_with_reasons(synced, tmp_path):
     )
     assert r["confidence"] == pytest.approx(score, abs=1e-4)
     # the same definition with the code excluded leaves it out
-    out2 = runner.invoke(cli, ["--config", str(cfg), "phenotype", "expand", "without", "--site",
-                               "B", "--format", "json"])  # fmt: skip
+    out2 = runner.invoke(
+        cli,
+        ["--config", str(cfg), "phenotype", "expand", "without", "--site", "B", "--format", "json"],
+    )
     if out2.exit_code == 1:  # the child was site B's only code below the parent: said so
         msg = " ".join(out2.output.split())
         assert "phenotype 'without' has no code at site B" in msg and parent in msg
     else:
         assert child not in {r["code"] for r in json.loads(out2.output)}
     # at site A the curated descendants the site codes are listed
-    out3 = runner.invoke(cli, ["--config", str(cfg), "phenotype", "expand", "learned", "--site",
-                               "A", "--format", "json"])  # fmt: skip
+    out3 = runner.invoke(
+        cli,
+        ["--config", str(cfg), "phenotype", "expand", "learned", "--site", "A", "--format", "json"],
+    )
     codes_a = pd.read_parquet(folder / "codes.parquet").query("site == 'A'")["id"]
     for r in json.loads(out3.output):
         assert r["code"] in set(codes_a) or r["how"].startswith("aligned")
@@ -346,11 +412,23 @@ def test_phenotype_expands_through_learned_edges_with_reasons(synced, tmp_path):
 @pytest.mark.neo4j
 def test_atlas_concept_set_import_and_replace(synced, tmp_path, driver):
     cfg, _ = synced
-    doc = {"name": "t2dm", "expression": {"items": [
-        {"concept": {"CONCEPT_CODE": "E11", "VOCABULARY_ID": "ICD10CM"},
-         "includeDescendants": True, "isExcluded": False},
-        {"concept": {"CONCEPT_CODE": "E11.9", "VOCABULARY_ID": "ICD10CM"},
-         "includeDescendants": False, "isExcluded": True}]}}  # fmt: skip
+    doc = {
+        "name": "t2dm",
+        "expression": {
+            "items": [
+                {
+                    "concept": {"CONCEPT_CODE": "E11", "VOCABULARY_ID": "ICD10CM"},
+                    "includeDescendants": True,
+                    "isExcluded": False,
+                },
+                {
+                    "concept": {"CONCEPT_CODE": "E11.9", "VOCABULARY_ID": "ICD10CM"},
+                    "includeDescendants": False,
+                    "isExcluded": True,
+                },
+            ]
+        },
+    }
     path = tmp_path / "t2dm.json"
     path.write_text(json.dumps(doc))
     runner = CliRunner()
@@ -358,33 +436,51 @@ def test_atlas_concept_set_import_and_replace(synced, tmp_path, driver):
         runner.invoke(cli, ["--config", str(cfg), "phenotype", "import", str(path)]).exit_code == 0
     )
     assert count(driver, "MATCH (:Phenotype {id: 't2dm'})-[r:INCLUDES]->() RETURN count(r)") == 2
-    assert count(driver, "MATCH (:Phenotype {id: 't2dm'})-[r:INCLUDES {excluded: true}]->"
-                 "(:Code {id: 'ICD10CM:E11.9'}) RETURN count(r)") == 1  # fmt: skip
+    assert (
+        count(
+            driver,
+            "MATCH (:Phenotype {id: 't2dm'})-[r:INCLUDES {excluded: true}]->"
+            "(:Code {id: 'ICD10CM:E11.9'}) RETURN count(r)",
+        )
+        == 1
+    )
     doc["expression"]["items"] = doc["expression"]["items"][:1]
     path.write_text(json.dumps(doc))
     assert (
         runner.invoke(cli, ["--config", str(cfg), "phenotype", "import", str(path)]).exit_code == 0
     )
     assert count(driver, "MATCH (:Phenotype {id: 't2dm'})-[r:INCLUDES]->() RETURN count(r)") == 1
-    out = runner.invoke(cli, ["--config", str(cfg), "phenotype", "expand", "t2dm", "--site", "A",
-                              "--format", "json"])  # fmt: skip
+    out = runner.invoke(
+        cli,
+        ["--config", str(cfg), "phenotype", "expand", "t2dm", "--site", "A", "--format", "json"],
+    )
     rows = json.loads(out.output)
     e11_a = pd.read_csv(EXAMPLE / "site_a" / "codes.csv").query("code.str.startswith('E11')")
     assert {r["code"] for r in rows} >= {f"ICD10CM:{c}" for c in e11_a["code"]}
 
 
 @pytest.mark.neo4j
-@pytest.mark.parametrize("content, problem", [
-    ("phenotype,code,include_descendants,exclude\nx,ICD10CM:NOPE,true,false\n",
-     "row 2: code ICD10CM:NOPE is not in the graph"),
-    ("phenotype,code,include_descendants,exclude\nx,ICD10CM:E11,maybe,false\n",
-     "row 2: include_descendants = 'maybe' is not true or false"),
-    ("phenotype,code,include_descendants,exclude\nx,E11,true,false\n",
-     "row 2: code 'E11' is not a graph id"),
-    ("phenotype,codes\nx,ICD10CM:E11\n", "missing column(s) code"),
-])  # fmt: skip
-def test_bad_phenotype_files_are_one_line_and_write_nothing(synced, tmp_path, driver, content,
-                                                            problem):  # fmt: skip
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (
+            "phenotype,code,include_descendants,exclude\nx,ICD10CM:NOPE,true,false\n",
+            "row 2: code ICD10CM:NOPE is not in the graph",
+        ),
+        (
+            "phenotype,code,include_descendants,exclude\nx,ICD10CM:E11,maybe,false\n",
+            "row 2: include_descendants = 'maybe' is not true or false",
+        ),
+        (
+            "phenotype,code,include_descendants,exclude\nx,E11,true,false\n",
+            "row 2: code 'E11' is not a graph id",
+        ),
+        ("phenotype,codes\nx,ICD10CM:E11\n", "missing column(s) code"),
+    ],
+)
+def test_bad_phenotype_files_are_one_line_and_write_nothing(
+    synced, tmp_path, driver, content, problem
+):
     cfg, _ = synced
     path = tmp_path / "bad.csv"
     path.write_text(content)
@@ -412,11 +508,22 @@ def test_every_view_runs_as_is_in_cypher_shell(synced, driver, neo4j_settings, t
         text = Path(__file__).parent.parent / "cypher" / "views" / f"{view.name}.cypher"
         script.write_text("\n".join(params) + "\n" + text.read_text())
         res = subprocess.run(
-            [*shell, "-a", neo4j_settings.bolt_uri, "-u", neo4j_settings.user, "--format",
-             "plain", "-f", str(script)],
+            [
+                *shell,
+                "-a",
+                neo4j_settings.bolt_uri,
+                "-u",
+                neo4j_settings.user,
+                "--format",
+                "plain",
+                "-f",
+                str(script),
+            ],
             env={**os.environ, "NEO4J_PASSWORD": neo4j_settings.password},
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert res.returncode == 0, f"{view.name}: {res.stderr}"
         values = {}
         for p in params:  # ':param code => 'X'' -> evaluate the literal in Cypher

@@ -54,10 +54,19 @@ def test_training_on_a_small_tree_places_held_out_leaves(gnn_layers):
     leaves = np.flatnonzero(level == 3)
     held = np.random.default_rng(1).permutation(leaves)[:16]
     keep = ~np.isin(child, held)
-    graph = np.concatenate([np.stack([child[keep], parent[keep]]),
-                            np.stack([parent[keep], child[keep]])], axis=1)  # fmt: skip
-    s = TrainSettings(dim=8, hidden=64, epochs=300, batch=64, negatives=32, hard_negatives=3,
-                      gnn_layers=gnn_layers, lr=1e-2)  # fmt: skip
+    graph = np.concatenate(
+        [np.stack([child[keep], parent[keep]]), np.stack([parent[keep], child[keep]])], axis=1
+    )
+    s = TrainSettings(
+        dim=8,
+        hidden=64,
+        epochs=300,
+        batch=64,
+        negatives=32,
+        hard_negatives=3,
+        gnn_layers=gnn_layers,
+        lr=1e-2,
+    )
     model, fig = train(feats, child[keep], parent[keep], s, graph=graph if gnn_layers else None)
     z = embed(model, feats, graph if gnn_layers else None)
     assert z.dtype == np.float32 and np.isfinite(z).all() and fig["final_loss"] < 2.0

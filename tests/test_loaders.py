@@ -244,8 +244,10 @@ def test_obo_is_a_without_a_value(tmp_path):
 
 
 def test_obo_two_cycle_is_refused_with_the_cycle_named(tmp_path):
-    body = ("[Term]\nid: X:1\nname: a\nis_a: X:2\n\n[Term]\nid: X:2\nname: b\nis_a: X:1\n\n"
-            "[Term]\nid: X:3\nname: c\nis_a: X:2\n")  # fmt: skip
+    body = (
+        "[Term]\nid: X:1\nname: a\nis_a: X:2\n\n[Term]\nid: X:2\nname: b\nis_a: X:1\n\n"
+        "[Term]\nid: X:3\nname: c\nis_a: X:2\n"
+    )
     t = get_loader("obo")(files=[_obo(tmp_path, body)])
     with pytest.raises(InputError, match=r"own.obo: IS_A cycle X:1 -> X:2 -> X:1"):
         validate(t)
@@ -268,11 +270,17 @@ def test_edge_csv_cycle_is_refused_with_the_cycle_named(tmp_path):
 
 def test_edge_csv_names_from_any_row(tmp_path):
     path = tmp_path / "named.csv"
-    path.write_text("child,parent,child_name,parent_name\nGLU,CHEM,Glucose,\nNA,CHEM,Sodium,"
-                    "Chemistry\nCHEM,ROOT,,\n")  # fmt: skip
+    path.write_text(
+        "child,parent,child_name,parent_name\nGLU,CHEM,Glucose,\nNA,CHEM,Sodium,"
+        "Chemistry\nCHEM,ROOT,,\n"
+    )
     names = get_loader("edges")(files=[path], vocab="MYLABS").nodes.set_index("id")["name"]
-    assert names.to_dict() == {"MYLABS:GLU": "Glucose", "MYLABS:CHEM": "Chemistry",
-                               "MYLABS:NA": "Sodium", "MYLABS:ROOT": "ROOT"}  # fmt: skip
+    assert names.to_dict() == {
+        "MYLABS:GLU": "Glucose",
+        "MYLABS:CHEM": "Chemistry",
+        "MYLABS:NA": "Sodium",
+        "MYLABS:ROOT": "ROOT",
+    }
 
 
 def test_edge_csv_header_only_and_non_utf8_are_errors(tmp_path):

@@ -199,14 +199,29 @@ def own_graph(neo4j_settings, tmp_path_factory):
     folder = tmp_path_factory.mktemp("own")
     (folder / "own.obo").write_text(OBO)
     (folder / "labs.csv").write_text(EDGES)
-    env = {"NEO4J_URI": neo4j_settings.bolt_uri, "NEO4J_USER": neo4j_settings.user,
-           "NEO4J_PASSWORD": neo4j_settings.password}  # fmt: skip
+    env = {
+        "NEO4J_URI": neo4j_settings.bolt_uri,
+        "NEO4J_USER": neo4j_settings.user,
+        "NEO4J_PASSWORD": neo4j_settings.password,
+    }
     runner = CliRunner(env=env)
-    res = runner.invoke(cli, ["load", "obo", "--file", str(folder / "own.obo"), "--domain",
-                              "diagnosis"])  # fmt: skip
+    res = runner.invoke(
+        cli, ["load", "obo", "--file", str(folder / "own.obo"), "--domain", "diagnosis"]
+    )
     assert res.exit_code == 0, res.output
-    res = runner.invoke(cli, ["load", "edges", "--file", str(folder / "labs.csv"), "--vocab",
-                              "MYLABS", "--domain", "lab"])  # fmt: skip
+    res = runner.invoke(
+        cli,
+        [
+            "load",
+            "edges",
+            "--file",
+            str(folder / "labs.csv"),
+            "--vocab",
+            "MYLABS",
+            "--domain",
+            "lab",
+        ],
+    )
     assert res.exit_code == 0, res.output
     yield driver, folder, env
     driver.close()
@@ -226,10 +241,17 @@ def own_build(own_graph, tmp_path_factory):
 def test_loaded_ontologies_keep_their_prefix_and_names(own_graph):
     driver, _, _ = own_graph
     assert count(driver, "MATCH (c:Code {vocab: 'MYPH'}) RETURN count(c)") == 16
-    assert count(driver, "MATCH (:Code {id: 'MYPH:0000012'})-[:IS_A]->(:Code {id: "
-                 "'MYPH:0000011'}) RETURN count(*)") == 1  # fmt: skip
-    names = dict(driver.execute_query("MATCH (c:Code {vocab: 'MYLABS'}) RETURN c.code, c.name")
-                 .records)  # fmt: skip
+    assert (
+        count(
+            driver,
+            "MATCH (:Code {id: 'MYPH:0000012'})-[:IS_A]->(:Code {id: "
+            "'MYPH:0000011'}) RETURN count(*)",
+        )
+        == 1
+    )
+    names = dict(
+        driver.execute_query("MATCH (c:Code {vocab: 'MYLABS'}) RETURN c.code, c.name").records
+    )
     # a name given on any row; a code never named is named by its code
     assert names["CHEM"] == "Chemistry panel" and names["CBC"] == "Complete blood count"
     assert names["NA"] == "Sodium [Moles/volume] in Serum or Plasma"
@@ -286,10 +308,21 @@ def test_sync_links_the_site_codes_to_the_loaded_nodes(own_build, own_graph):
     res = CliRunner(env=env).invoke(cli, ["--config", str(cfg), "sync"])
     assert res.exit_code == 0, res.output
     # the loaded node itself carries the sites: no second node for the site's code
-    assert count(driver, "MATCH (c:Code {id: 'MYPH:0000012'})-[:IS_A]->() WHERE 'A' IN c.sites "
-                 "AND 'B' IN c.sites RETURN count(c)") == 1  # fmt: skip
-    assert count(driver, "MATCH (c:Code {id: 'MYLABS:GLU'})-[:IS_A]->() WHERE 'A' IN c.sites "
-                 "RETURN count(c)") == 1  # fmt: skip
+    assert (
+        count(
+            driver,
+            "MATCH (c:Code {id: 'MYPH:0000012'})-[:IS_A]->() WHERE 'A' IN c.sites "
+            "AND 'B' IN c.sites RETURN count(c)",
+        )
+        == 1
+    )
+    assert (
+        count(
+            driver,
+            "MATCH (c:Code {id: 'MYLABS:GLU'})-[:IS_A]->() WHERE 'A' IN c.sites RETURN count(c)",
+        )
+        == 1
+    )
     assert count(driver, "MATCH (c:Code) WHERE c.id CONTAINS '/MYPH:' RETURN count(c)") == 0
 
 
@@ -297,8 +330,9 @@ def test_sync_links_the_site_codes_to_the_loaded_nodes(own_build, own_graph):
 @pytest.mark.neo4j
 def test_obo_vocab_matching_no_id_is_an_error_naming_the_prefixes(own_graph):
     _, folder, env = own_graph
-    res = CliRunner(env=env).invoke(cli, ["load", "obo", "--file", str(folder / "own.obo"),
-                                          "--vocab", "HPO"])  # fmt: skip
+    res = CliRunner(env=env).invoke(
+        cli, ["load", "obo", "--file", str(folder / "own.obo"), "--vocab", "HPO"]
+    )
     assert res.exit_code == 1
     assert "no term id has the prefix HPO; the file has MYPH (17 terms)" in res.output
 
@@ -308,11 +342,14 @@ def test_header_only_edge_csv_loads_nothing_and_retires_nothing(own_graph):
     driver, folder, env = own_graph
     empty = folder / "empty.csv"
     empty.write_text("child,parent\n")
-    res = CliRunner(env=env).invoke(cli, ["load", "edges", "--file", str(empty), "--vocab",
-                                          "MYLABS"])  # fmt: skip
+    res = CliRunner(env=env).invoke(
+        cli, ["load", "edges", "--file", str(empty), "--vocab", "MYLABS"]
+    )
     assert res.exit_code == 1 and "no edges below the header" in res.output
-    assert count(driver, "MATCH (c:Code {vocab: 'MYLABS'}) WHERE c.status = 'active' "
-                 "RETURN count(c)") == 9  # fmt: skip
+    assert (
+        count(driver, "MATCH (c:Code {vocab: 'MYLABS'}) WHERE c.status = 'active' RETURN count(c)")
+        == 9
+    )
 
 
 @pytest.mark.neo4j
@@ -332,11 +369,18 @@ def test_a_build_where_no_site_code_meets_the_graph_is_an_error(own_graph, tmp_p
 def test_a_site_meeting_nothing_is_a_warning_and_eval_names_the_real_cause(own_graph, tmp_path):
     _, _, env = own_graph
     # site A codes only the ontology's root (no curated parent); site B only local codes
-    cfg = _project(tmp_path, site_a=[("0000001", "MYPH", "Phenotypic abnormality", "diagnosis"),
-                                     ("X1", "LOCAL", "Irregular heart beat", "diagnosis")],
-                   site_b=[("Y1", "LOCAL", "Fast heart beat", "diagnosis"),
-                           ("Y2", "LOCAL", "High blood sugar", "diagnosis")],
-                   vocabularies=False)  # fmt: skip
+    cfg = _project(
+        tmp_path,
+        site_a=[
+            ("0000001", "MYPH", "Phenotypic abnormality", "diagnosis"),
+            ("X1", "LOCAL", "Irregular heart beat", "diagnosis"),
+        ],
+        site_b=[
+            ("Y1", "LOCAL", "Fast heart beat", "diagnosis"),
+            ("Y2", "LOCAL", "High blood sugar", "diagnosis"),
+        ],
+        vocabularies=False,
+    )
     res = CliRunner(env=env).invoke(cli, ["--config", str(cfg), "build"])
     assert res.exit_code == 0, res.output
     assert "warning: site B: none of its 2 codes (LOCAL (2)) is in the curated graph" in " ".join(
@@ -355,18 +399,18 @@ def test_a_phenotype_that_expands_to_nothing_is_an_error_saying_why(own_build, o
     runner = CliRunner(env=env)
     assert runner.invoke(cli, ["--config", str(cfg), "sync"]).exit_code == 0
     csv = own_graph[1] / "ph.csv"
-    csv.write_text("phenotype,code,include_descendants,exclude\nlipids,MYPH:0000026,false,"
-                   "false\n")  # fmt: skip
+    csv.write_text("phenotype,code,include_descendants,exclude\nlipids,MYPH:0000026,false,false\n")
     assert (
         runner.invoke(cli, ["--config", str(cfg), "phenotype", "import", str(csv)]).exit_code == 0
     )
-    res = runner.invoke(cli, ["--config", str(cfg), "phenotype", "expand", "lipids", "--site",
-                              "B"])  # fmt: skip
+    res = runner.invoke(cli, ["--config", str(cfg), "phenotype", "expand", "lipids", "--site", "B"])
     assert res.exit_code == 1
     msg = " ".join(res.output.split())
     assert "phenotype 'lipids' has no code at site B" in msg and "MYPH:0000026" in msg
-    ok = runner.invoke(cli, ["--config", str(cfg), "phenotype", "expand", "lipids", "--site", "A",
-                             "--format", "json"])  # fmt: skip
+    ok = runner.invoke(
+        cli,
+        ["--config", str(cfg), "phenotype", "expand", "lipids", "--site", "A", "--format", "json"],
+    )
     assert ok.exit_code == 0 and [r["code"] for r in json.loads(ok.output)] == ["MYPH:0000026"]
 
 
@@ -392,24 +436,49 @@ def test_plain_progress_prints_steps_and_periodic_counts():
 
 # -- bad input through the CLI: one line, exit 1, graph unchanged (issue 14) ---------------------
 BAD_INPUTS = [
-    ("cycle.csv", b"child,parent\nA,B\nB,C\nC,A\n", ["load", "edges", "--vocab", "CYC"],
-     "IS_A cycle CYC:A -> CYC:B -> CYC:C -> CYC:A"),
-    ("two.obo", b"[Term]\nid: TC:1\nname: a\nis_a: TC:2\n\n[Term]\nid: TC:2\nname: b\n"
-     b"is_a: TC:1\n", ["load", "obo"], "IS_A cycle TC:1 -> TC:2 -> TC:1"),
-    ("noval.obo", b"[Term]\nid: NV:1\nname: a\nis_a:\n", ["load", "obo"],
-     "noval.obo, row 4: is_a without a parent id"),
-    ("latin.csv", "child,parent,child_name\nA,B,Gr\xf6\xdfe\n".encode("latin-1"),
-     ["load", "edges", "--vocab", "LAT"], "latin.csv, row 2: not UTF-8 text"),
-    ("atc.csv", '"A","ALIMENT\xc4RES","x","y"\n'.encode("latin-1"), ["load", "atc"],
-     "atc.csv, row 1: not UTF-8 text"),
-    ("ph.csv", b"phenotype,code,include_descendants,exclude\n", ["phenotype", "import"],
-     "ph.csv: no phenotype rows below the header"),
-]  # fmt: skip
+    (
+        "cycle.csv",
+        b"child,parent\nA,B\nB,C\nC,A\n",
+        ["load", "edges", "--vocab", "CYC"],
+        "IS_A cycle CYC:A -> CYC:B -> CYC:C -> CYC:A",
+    ),
+    (
+        "two.obo",
+        b"[Term]\nid: TC:1\nname: a\nis_a: TC:2\n\n[Term]\nid: TC:2\nname: b\nis_a: TC:1\n",
+        ["load", "obo"],
+        "IS_A cycle TC:1 -> TC:2 -> TC:1",
+    ),
+    (
+        "noval.obo",
+        b"[Term]\nid: NV:1\nname: a\nis_a:\n",
+        ["load", "obo"],
+        "noval.obo, row 4: is_a without a parent id",
+    ),
+    (
+        "latin.csv",
+        "child,parent,child_name\nA,B,Gr\xf6\xdfe\n".encode("latin-1"),
+        ["load", "edges", "--vocab", "LAT"],
+        "latin.csv, row 2: not UTF-8 text",
+    ),
+    (
+        "atc.csv",
+        '"A","ALIMENT\xc4RES","x","y"\n'.encode("latin-1"),
+        ["load", "atc"],
+        "atc.csv, row 1: not UTF-8 text",
+    ),
+    (
+        "ph.csv",
+        b"phenotype,code,include_descendants,exclude\n",
+        ["phenotype", "import"],
+        "ph.csv: no phenotype rows below the header",
+    ),
+]
 
 
 @pytest.mark.neo4j
-@pytest.mark.parametrize("name, content, command, problem", BAD_INPUTS,
-                         ids=[b[0] for b in BAD_INPUTS])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, content, command, problem", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS]
+)
 def test_bad_input_is_one_line_and_changes_nothing(own_graph, name, content, command, problem):
     from .conftest import snapshot
 

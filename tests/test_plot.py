@@ -27,7 +27,12 @@ def test_the_layout_keeps_the_tree():
 
 def test_the_picture_is_written(tmp_path):
     nodes = pd.DataFrame({"id": ["R", "A", "B", "LATENT:x"], "name": ["root", "a", "b", "grp"]})
-    edges = pd.DataFrame({"child": ["A", "B", "LATENT:x"], "parent": ["R", "R", "A"],
-                          "type": ["IS_A", "IS_A", "MASH_IS_A"]})  # fmt: skip
+    edges = pd.DataFrame(
+        {
+            "child": ["A", "B", "LATENT:x"],
+            "parent": ["R", "R", "A"],
+            "type": ["IS_A", "IS_A", "MASH_IS_A"],
+        }
+    )
     out = draw_subtree(nodes, edges, "R", tmp_path / "disk.png", "t")
     assert out.is_file() and out.read_bytes()[:4] == b"\x89PNG"

@@ -72,18 +72,29 @@ def test_edge_csv_loads_an_acyclic_hierarchy_or_says_why(rows, header):
         parents.setdefault(s, set()).add(e)
 
     def reaches(start: str, goal: str, seen: frozenset = frozenset()) -> bool:
-        return any(p == goal or (p not in seen and reaches(p, goal, seen | {p}))
-                   for p in parents.get(start, ()))  # fmt: skip
+        return any(
+            p == goal or (p not in seen and reaches(p, goal, seen | {p}))
+            for p in parents.get(start, ())
+        )
 
     assert not any(reaches(c, c) for c in parents), "a cycle was loaded"
 
 
-stanza = st.sampled_from([
-    "[Term]\nid: HP:1\nname: one\n", "[Term]\nid: HP:2\nname: two\nis_a: HP:1\n",
-    "[Term]\nid: HP:3\nname: three\nis_a: HP:2 ! two\n", "is_a:\n", "id:\n", "name: \n",
-    "[Term]\nid: HP:1\nname: again\nis_a: HP:3\n", "[Typedef]\nid: part_of\n",
-    "format-version: 1.2\n", "[Term]\nid: X:9\nname: other prefix\n", "\x00",
-])  # fmt: skip
+stanza = st.sampled_from(
+    [
+        "[Term]\nid: HP:1\nname: one\n",
+        "[Term]\nid: HP:2\nname: two\nis_a: HP:1\n",
+        "[Term]\nid: HP:3\nname: three\nis_a: HP:2 ! two\n",
+        "is_a:\n",
+        "id:\n",
+        "name: \n",
+        "[Term]\nid: HP:1\nname: again\nis_a: HP:3\n",
+        "[Typedef]\nid: part_of\n",
+        "format-version: 1.2\n",
+        "[Term]\nid: X:9\nname: other prefix\n",
+        "\x00",
+    ]
+)
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
@@ -101,9 +112,19 @@ def test_obo_loads_or_says_why(stanzas, vocab):
     assert len(tables.nodes) > 0
 
 
-@given(st.one_of(st.binary(max_size=40), st.builds(json.dumps, st.recursive(
-    st.none() | st.booleans() | st.integers() | text,
-    lambda c: st.lists(c, max_size=3) | st.dictionaries(text, c, max_size=3), max_leaves=6))))
+@given(
+    st.one_of(
+        st.binary(max_size=40),
+        st.builds(
+            json.dumps,
+            st.recursive(
+                st.none() | st.booleans() | st.integers() | text,
+                lambda c: st.lists(c, max_size=3) | st.dictionaries(text, c, max_size=3),
+                max_leaves=6,
+            ),
+        ),
+    )
+)
 def test_a_manifest_is_read_or_refused_in_one_line(content):
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "manifest.json"

@@ -126,8 +126,7 @@ def test_stop_never_signals_an_unrelated_process(tmp_path, bystander, capsys):
 def _fake_neo4j(home):
     """A process whose command line looks like our Neo4j of `home` (Python sleeping)."""
     code = "import time; time.sleep(300)"
-    return subprocess.Popen([sys.executable, "-c", code, process.ENTRY_POINT,
-                             f"--home-dir={home}"])  # fmt: skip
+    return subprocess.Popen([sys.executable, "-c", code, process.ENTRY_POINT, f"--home-dir={home}"])
 
 
 def test_a_reused_pid_is_not_signalled_even_when_the_command_looks_right(tmp_path, capsys):
@@ -165,8 +164,11 @@ def test_a_neo4j_of_another_home_is_not_ours(tmp_path, capsys):
     other = tmp_path / "other"
     fake = _fake_neo4j(other)
     try:
-        record = {"pid": fake.pid, "started": psutil.Process(fake.pid).create_time(),
-                  "home": str(tmp_path)}  # fmt: skip
+        record = {
+            "pid": fake.pid,
+            "started": psutil.Process(fake.pid).create_time(),
+            "home": str(tmp_path),
+        }
         _pid_file(tmp_path).write_text(json.dumps(record))
         assert server.stop(_settings(tmp_path), timeout=5) is False
         time.sleep(0.3)
@@ -201,11 +203,20 @@ def test_the_start_lock_waits_then_gives_up_with_one_line(tmp_path):
     """While another start or stop holds the home's lock, the next one waits for it (the
     real concurrent starts are in test_concurrent_starts_...), and past its timeout says so."""
     (tmp_path / "run").mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys, time\n"
-        f"fd = os.open({str(tmp_path / 'run' / process.LOCK_NAME)!r}, os.O_RDWR | os.O_CREAT)\n"
-        "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(300)")],
-        stdout=subprocess.PIPE, text=True)  # fmt: skip
+    lock = str(tmp_path / "run" / process.LOCK_NAME)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import fcntl, os, sys, time\n"
+                f"fd = os.open({lock!r}, os.O_RDWR | os.O_CREAT)\n"
+                "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(300)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         lines = []
@@ -277,8 +288,13 @@ def test_too_short_password_is_refused_before_launching(tmp_path):
 
 
 def _cli(*args, env, timeout=600):
-    return subprocess.run([sys.executable, "-m", "mash_kg", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "mash_kg", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _servers_of(home):
@@ -300,13 +316,25 @@ def test_concurrent_starts_leave_one_secured_server_of_its_own(tmp_path):
     home = tmp_path / "home"
     bolt = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "MASH_KG_"))}
-    env.update(NEO4J_URI=f"bolt://127.0.0.1:{free_port()}", MASH_KG_NEO4J_HOME=str(home),
-               MASH_KG_BOLT_PORT=str(bolt), MASH_KG_HTTP_PORT=str(free_port()),
-               COLUMNS="200")  # fmt: skip
+    env.update(
+        NEO4J_URI=f"bolt://127.0.0.1:{free_port()}",
+        MASH_KG_NEO4J_HOME=str(home),
+        MASH_KG_BOLT_PORT=str(bolt),
+        MASH_KG_HTTP_PORT=str(free_port()),
+        COLUMNS="200",
+    )
     try:
-        starts = [subprocess.Popen([sys.executable, "-m", "mash_kg", "neo4j", "start"], env=env,
-                                   cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True) for _ in range(2)]  # fmt: skip
+        starts = [
+            subprocess.Popen(
+                [sys.executable, "-m", "mash_kg", "neo4j", "start"],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
         outputs = [p.communicate(timeout=600) for p in starts]
         for p, (out, err) in zip(starts, outputs, strict=True):
             assert p.returncode == 0, out + err
@@ -337,8 +365,12 @@ def test_concurrent_starts_leave_one_secured_server_of_its_own(tmp_path):
         assert st.returncode == 0 and f"pid {servers[0].pid}, bolt {uri}" in st.stdout, st.stdout
         # a store left with the former documented default (older mash-kg) moves to a new one
         with GraphDatabase.driver(uri, auth=("neo4j", password)) as drv:
-            drv.execute_query("ALTER CURRENT USER SET PASSWORD FROM $o TO $n", o=password,
-                              n=credentials.LEGACY_PASSWORD, database_="system")  # fmt: skip
+            drv.execute_query(
+                "ALTER CURRENT USER SET PASSWORD FROM $o TO $n",
+                o=password,
+                n=credentials.LEGACY_PASSWORD,
+                database_="system",
+            )
         (home / "password").unlink()
         again = _cli("neo4j", "start", env=env)
         assert again.returncode == 0, again.stdout + again.stderr

@@ -16,36 +16,79 @@ LOINC, RXNORM = "http://loinc.org", "http://www.nlm.nih.gov/research/umls/rxnorm
 
 
 def _bundle(*resources):
-    return {"resourceType": "Bundle", "type": "transaction",
-            "entry": [{"resource": r} for r in resources]}  # fmt: skip
+    return {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"resource": r} for r in resources],
+    }
 
 
 def test_bundle_resources_become_events_with_domains(tmp_path):
     bundle = _bundle(
         {"resourceType": "Patient", "id": "p1"},
-        {"resourceType": "Condition", "id": "c", "subject": PATIENT,
-         "code": {"coding": [{"system": "http://snomed.info/sct", "code": "44054006",
-                              "display": "Diabetes mellitus type 2 (disorder)"}]},
-         "onsetDateTime": "2020-03-01T10:00:00+00:00"},
-        {"resourceType": "Observation", "id": "o", "subject": PATIENT,
-         "code": {"coding": [{"system": LOINC, "code": "85354-9", "display": "BP panel"}]},
-         "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6",
-                                             "display": "Systolic blood pressure"}]}}],
-         "effectiveDateTime": "2020-03-02"},
-        {"resourceType": "MedicationRequest", "id": "m", "subject": PATIENT,
-         "medicationCodeableConcept": {"coding": [{"system": RXNORM,
-                                                   "code": "860975", "display": "metformin"}]},
-         "authoredOn": "2020-03-03"},
-        {"resourceType": "Procedure", "id": "x", "subject": PATIENT,
-         "code": {"coding": [{"system": "http://hospital.example/px", "code": "P7"}]},
-         "performedPeriod": {"start": "2020-03-04T00:00:00Z"}},
-    )  # fmt: skip
+        {
+            "resourceType": "Condition",
+            "id": "c",
+            "subject": PATIENT,
+            "code": {
+                "coding": [
+                    {
+                        "system": "http://snomed.info/sct",
+                        "code": "44054006",
+                        "display": "Diabetes mellitus type 2 (disorder)",
+                    }
+                ]
+            },
+            "onsetDateTime": "2020-03-01T10:00:00+00:00",
+        },
+        {
+            "resourceType": "Observation",
+            "id": "o",
+            "subject": PATIENT,
+            "code": {"coding": [{"system": LOINC, "code": "85354-9", "display": "BP panel"}]},
+            "component": [
+                {
+                    "code": {
+                        "coding": [
+                            {
+                                "system": "http://loinc.org",
+                                "code": "8480-6",
+                                "display": "Systolic blood pressure",
+                            }
+                        ]
+                    }
+                }
+            ],
+            "effectiveDateTime": "2020-03-02",
+        },
+        {
+            "resourceType": "MedicationRequest",
+            "id": "m",
+            "subject": PATIENT,
+            "medicationCodeableConcept": {
+                "coding": [{"system": RXNORM, "code": "860975", "display": "metformin"}]
+            },
+            "authoredOn": "2020-03-03",
+        },
+        {
+            "resourceType": "Procedure",
+            "id": "x",
+            "subject": PATIENT,
+            "code": {"coding": [{"system": "http://hospital.example/px", "code": "P7"}]},
+            "performedPeriod": {"start": "2020-03-04T00:00:00Z"},
+        },
+    )
     path = tmp_path / "p1.json"
     path.write_text(json.dumps(bundle))
     site = fhir.load_site("H", [tmp_path])
     codes = site.codes.set_index("id")
-    assert set(codes.index) == {"SNOMED:44054006", "LOINC:85354-9", "LOINC:8480-6",
-                                "RXNORM:860975", "H/LOCAL_PX:P7"}  # fmt: skip
+    assert set(codes.index) == {
+        "SNOMED:44054006",
+        "LOINC:85354-9",
+        "LOINC:8480-6",
+        "RXNORM:860975",
+        "H/LOCAL_PX:P7",
+    }
     assert codes.loc["RXNORM:860975", "domain"] == "medication"
     assert codes.loc["H/LOCAL_PX:P7", "name"] == "P7"  # no display: the code stands in
     assert any("http://hospital.example/px (1 codings) is not mapped" in n for n in site.notes)
@@ -61,9 +104,13 @@ def test_bulk_ndjson_example_site_loads():
 
 def test_fhir_errors_name_file_and_line(tmp_path):
     nd = tmp_path / "Condition.ndjson"
-    good = {"resourceType": "Condition", "id": "a", "subject": PATIENT,
-            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "1"}]},
-            "onsetDateTime": "2020-01-01"}  # fmt: skip
+    good = {
+        "resourceType": "Condition",
+        "id": "a",
+        "subject": PATIENT,
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "1"}]},
+        "onsetDateTime": "2020-01-01",
+    }
     nd.write_text(json.dumps(good) + "\n" + json.dumps({**good, "onsetDateTime": None}) + "\n")
     with pytest.raises(InputError, match=r"Condition.ndjson: line 2: Condition a has no onset"):
         fhir.load_site("H", [nd])
@@ -78,9 +125,13 @@ def test_fhir_errors_name_file_and_line(tmp_path):
 def _obs(n, *codings, text=None):
     """An Observation as bulk exports write it (one NDJSON line)."""
     concept = {"coding": list(codings), **({"text": text} if text else {})}
-    return {"resourceType": "Observation", "id": f"o{n}",
-            "subject": {"reference": f"Patient/p{n % 3}"}, "code": concept,
-            "effectiveDateTime": f"2021-01-{1 + n % 28:02d}T08:00:00Z"}  # fmt: skip
+    return {
+        "resourceType": "Observation",
+        "id": f"o{n}",
+        "subject": {"reference": f"Patient/p{n % 3}"},
+        "code": concept,
+        "effectiveDateTime": f"2021-01-{1 + n % 28:02d}T08:00:00Z",
+    }
 
 
 DE_LAB = "http://example.org/de/labor"
@@ -93,9 +144,15 @@ def _ndjson(path, resources):
 
 def test_every_coding_is_read_the_own_code_first_the_others_anchors(tmp_path):
     glucose = "Glucose [Mass/volume] in Serum"
-    lines = [_obs(i, {"system": LOINC, "code": "2345-7", "display": glucose},
-                  {"system": DE_LAB, "code": "GLU", "display": "Glukose im Serum"}, text="Glukose")
-             for i in range(6)]  # fmt: skip
+    lines = [
+        _obs(
+            i,
+            {"system": LOINC, "code": "2345-7", "display": glucose},
+            {"system": DE_LAB, "code": "GLU", "display": "Glukose im Serum"},
+            text="Glukose",
+        )
+        for i in range(6)
+    ]
     nd = _ndjson(tmp_path / "Observation.ndjson", lines)
     site = fhir.load_site("DE", [nd], systems={DE_LAB: "DE_LAB"})
     # default order: the site's own (local) vocabulary first, then the standard ones
@@ -105,7 +162,8 @@ def test_every_coding_is_read_the_own_code_first_the_others_anchors(tmp_path):
     assert row["name_text"] == "Glukose" and row["frequency"] == 6
     cw = site.crosswalk
     assert cw[["id", "other_id", "source"]].values.tolist() == [
-        ["DE/DE_LAB:GLU", "LOINC:2345-7", "fhir_coding"]]  # fmt: skip
+        ["DE/DE_LAB:GLU", "LOINC:2345-7", "fhir_coding"]
+    ]
     # a stated preference order picks LOINC as the site's code; the local one becomes the map
     pref = fhir.load_site("DE", [nd], systems={DE_LAB: "DE_LAB"}, code_preference=["LOINC"])
     assert list(pref.codes["id"]) == ["LOINC:2345-7"]
@@ -137,11 +195,13 @@ def test_a_bad_coding_is_skipped_with_file_and_line_up_to_max_bad_rows(tmp_path,
     [
         ("[1,2,3]", "line 2: a JSON array, not a FHIR resource object"),
         (json.dumps(_obs(1, "2345-7")), "line 2: Observation coding 1 is a str, not an object"),
-        (json.dumps({**_obs(1), "code": {"coding": {"code": "1"}}}),
-         "line 2: Observation coding is a dict, not a list"),
+        (
+            json.dumps({**_obs(1), "code": {"coding": {"code": "1"}}}),
+            "line 2: Observation coding is a dict, not a list",
+        ),
         ("{not json", "line 2: not valid JSON"),
     ],
-)  # fmt: skip
+)
 def test_unreadable_resources_beyond_max_bad_rows_stop_in_one_line(tmp_path, line, problem):
     good = json.dumps(_obs(0, {"system": LOINC, "code": "2345-7"}))
     nd = _ndjson(tmp_path / "Observation.ndjson", [good, line, good])
@@ -154,13 +214,19 @@ def test_unreadable_resources_beyond_max_bad_rows_stop_in_one_line(tmp_path, lin
 
 def _omop(folder: Path, concept_sep: str = "\t") -> None:
     folder.mkdir()
-    rows = [["concept_id", "concept_name", "vocabulary_id", "concept_code", "domain_id"],
-            ["201826", "Type 2 diabetes mellitus", "SNOMED", "44054006", "Condition"],
-            ["45576876", "Type 2 diabetes mellitus without complications", "ICD10CM", "E11.9",
-             "Condition"],
-            ["1503297", "metformin", "RxNorm", "6809", "Drug"],
-            ["3004410", "Hemoglobin A1c/Hemoglobin.total in Blood", "LOINC", "4548-4",
-             "Measurement"]]  # fmt: skip
+    rows = [
+        ["concept_id", "concept_name", "vocabulary_id", "concept_code", "domain_id"],
+        ["201826", "Type 2 diabetes mellitus", "SNOMED", "44054006", "Condition"],
+        [
+            "45576876",
+            "Type 2 diabetes mellitus without complications",
+            "ICD10CM",
+            "E11.9",
+            "Condition",
+        ],
+        ["1503297", "metformin", "RxNorm", "6809", "Drug"],
+        ["3004410", "Hemoglobin A1c/Hemoglobin.total in Blood", "LOINC", "4548-4", "Measurement"],
+    ]
     (folder / "CONCEPT.csv").write_text("\n".join(concept_sep.join(r) for r in rows) + "\n")
     (folder / "condition_occurrence.csv").write_text(
         "person_id,condition_concept_id,condition_start_date,condition_source_value,"
@@ -180,8 +246,13 @@ def test_omop_prefers_the_sites_own_codes(tmp_path):
     site = omop.load_site("MGB", tmp_path / "cdm")
     ids = set(site.codes["id"])
     # source concept (ICD10CM) for row 1, standard SNOMED where no source, local lab value
-    assert {"ICD10CM:E11.9", "SNOMED:44054006", "RXNORM:6809", "MGB/LOCAL_LAB:HGBA1C-LOCAL",
-            "LOINC:4548-4"} == ids  # fmt: skip
+    assert {
+        "ICD10CM:E11.9",
+        "SNOMED:44054006",
+        "RXNORM:6809",
+        "MGB/LOCAL_LAB:HGBA1C-LOCAL",
+        "LOINC:4548-4",
+    } == ids
     std = omop.load_site("MGB", tmp_path / "cdm", prefer="standard")
     assert "ICD10CM:E11.9" not in set(std.codes["id"])
     assert len(site.events) == 5

@@ -41,7 +41,7 @@ ATC = [
     ("N02AA01", "MORPHINE", "MORPHIN"),
     ("C10AA01", "SIMVASTATIN", "SIMVASTATIN"),
     ("A12BA01", "POTASSIUM CHLORIDE", "KALIUMCHLORID"),
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +56,9 @@ def test_the_bundled_model_reads_latin_script_only(minilm):
 
 def test_a_site_with_two_languages_is_read_in_the_one_the_model_reads(minilm):
     tokenize, scripts = minilm
-    codes = pd.DataFrame({"site": "B", "name": [de for _, _, de in ATC],
-                          "name_en": [en for _, en, _ in ATC]})  # fmt: skip
+    codes = pd.DataFrame(
+        {"site": "B", "name": [de for _, _, de in ATC], "name_en": [en for _, en, _ in ATC]}
+    )
     texts, fig = choose_names(codes, tokenize, scripts)
     assert fig["name_column"] == "name_en" and texts == [en for _, en, _ in ATC]
     assert fig["pieces_per_word"]["name"] > fig["pieces_per_word"]["name_en"]
@@ -86,15 +87,29 @@ def _tiny_multilingual_model(folder: Path) -> Path:
 
     latin = [a + b for a in "abcdefghijklmnopqrstuvwxyz" for b in "aeiou"]
     cyr = [a + b for a in "бвгдежзклмнпрстфхцчшщ" for b in "аеиоуыэюя"]
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *latin, *cyr,
-             *[f"##{p}" for p in latin + cyr], *"abcdefghijklmnopqrstuvwxyz",
-             *"абвгдежзийклмнопрстуфхцчшщъыьэюя"]  # fmt: skip
+    vocab = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[MASK]",
+        *latin,
+        *cyr,
+        *[f"##{p}" for p in latin + cyr],
+        *"abcdefghijklmnopqrstuvwxyz",
+        *"абвгдежзийклмнопрстуфхцчшщъыьэюя",
+    ]
     folder.mkdir()
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     tok = transformers.BertTokenizerFast(vocab={p: i for i, p in enumerate(vocab)})
     tok.save_pretrained(folder)
-    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1,
-                                     num_attention_heads=2, intermediate_size=64)  # fmt: skip
+    config = transformers.BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
     transformers.BertModel(config).save_pretrained(folder)
     return folder
 
@@ -114,8 +129,11 @@ def test_any_local_multilingual_model_folder_works_as_text_model(tmp_path):
 def _events(codes: list[str], seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     pick = rng.integers(len(codes), size=(30, 8))
-    rows = [(f"p{p}", f"2021-{1 + d:02d}-{1 + d:02d}", codes[pick[p, d]])
-            for p in range(30) for d in range(8)]  # fmt: skip
+    rows = [
+        (f"p{p}", f"2021-{1 + d:02d}-{1 + d:02d}", codes[pick[p, d]])
+        for p in range(30)
+        for d in range(8)
+    ]
     return pd.DataFrame(rows, columns=["patient_id", "date", "code"])
 
 
@@ -131,10 +149,15 @@ def _two_language_project(tmp_path: Path) -> Path:
         }
     ).to_csv(tmp_path / "a/codes.csv", index=False)
     # site B: its own drug codes, named in German, with an English column as well
-    pd.DataFrame({"code": [f"D{i}" for i in range(len(ATC))], "vocab": "DE_RX",
-                  "domain": "medication", "name": [de for _, _, de in ATC],
-                  "name_en": [en for _, en, _ in ATC]}).to_csv(tmp_path / "b/codes.csv",
-                                                               index=False)  # fmt: skip
+    pd.DataFrame(
+        {
+            "code": [f"D{i}" for i in range(len(ATC))],
+            "vocab": "DE_RX",
+            "domain": "medication",
+            "name": [de for _, _, de in ATC],
+            "name_en": [en for _, en, _ in ATC],
+        }
+    ).to_csv(tmp_path / "b/codes.csv", index=False)
     _events([c for c, _, _ in ATC], 0).to_csv(tmp_path / "a/events.csv", index=False)
     _events([f"D{i}" for i in range(len(ATC))], 1).to_csv(tmp_path / "b/events.csv", index=False)
     cfg = tmp_path / "mash-kg.toml"
@@ -153,8 +176,10 @@ def test_a_site_with_names_in_two_languages_builds_with_the_one_the_model_reads(
     (folder,) = (tmp_path / "builds").iterdir()
     manifest = json.loads((folder / "manifest.json").read_text())
     b = manifest["sites"]["B"]
-    assert b["names"]["name_column"] == "name_en" and manifest["sites"]["A"]["names"][
-        "name_column"] == "name"  # fmt: skip
+    assert (
+        b["names"]["name_column"] == "name_en"
+        and manifest["sites"]["A"]["names"]["name_column"] == "name"
+    )
     # no anchors between ATC and B's own codes: text alone ranks, and the build says so
     assert b["alignment"]["weights"] == {"medication": {"text": 1.0}}
     assert any("too few to validate a map" in w for w in manifest["warnings"])
@@ -189,11 +214,13 @@ def test_bad_stage1_settings_stop_the_build_in_one_line(tmp_path, setting, probl
     "line, problem",
     [
         ("[1,2,3]", "line 2: a JSON array, not a FHIR resource object"),
-        ('{"resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/1"}, '
-         '"onsetDateTime": "2020-01-01", "code": {"coding": ["E11.9"]}}',
-         "line 2: Condition coding 1 is a str, not an object"),
+        (
+            '{"resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/1"}, '
+            '"onsetDateTime": "2020-01-01", "code": {"coding": ["E11.9"]}}',
+            "line 2: Condition coding 1 is a str, not an object",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_fhir_line_stops_the_build_in_one_line(tmp_path, line, problem):
     good = json.dumps(
         {
@@ -208,8 +235,9 @@ def test_a_bad_fhir_line_stops_the_build_in_one_line(tmp_path, line, problem):
     nd = tmp_path / "fhir" / "Condition.ndjson"
     nd.write_text(f"{good}\n{line}\n{good}\n")
     cfg = tmp_path / "mash-kg.toml"
-    cfg.write_text('[hierarchy]\nenabled = false\n[[sites]]\nid = "A"\nformat = "fhir"\n'
-                   'path = "fhir"\n')  # fmt: skip
+    cfg.write_text(
+        '[hierarchy]\nenabled = false\n[[sites]]\nid = "A"\nformat = "fhir"\npath = "fhir"\n'
+    )
     res = CliRunner().invoke(cli, ["--config", str(cfg), "build"])
     assert res.exit_code != 0 and f"{nd}: {problem}" in res.output.replace("\n", "")
     assert "1 of 3 resources unreadable" in res.output.replace("\n", "")

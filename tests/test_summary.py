@@ -29,23 +29,37 @@ def edge_case_events() -> pd.DataFrame:
     rows = [
         # p1: A and B on day 0 (same-day pair), B repeated the same day (counts once),
         # C on day 30 (window boundary: pairs with A and B), D on day 31 (not with A/B)
-        ("p1", "2020-01-01", "A"), ("p1", "2020-01-01", "B"), ("p1", "2020-01-01", "B"),
-        ("p1", "2020-01-31", "C"), ("p1", "2020-02-01", "D"),
+        ("p1", "2020-01-01", "A"),
+        ("p1", "2020-01-01", "B"),
+        ("p1", "2020-01-01", "B"),
+        ("p1", "2020-01-31", "C"),
+        ("p1", "2020-02-01", "D"),
         # p2: A and B the same day, again 40 days later (two pairs), A twice the same day
-        ("p2", "2020-03-01", "A"), ("p2", "2020-03-01", "B"), ("p2", "2020-03-01", "A"),
-        ("p2", "2020-04-10", "A"), ("p2", "2020-04-10", "B"),
+        ("p2", "2020-03-01", "A"),
+        ("p2", "2020-03-01", "B"),
+        ("p2", "2020-03-01", "A"),
+        ("p2", "2020-04-10", "A"),
+        ("p2", "2020-04-10", "B"),
         # p3: one event only; E is seen once in the whole site
         ("p3", "2021-06-01", "E"),
         # p4: before 1970 (negative day numbers) across a window boundary
-        ("p4", "1969-12-20", "A"), ("p4", "1970-01-19", "C"), ("p4", "1970-01-20", "D"),
-    ]  # fmt: skip
+        ("p4", "1969-12-20", "A"),
+        ("p4", "1970-01-19", "C"),
+        ("p4", "1970-01-20", "D"),
+    ]
     return pd.DataFrame(rows, columns=["patient_id", "date", "code"])
 
 
 def write_tables_site(folder: Path, events: pd.DataFrame, parquet: bool = False) -> SiteSpec:
     folder.mkdir(parents=True, exist_ok=True)
-    codes = pd.DataFrame({"code": list("ABCDEF"), "vocab": "LOCAL",
-                          "name": [f"code {c}" for c in "ABCDEF"], "domain": "lab"})  # fmt: skip
+    codes = pd.DataFrame(
+        {
+            "code": list("ABCDEF"),
+            "vocab": "LOCAL",
+            "name": [f"code {c}" for c in "ABCDEF"],
+            "domain": "lab",
+        }
+    )
     suffix = "parquet" if parquet else "csv"
     paths = {"codes": folder / f"codes.{suffix}", "events": folder / f"events.{suffix}"}
     for name, df in (("codes", codes), ("events", events)):
@@ -71,7 +85,13 @@ def test_engines_count_the_edge_cases_as_the_reference(tmp_path, parquet):
     got = {(a, b): n for _, a, _, b, n in pairs.itertuples(index=False)}
     assert got == {("A", "B"): 3, ("A", "C"): 2, ("B", "C"): 1, ("C", "D"): 2}
     assert dict(zip(codes["code"], codes["patients"], strict=True)) == {
-        "A": 3, "B": 2, "C": 2, "D": 2, "E": 1, "F": 0}  # fmt: skip
+        "A": 3,
+        "B": 2,
+        "C": 2,
+        "D": 2,
+        "E": 1,
+        "F": 0,
+    }
     assert (counts.date_min, counts.date_max) == ("1969-12-20", "2021-06-01")
     for engine, (c2, codes2, pairs2, _) in results.items():
         assert codes2.equals(codes) and pairs2.equals(pairs), engine
@@ -86,20 +106,29 @@ def test_suppression_at_the_threshold(tmp_path, engine):
     got = {(a, b): n for _, a, _, b, n in pairs.itertuples(index=False)}
     assert got == {("A", "B"): 3, ("A", "C"): 2, ("C", "D"): 2}
     assert list(codes["code"]) == ["A", "B", "C", "D"]
-    assert figures == {"codes_suppressed": 2, "cells_suppressed_small": 1,
-                       "cells_suppressed_with_code": 0}  # fmt: skip
+    assert figures == {
+        "codes_suppressed": 2,
+        "cells_suppressed_small": 1,
+        "cells_suppressed_with_code": 0,
+    }
     _, codes3, pairs3, fig3 = pairs_of(spec, engine, k=3)
     assert list(codes3["code"]) == ["A"] and pairs3.empty
     assert fig3["cells_suppressed_with_code"] == 1  # A-B (3) goes with B (2 patients)
 
 
 def test_one_patient_site_and_a_zero_day_window(tmp_path):
-    events = pd.DataFrame({"patient_id": ["only"] * 4,
-                           "date": ["2020-01-01", "2020-01-01", "2020-01-02", "2020-01-02"],
-                           "code": ["A", "B", "A", "C"]})  # fmt: skip
+    events = pd.DataFrame(
+        {
+            "patient_id": ["only"] * 4,
+            "date": ["2020-01-01", "2020-01-01", "2020-01-02", "2020-01-02"],
+            "code": ["A", "B", "A", "C"],
+        }
+    )
     spec = write_tables_site(tmp_path, events)
-    for window, want in ((0, {("A", "B"): 1, ("A", "C"): 1}),
-                         (1, {("A", "B"): 2, ("A", "C"): 2, ("B", "C"): 1})):  # fmt: skip
+    for window, want in (
+        (0, {("A", "B"): 1, ("A", "C"): 1}),
+        (1, {("A", "B"): 2, ("A", "C"): 2, ("B", "C"): 1}),
+    ):
         for engine in EMBEDDED:
             _, _, pairs, _ = pairs_of(spec, engine, window=window)
             got = {(a, b): n for _, a, _, b, n in pairs.itertuples(index=False)}
@@ -114,34 +143,46 @@ def test_random_sites_all_formats_agree(tmp_path):
     n = 3000
     omop = tmp_path / "omop"
     omop.mkdir()
-    concept = pd.DataFrame({
-        "concept_id": [str(i) for i in range(1, 41)],
-        "concept_name": [f"concept {i}" for i in range(1, 41)],
-        "vocabulary_id": ["ICD10CM"] * 20 + ["LOINC"] * 20,
-        "concept_code": [f"X{i}" for i in range(1, 41)],
-    })  # fmt: skip
+    concept = pd.DataFrame(
+        {
+            "concept_id": [str(i) for i in range(1, 41)],
+            "concept_name": [f"concept {i}" for i in range(1, 41)],
+            "vocabulary_id": ["ICD10CM"] * 20 + ["LOINC"] * 20,
+            "concept_code": [f"X{i}" for i in range(1, 41)],
+        }
+    )
     concept.to_csv(omop / "concept.csv", sep="\t", index=False)
     days = pd.Timestamp("2019-01-01") + pd.to_timedelta(rng.integers(0, 400, n), unit="D")
-    cond = pd.DataFrame({
-        "person_id": rng.integers(1, 60, n), "condition_start_date": days.strftime("%Y-%m-%d"),
-        "condition_concept_id": rng.integers(1, 21, n),
-        "condition_source_concept_id": rng.choice([0, 3, 5, 7], n),
-        "condition_source_value": rng.choice(["", "loc1", "loc2"], n),
-    })  # fmt: skip
+    cond = pd.DataFrame(
+        {
+            "person_id": rng.integers(1, 60, n),
+            "condition_start_date": days.strftime("%Y-%m-%d"),
+            "condition_concept_id": rng.integers(1, 21, n),
+            "condition_source_concept_id": rng.choice([0, 3, 5, 7], n),
+            "condition_source_value": rng.choice(["", "loc1", "loc2"], n),
+        }
+    )
     cond.to_csv(omop / "condition_occurrence.csv", index=False)
-    meas = pd.DataFrame({
-        "person_id": rng.integers(1, 60, n), "measurement_date": days,
-        "measurement_concept_id": rng.integers(21, 41, n),
-        "measurement_source_value": rng.choice(["", "LAB9"], n),
-    })  # fmt: skip
+    meas = pd.DataFrame(
+        {
+            "person_id": rng.integers(1, 60, n),
+            "measurement_date": days,
+            "measurement_concept_id": rng.integers(21, 41, n),
+            "measurement_source_value": rng.choice(["", "LAB9"], n),
+        }
+    )
     meas.to_parquet(omop / "measurement.parquet", index=False)
     specs = [
         SiteSpec(id="O", format="omop", path=omop),
         SiteSpec(id="O", format="omop", path=omop, prefer="standard"),
-        SiteSpec(id="A", format="tables", codes=EXAMPLE / "site_a" / "codes.csv",
-                 events=EXAMPLE / "site_a" / "events.csv"),
+        SiteSpec(
+            id="A",
+            format="tables",
+            codes=EXAMPLE / "site_a" / "codes.csv",
+            events=EXAMPLE / "site_a" / "events.csv",
+        ),
         SiteSpec(id="B", format="fhir", path=EXAMPLE / "site_b" / "fhir"),
-    ]  # fmt: skip
+    ]
     for spec in specs:
         ref = pairs_of(spec, "in_memory", k=2)
         got = pairs_of(spec, "duckdb", k=2)
@@ -150,8 +191,9 @@ def test_random_sites_all_formats_agree(tmp_path):
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest()
-            for f in sorted(folder.glob("*.parquet"))}  # fmt: skip
+    return {
+        f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.glob("*.parquet"))
+    }
 
 
 def test_summary_folder_is_atomic_and_reruns_byte_identical(tmp_path, monkeypatch):
@@ -202,15 +244,27 @@ def test_a_changed_summary_table_is_refused(tmp_path):
 
 BAD_ROWS = [
     # (events rows, parquet, expected message) - row numbers as the file shows them
-    ([("p1", "2020-01-01", "A"), ("p1", "2020-02-30", "B")], False,
-     "events.csv, row 3: date is not YYYY-MM-DD"),
-    ([("p1", "2020-01-01", "A"), ("p2", "2020-01-01", "Z")], False,
-     "events.csv, row 3: code is not in the site's codes table"),
-    ([("p1", "2020-01-01", "A"), ("", "2020-01-01", "A")], False,
-     "events.csv, row 3: empty 'patient_id'"),
-    ([("p", "2020-01-01", "A")] * 7 + [("p", "2020-1-1x", "A")], True,
-     "events.parquet, row 8: date is not YYYY-MM-DD (Parquet row group 1)"),
-]  # fmt: skip
+    (
+        [("p1", "2020-01-01", "A"), ("p1", "2020-02-30", "B")],
+        False,
+        "events.csv, row 3: date is not YYYY-MM-DD",
+    ),
+    (
+        [("p1", "2020-01-01", "A"), ("p2", "2020-01-01", "Z")],
+        False,
+        "events.csv, row 3: code is not in the site's codes table",
+    ),
+    (
+        [("p1", "2020-01-01", "A"), ("", "2020-01-01", "A")],
+        False,
+        "events.csv, row 3: empty 'patient_id'",
+    ),
+    (
+        [("p", "2020-01-01", "A")] * 7 + [("p", "2020-1-1x", "A")],
+        True,
+        "events.parquet, row 8: date is not YYYY-MM-DD (Parquet row group 1)",
+    ),
+]
 
 
 @pytest.mark.parametrize("rows,parquet,message", BAD_ROWS)
@@ -232,16 +286,27 @@ def test_malformed_csv_and_missing_concept_are_one_line(tmp_path):
         count_site(spec, 30, "duckdb")
     omop = tmp_path / "omop"
     omop.mkdir()
-    pd.DataFrame({"concept_id": ["1"], "concept_name": ["x"], "vocabulary_id": ["LOINC"],
-                  "concept_code": ["1-1"]}).to_csv(omop / "concept.csv", index=False)  # fmt: skip
-    pd.DataFrame({"person_id": ["1", "2"], "measurement_date": ["2020-01-01"] * 2,
-                  "measurement_concept_id": ["1", "99"]}).to_csv(omop / "measurement.csv",
-                                                                   index=False)  # fmt: skip
+    pd.DataFrame(
+        {
+            "concept_id": ["1"],
+            "concept_name": ["x"],
+            "vocabulary_id": ["LOINC"],
+            "concept_code": ["1-1"],
+        }
+    ).to_csv(omop / "concept.csv", index=False)
+    pd.DataFrame(
+        {
+            "person_id": ["1", "2"],
+            "measurement_date": ["2020-01-01"] * 2,
+            "measurement_concept_id": ["1", "99"],
+        }
+    ).to_csv(omop / "measurement.csv", index=False)
     for engine in EMBEDDED:
         with pytest.raises(InputError) as err:
             count_site(SiteSpec(id="O", format="omop", path=omop), 30, engine)
-        assert ("measurement.csv, row 3: measurement_concept_id '99' is not in the concept "
-                "table") in str(err.value)  # fmt: skip
+        assert (
+            "measurement.csv, row 3: measurement_concept_id '99' is not in the concept table"
+        ) in str(err.value)
 
 
 def test_cli_summarize_then_build_equals_the_raw_build(tmp_path):
@@ -255,15 +320,40 @@ def test_cli_summarize_then_build_equals_the_raw_build(tmp_path):
     raw_cfg.write_text(text.replace("[hierarchy]", "[hierarchy]\nenabled = false"))
     run = CliRunner()
     for site, engine in (("A", "duckdb"), ("B", "embedded")):
-        res = run.invoke(cli, ["--config", str(raw_cfg), "site", "summarize", "--site", site,
-                               "--engine", engine, str(project / f"summary_{site}")])  # fmt: skip
+        res = run.invoke(
+            cli,
+            [
+                "--config",
+                str(raw_cfg),
+                "site",
+                "summarize",
+                "--site",
+                site,
+                "--engine",
+                engine,
+                str(project / f"summary_{site}"),
+            ],
+        )
         assert res.exit_code == 0, res.output
         assert "co-occurring pairs within 30 days" in res.output.replace("\n", " ").replace(
             "  ", " "
         )
-    res = run.invoke(cli, ["site", "summarize", "--site", "A", "--format", "tables", "--codes",
-                           str(project / "nope.csv"), "--events", str(project / "nope.csv"),
-                           str(tmp_path / "x")])  # fmt: skip
+    res = run.invoke(
+        cli,
+        [
+            "site",
+            "summarize",
+            "--site",
+            "A",
+            "--format",
+            "tables",
+            "--codes",
+            str(project / "nope.csv"),
+            "--events",
+            str(project / "nope.csv"),
+            str(tmp_path / "x"),
+        ],
+    )
     assert res.exit_code == 1 and "nope.csv: file not found" in res.output.replace("\n", "")
     assert "Traceback" not in res.output and not (tmp_path / "x").exists()
     fed = raw_cfg.read_text().replace('builds = "builds"', 'builds = "builds_fed"')

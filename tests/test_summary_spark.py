@@ -32,9 +32,13 @@ def test_spark_equals_the_reference_on_edge_cases_and_sites(tmp_path):
     specs = [
         write_tables_site(tmp_path / "csv", edge_case_events()),
         write_tables_site(tmp_path / "pq", edge_case_events(), parquet=True),
-        SiteSpec(id="A", format="tables", codes=EXAMPLE / "site_a" / "codes.csv",
-                 events=EXAMPLE / "site_a" / "events.csv"),
-    ]  # fmt: skip
+        SiteSpec(
+            id="A",
+            format="tables",
+            codes=EXAMPLE / "site_a" / "codes.csv",
+            events=EXAMPLE / "site_a" / "events.csv",
+        ),
+    ]
     for spec in specs:
         ref, got = _counts(spec, "in_memory"), _counts(spec, "spark")
         assert (got.date_min, got.date_max) == (ref.date_min, ref.date_max)
@@ -47,19 +51,30 @@ def test_spark_equals_the_reference_on_edge_cases_and_sites(tmp_path):
 def test_spark_reads_omop_parquet_and_csv(tmp_path):
     omop = tmp_path / "omop"
     omop.mkdir()
-    pd.DataFrame({"concept_id": ["1", "2", "3"], "concept_name": ["a", "b", "c"],
-                  "vocabulary_id": ["LOINC", "SNOMED", "RxNorm"],
-                  "concept_code": ["1-1", "22", "33"]}).to_csv(omop / "CONCEPT.csv", sep="\t",
-                                                               index=False)  # fmt: skip
+    pd.DataFrame(
+        {
+            "concept_id": ["1", "2", "3"],
+            "concept_name": ["a", "b", "c"],
+            "vocabulary_id": ["LOINC", "SNOMED", "RxNorm"],
+            "concept_code": ["1-1", "22", "33"],
+        }
+    ).to_csv(omop / "CONCEPT.csv", sep="\t", index=False)
     events = edge_case_events().query("code != 'E'")
-    pd.DataFrame({
-        "person_id": events["patient_id"], "measurement_date": events["date"],
-        "measurement_concept_id": events["code"].map({"A": "1", "B": "2"}).fillna("0"),
-        "measurement_source_value": events["code"].map({"C": "lab C", "D": "lab D"}).fillna(""),
-    }).to_parquet(omop / "measurement.parquet", index=False)  # fmt: skip
-    pd.DataFrame({"person_id": ["p1", "p4"], "drug_exposure_start_date": ["2020-01-02"] * 2,
-                  "drug_concept_id": ["3", "3"]}).to_csv(omop / "drug_exposure.csv",
-                                                         index=False)  # fmt: skip
+    pd.DataFrame(
+        {
+            "person_id": events["patient_id"],
+            "measurement_date": events["date"],
+            "measurement_concept_id": events["code"].map({"A": "1", "B": "2"}).fillna("0"),
+            "measurement_source_value": events["code"].map({"C": "lab C", "D": "lab D"}).fillna(""),
+        }
+    ).to_parquet(omop / "measurement.parquet", index=False)
+    pd.DataFrame(
+        {
+            "person_id": ["p1", "p4"],
+            "drug_exposure_start_date": ["2020-01-02"] * 2,
+            "drug_concept_id": ["3", "3"],
+        }
+    ).to_csv(omop / "drug_exposure.csv", index=False)
     spec = SiteSpec(id="O", format="omop", path=omop)
     ref, got = suppress(_counts(spec, "in_memory"), 0), suppress(_counts(spec, "spark"), 0)
     assert got[0].equals(ref[0]) and got[1].equals(ref[1]) and len(ref[1]) == 8
@@ -67,8 +82,10 @@ def test_spark_reads_omop_parquet_and_csv(tmp_path):
 
 
 def test_spark_names_bad_rows_and_refuses_fhir(tmp_path):
-    events = pd.DataFrame([("p1", "2020-01-01", "A"), ("p1", "2020-02-30", "B")],
-                          columns=["patient_id", "date", "code"])  # fmt: skip
+    events = pd.DataFrame(
+        [("p1", "2020-01-01", "A"), ("p1", "2020-02-30", "B")],
+        columns=["patient_id", "date", "code"],
+    )
     spec = write_tables_site(tmp_path, events)
     with pytest.raises(InputError, match=r"events.csv, row 3: date is not YYYY-MM-DD"):
         count_site(spec, 30, "spark", spark_master="local[2]")

@@ -76,13 +76,15 @@ def test_sync_creates_then_is_idempotent_then_incremental(graph, build, tmp_path
     second = sync_build(graph, changed)
     assert (second.aligned_changed, second.aligned_removed) == (10, 5)
     assert second.codes_added == second.codes_changed == 0
-    assert count(graph, "MATCH (b:Build {current: true}) RETURN b.id = $id AS n",
-                 id=changed.name) == 1  # fmt: skip
+    assert (
+        count(graph, "MATCH (b:Build {current: true}) RETURN b.id = $id AS n", id=changed.name) == 1
+    )
     unchanged = cp.iloc[20]
     rel, _, _ = graph.execute_query(
         "MATCH (:Code {id: $s})-[r:ALIGNED_WITH]->(:Code {id: $e}) RETURN r.build AS b",
-        s=unchanged["id"], e=unchanged["other_id"],
-    )  # fmt: skip
+        s=unchanged["id"],
+        e=unchanged["other_id"],
+    )
     assert rel[0]["b"] == build.name  # an unchanged edge is not rewritten
     assert sync_build(graph, changed).changes == 0
 
@@ -116,8 +118,9 @@ def test_curated_content_is_left_alone(graph, build, tmp_path):
     assert count(graph, "MATCH ()-[r:IS_A]->() RETURN count(r)") == 1
 
 
-def test_killed_sync_leaves_the_old_graph_and_a_rerun_converges(graph, build, neo4j_settings,
-                                                                 cli_env, tmp_path):  # fmt: skip
+def test_killed_sync_leaves_the_old_graph_and_a_rerun_converges(
+    graph, build, neo4j_settings, cli_env, tmp_path
+):
     clean_first = sync_build(graph, build)
     assert clean_first.changes > 0
     old = snapshot(graph)
@@ -162,11 +165,16 @@ def test_views_answer_on_a_synced_graph(graph, build, tmp_path):
     sync_build(graph, build)
     rows = lambda name, **p: run_view(graph, name, p)  # noqa: E731
     assert [(r["id"], r["distance"]) for r in rows("ancestors", code="LOINC:8480-6")] == [
-        ("LOINC:LP2", 1), ("LOINC:LP1", 2)]  # fmt: skip
+        ("LOINC:LP2", 1),
+        ("LOINC:LP1", 2),
+    ]
     assert rows("ancestors", code="LOINC:8480-6", which="learned") == []
     assert len(rows("descendants", code="LOINC:LP1")) == 3
     assert [r["id"] for r in rows("path_to_root", code="LOINC:8480-6")] == [
-        "LOINC:8480-6", "LOINC:LP2", "LOINC:LP1"]  # fmt: skip
+        "LOINC:8480-6",
+        "LOINC:LP2",
+        "LOINC:LP1",
+    ]
     assert [r["id"] for r in rows("siblings", code="LOINC:8480-6")] == ["LOINC:8462-4"]
     lca = rows("lowest_common_ancestor", a="LOINC:8480-6", b="LOINC:8462-4")
     assert [(r["id"], r["steps_from_a"], r["steps_from_b"]) for r in lca] == [("LOINC:LP2", 1, 1)]
@@ -177,7 +185,8 @@ def test_views_answer_on_a_synced_graph(graph, build, tmp_path):
     assert [r["score"] for r in similar] == sorted((r["score"] for r in similar), reverse=True)
     queue = rows("review_queue", threshold=1.0, limit=20)
     assert len(queue) == 20 and [r["confidence"] for r in queue] == sorted(
-        r["confidence"] for r in queue)  # fmt: skip
+        r["confidence"] for r in queue
+    )
     assert rows("unparented_local_codes") == []  # the example's sites use standard codes only
     for view in list_views().values():  # each example sets every parameter (cypher-shell)
         named = {p.split("=>")[0].replace(":param", "").strip() for p in view.example.split(";")}
@@ -188,8 +197,10 @@ def test_views_answer_on_a_synced_graph(graph, build, tmp_path):
 
 
 def _parallel_edges(driver) -> int:
-    return count(driver, "MATCH (a)-[r]->(b) WITH a, b, type(r) AS t, count(r) AS n "
-                         "WHERE n > 1 RETURN count(*)")  # fmt: skip
+    return count(
+        driver,
+        "MATCH (a)-[r]->(b) WITH a, b, type(r) AS t, count(r) AS n WHERE n > 1 RETURN count(*)",
+    )
 
 
 def test_a_stale_plan_is_refused_and_a_rerun_converges(graph, build, tmp_path):
@@ -228,10 +239,12 @@ def test_the_lock_is_taken_before_the_graph_is_read(graph, build, monkeypatch):
 
     order = []
     real_acquire, real_plan = sync_mod.acquire, sync_mod.plan_sync
-    monkeypatch.setattr(sync_mod, "acquire", lambda *a, **k: order.append("lock")
-                        or real_acquire(*a, **k))  # fmt: skip
-    monkeypatch.setattr(sync_mod, "plan_sync", lambda *a, **k: order.append("read")
-                        or real_plan(*a, **k))  # fmt: skip
+    monkeypatch.setattr(
+        sync_mod, "acquire", lambda *a, **k: order.append("lock") or real_acquire(*a, **k)
+    )
+    monkeypatch.setattr(
+        sync_mod, "plan_sync", lambda *a, **k: order.append("read") or real_plan(*a, **k)
+    )
     sync_build(graph, build)
     assert order == ["lock", "read"]
 
@@ -250,8 +263,9 @@ def test_break_lock_refuses_a_live_holder_and_names_a_gone_one(graph, build, cli
     graph.execute_query(
         "CREATE (:SyncLock {id: 'sync', token: 't', pid: $pid, started: '1', host: $host, "
         "since: '2026-11-28T00:00:00+00:00', what: 'sync of build X'})",
-        pid=gone.pid, host=__import__("socket").gethostname(),
-    )  # fmt: skip
+        pid=gone.pid,
+        host=__import__("socket").gethostname(),
+    )
     res = CliRunner().invoke(cli, ["sync", "--break-lock"])
     assert res.exit_code == 0 and f"pid {gone.pid}" in res.output and "ago" in res.output
     graph.execute_query(
@@ -270,16 +284,18 @@ def _injected(build: Path, dest: Path, label: str) -> Path:
     shutil.copytree(build, dest)
     codes = pd.read_parquet(dest / "codes.parquet")
     a, b = codes["id"].iloc[0], codes["id"].iloc[1]
-    pd.DataFrame({"child": [a], "parent": [b], "score": [0.9], "rank": [1],
-                  "parent_label": [label]}).to_parquet(dest / "hierarchy.parquet")  # fmt: skip
+    pd.DataFrame(
+        {"child": [a], "parent": [b], "score": [0.9], "rank": [1], "parent_label": [label]}
+    ).to_parquet(dest / "hierarchy.parquet")
     pd.DataFrame(columns=["id", "name", "domain", "size", "members", "norm"]).to_parquet(
         dest / "latent.parquet"
     )
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.table({"id": [a], "role": ["code"], "point": [[0.1, 0.2]]}),
-                   dest / "poincare.parquet")  # fmt: skip
+    pq.write_table(
+        pa.table({"id": [a], "role": ["code"], "point": [[0.1, 0.2]]}), dest / "poincare.parquet"
+    )
     manifest = json.loads((dest / "manifest.json").read_text())
     write_manifest(dest, {**manifest, "id": dest.name})
     return dest
@@ -293,24 +309,31 @@ def test_labels_never_come_from_data(graph, build, cli_env, tmp_path, optimize):
     evil = "Code {id: row.e}) DETACH DELETE b WITH b MATCH (p:Phenotype) DETACH DELETE p //"
     folder = _injected(build, tmp_path / "evil", evil)
     env = {**__import__("os").environ, "PYTHONOPTIMIZE": optimize}
-    proc = subprocess.run([sys.executable, "-m", "mash_kg", "sync", str(folder)], env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "mash_kg", "sync", str(folder)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1 and "parent_label" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert snapshot(graph) == before
     # the query builders themselves refuse anything but their fixed names, also under -O
-    code = ("from mash_kg.graph.sync import _mash_match\n"
-            "try:\n    _mash_match(('Code', 'Latent) DETACH DELETE (x'))\n"
-            "except ValueError:\n    print('refused')\n"
-            "from mash_kg.graph.writer import _edge_query\n"
-            "try:\n    _edge_query('IS_A]->() DETACH DELETE (x')\n"
-            "except ValueError:\n    print('refused')\n")  # fmt: skip
+    code = (
+        "from mash_kg.graph.sync import _mash_match\n"
+        "try:\n    _mash_match(('Code', 'Latent) DETACH DELETE (x'))\n"
+        "except ValueError:\n    print('refused')\n"
+        "from mash_kg.graph.writer import _edge_query\n"
+        "try:\n    _edge_query('IS_A]->() DETACH DELETE (x')\n"
+        "except ValueError:\n    print('refused')\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert proc.stdout.split() == ["refused", "refused"], proc.stderr
 
 
-def test_an_empty_or_shrunken_build_never_wipes_the_learned_content(graph, build, cli_env,
-                                                                    tmp_path):  # fmt: skip
+def test_an_empty_or_shrunken_build_never_wipes_the_learned_content(
+    graph, build, cli_env, tmp_path
+):
     sync_build(graph, build)
     before = snapshot(graph)
     empty = tmp_path / "empty"
@@ -340,8 +363,7 @@ DAMAGE = {**fault_cases.DAMAGE, "not_a_folder": lambda d: shutil.rmtree(d)}
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
-def test_a_damaged_build_is_one_line_and_changes_nothing(graph, build, cli_env, tmp_path,
-                                                         damage):  # fmt: skip
+def test_a_damaged_build_is_one_line_and_changes_nothing(graph, build, cli_env, tmp_path, damage):
     folder = _stage3_like(build, tmp_path / "damaged")  # every table a build can have
     sync_build(graph, folder)
     before = snapshot(graph)
@@ -358,8 +380,13 @@ def _stage3_like(build: Path, dest: Path) -> Path:
     """`build` (Stage I) with small Stage III tables, as a complete build of that layout."""
     folder = _injected(build, dest, "Code")
     codes = pd.read_parquet(folder / "codes.parquet")
-    holdout = {"id": [codes["id"].iloc[0]], "parent": [codes["id"].iloc[1]], "rank": [1],
-               "text_rank": [2], "candidates": [10]}  # fmt: skip
+    holdout = {
+        "id": [codes["id"].iloc[0]],
+        "parent": [codes["id"].iloc[1]],
+        "rank": [1],
+        "text_rank": [2],
+        "candidates": [10],
+    }
     pd.DataFrame(holdout).to_parquet(folder / "holdout.parquet")
     manifest = json.loads((folder / "manifest.json").read_text())
     write_manifest(folder, {**manifest, "stages": ["I", "II", "III"]})
@@ -383,8 +410,12 @@ def test_every_bad_input_of_the_fault_matrix_is_one_line_and_changes_nothing(
     for name, args in CASES:
         res = CliRunner().invoke(cli, [a.format(**files) for a in args])
         lines = res.stderr.strip().splitlines()
-        ok = (res.exit_code not in (0, None) and len(lines) == 1 and lines[0].startswith("error:")
-              and "internal error" not in lines[0])  # fmt: skip
+        ok = (
+            res.exit_code not in (0, None)
+            and len(lines) == 1
+            and lines[0].startswith("error:")
+            and "internal error" not in lines[0]
+        )
         if not ok:
             failed.append(f"{name}: exit {res.exit_code}: {res.stderr.strip()[:300]}")
         graph.execute_query("MATCH (l:SyncLock) DELETE l")
@@ -404,8 +435,9 @@ def test_any_sequence_of_syncs_converges_to_a_clean_sync_of_the_last(graph, buil
 
     def derived(v: tuple) -> Path:
         if v not in made:
-            made[v] = _changed_build(build, tmp_path / f"v{len(made)}", n_changed=v[0],
-                                     n_dropped=v[1])  # fmt: skip
+            made[v] = _changed_build(
+                build, tmp_path / f"v{len(made)}", n_changed=v[0], n_dropped=v[1]
+            )
         return made[v]
 
     @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))

@@ -159,18 +159,25 @@ def test_a_foreign_or_empty_file_never_retires_a_vocabulary(graph, tmp_path, cli
     header_only = tmp_path / "header.csv"
     header_only.write_text("child,parent\n")
     for path in (foreign, header_only):
-        res = CliRunner().invoke(cli, ["load", "edges", "--file", str(path), "--vocab",
-                                       "LOCAL_LAB", "--domain", "lab"])  # fmt: skip
+        res = CliRunner().invoke(
+            cli, ["load", "edges", "--file", str(path), "--vocab", "LOCAL_LAB", "--domain", "lab"]
+        )
         assert res.exit_code == 1 and res.stderr.startswith("error:"), res.output
         assert len(res.stderr.strip().splitlines()) == 1, res.stderr
         assert snapshot(graph) == before
-    assert "--allow-retire" in CliRunner().invoke(cli, [
-        "load", "edges", "--file", str(foreign), "--vocab", "LOCAL_LAB"]).output  # fmt: skip
-    res = CliRunner().invoke(cli, ["load", "edges", "--file", str(foreign), "--vocab",
-                                   "LOCAL_LAB", "--allow-retire"])  # fmt: skip
+    assert (
+        "--allow-retire"
+        in CliRunner()
+        .invoke(cli, ["load", "edges", "--file", str(foreign), "--vocab", "LOCAL_LAB"])
+        .output
+    )
+    res = CliRunner().invoke(
+        cli, ["load", "edges", "--file", str(foreign), "--vocab", "LOCAL_LAB", "--allow-retire"]
+    )
     assert res.exit_code == 0, res.output
-    assert count(graph, "MATCH (n:Code {vocab: 'LOCAL_LAB', status: 'retired'}) "
-                        "RETURN count(n)") == 5  # fmt: skip
+    assert (
+        count(graph, "MATCH (n:Code {vocab: 'LOCAL_LAB', status: 'retired'}) RETURN count(n)") == 5
+    )
 
 
 def test_a_source_cannot_take_over_another_sources_vocabulary(graph, tmp_path, cli_env):
@@ -185,8 +192,19 @@ def test_a_source_cannot_take_over_another_sources_vocabulary(graph, tmp_path, c
     res = CliRunner().invoke(cli, ["load", "obo", "--file", str(obo), "--vocab", "LOCAL_LAB"])
     assert res.exit_code == 1 and "--allow-takeover" in res.output, res.output
     assert snapshot(graph) == before
-    res = CliRunner().invoke(cli, ["load", "obo", "--file", str(obo), "--vocab", "LOCAL_LAB",
-                                   "--allow-takeover", "--allow-retire"])  # fmt: skip
+    res = CliRunner().invoke(
+        cli,
+        [
+            "load",
+            "obo",
+            "--file",
+            str(obo),
+            "--vocab",
+            "LOCAL_LAB",
+            "--allow-takeover",
+            "--allow-retire",
+        ],
+    )
     assert res.exit_code == 0, res.output
 
 

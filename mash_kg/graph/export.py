@@ -24,11 +24,19 @@ from neo4j import Driver, RoutingControl
 from mash_kg.errors import InputError
 
 FIRST_ID = 2_000_000_001
-DOMAIN = {"diagnosis": "Condition", "medication": "Drug", "lab": "Measurement",
-          "procedure": "Procedure", "other": "Observation"}  # fmt: skip
-RELATIONSHIPS = {"IS_A": ("Is a", "Subsumes"), "MASH_IS_A": ("MASH is a", "MASH subsumes"),
-                 "MAPS_TO": ("Maps to", "Mapped from"),
-                 "ALIGNED_WITH": ("MASH aligned with", None)}  # fmt: skip
+DOMAIN = {
+    "diagnosis": "Condition",
+    "medication": "Drug",
+    "lab": "Measurement",
+    "procedure": "Procedure",
+    "other": "Observation",
+}
+RELATIONSHIPS = {
+    "IS_A": ("Is a", "Subsumes"),
+    "MASH_IS_A": ("MASH is a", "MASH subsumes"),
+    "MAPS_TO": ("Maps to", "Mapped from"),
+    "ALIGNED_WITH": ("MASH aligned with", None),
+}
 
 
 def _read(driver: Driver, query: str, database: str) -> pd.DataFrame:
@@ -69,8 +77,9 @@ def check_folder(out: Path) -> Path:
         raise InputError(out, "exists and is not a folder", hint="choose a new folder name")
     real = Path(os.path.realpath(out))
     if any(real == Path(s) or Path(s) in real.parents for s in ("/proc", "/sys", "/dev")):
-        raise InputError(out, "is on a system filesystem (/proc, /sys or /dev)",
-                         hint="choose a folder on a disk")  # fmt: skip
+        raise InputError(
+            out, "is on a system filesystem (/proc, /sys or /dev)", hint="choose a folder on a disk"
+        )
     base = out
     while not base.exists():
         base = base.parent
@@ -87,39 +96,65 @@ def export_graph(driver: Driver, out: Path, database: str = "neo4j") -> dict[str
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(out, f"cannot create the folder ({exc.strerror})",
-                         hint="choose a folder you can write") from None  # fmt: skip
-    codes = _read(driver, "MATCH (n:Code) RETURN n.id AS id, n.name AS name, n.vocab AS vocab, "
-                  "n.code AS code, n.domain AS domain, n.kind AS kind, n.status AS status, "
-                  "n.site AS site ORDER BY id", database)  # fmt: skip
-    latent = _read(driver, "MATCH (n:Latent) RETURN n.id AS id, n.name AS name, n.build AS build "
-                   "ORDER BY id", database)  # fmt: skip
+        raise InputError(
+            out, f"cannot create the folder ({exc.strerror})", hint="choose a folder you can write"
+        ) from None
+    codes = _read(
+        driver,
+        "MATCH (n:Code) RETURN n.id AS id, n.name AS name, n.vocab AS vocab, "
+        "n.code AS code, n.domain AS domain, n.kind AS kind, n.status AS status, "
+        "n.site AS site ORDER BY id",
+        database,
+    )
+    latent = _read(
+        driver,
+        "MATCH (n:Latent) RETURN n.id AS id, n.name AS name, n.build AS build ORDER BY id",
+        database,
+    )
     edges = _read(
-        driver, "MATCH (a)-[r:IS_A|MASH_IS_A|MAPS_TO|ALIGNED_WITH]->(b) RETURN a.id AS start, "
+        driver,
+        "MATCH (a)-[r:IS_A|MASH_IS_A|MAPS_TO|ALIGNED_WITH]->(b) RETURN a.id AS start, "
         "b.id AS end, type(r) AS type, coalesce(r.vocab, r.source, r.method) AS vocab_or_source, "
-        "r.score AS score, r.build AS build ORDER BY start, end, type", database,
-    )  # fmt: skip
+        "r.score AS score, r.build AS build ORDER BY start, end, type",
+        database,
+    )
     ids = sorted(set(codes["id"]) | set(latent["id"]))
     cid = {i: FIRST_ID + k for k, i in enumerate(ids)}
-    concept = pd.DataFrame({
-        "concept_id": [cid[i] for i in codes["id"]],
-        "concept_name": codes["name"].fillna(codes["id"]).str.slice(0, 255),
-        "domain_id": codes["domain"].map(DOMAIN).fillna("Observation"),
-        "vocabulary_id": codes["vocab"].fillna(""),
-        "concept_class_id": codes["kind"].fillna("Code"),
-        "standard_concept": "",
-        "concept_code": codes["code"].fillna(codes["id"]),
-        "valid_start_date": "19700101",
-        "valid_end_date": "20991231",
-        "invalid_reason": (codes["status"] == "retired").map({True: "D", False: ""}),
-    })  # fmt: skip
+    concept = pd.DataFrame(
+        {
+            "concept_id": [cid[i] for i in codes["id"]],
+            "concept_name": codes["name"].fillna(codes["id"]).str.slice(0, 255),
+            "domain_id": codes["domain"].map(DOMAIN).fillna("Observation"),
+            "vocabulary_id": codes["vocab"].fillna(""),
+            "concept_class_id": codes["kind"].fillna("Code"),
+            "standard_concept": "",
+            "concept_code": codes["code"].fillna(codes["id"]),
+            "valid_start_date": "19700101",
+            "valid_end_date": "20991231",
+            "invalid_reason": (codes["status"] == "retired").map({True: "D", False: ""}),
+        }
+    )
     if len(latent):
-        concept = pd.concat([concept, pd.DataFrame({
-            "concept_id": [cid[i] for i in latent["id"]], "concept_name": latent["name"],
-            "domain_id": "Observation", "vocabulary_id": "MASH", "concept_class_id": "Latent",
-            "standard_concept": "", "concept_code": latent["id"], "valid_start_date": "19700101",
-            "valid_end_date": "20991231", "invalid_reason": "",
-        })], ignore_index=True)  # fmt: skip
+        concept = pd.concat(
+            [
+                concept,
+                pd.DataFrame(
+                    {
+                        "concept_id": [cid[i] for i in latent["id"]],
+                        "concept_name": latent["name"],
+                        "domain_id": "Observation",
+                        "vocabulary_id": "MASH",
+                        "concept_class_id": "Latent",
+                        "standard_concept": "",
+                        "concept_code": latent["id"],
+                        "valid_start_date": "19700101",
+                        "valid_end_date": "20991231",
+                        "invalid_reason": "",
+                    }
+                ),
+            ],
+            ignore_index=True,
+        )
     rel_rows = []
     for s, e, t in zip(edges["start"], edges["end"], edges["type"], strict=True):
         forward, backward = RELATIONSHIPS[t]
@@ -129,8 +164,9 @@ def export_graph(driver: Driver, out: Path, database: str = "neo4j") -> dict[str
     relationship = pd.DataFrame(
         rel_rows, columns=["concept_id_1", "concept_id_2", "relationship_id"]
     )
-    relationship = relationship.assign(valid_start_date="19700101", valid_end_date="20991231",
-                                       invalid_reason="")  # fmt: skip
+    relationship = relationship.assign(
+        valid_start_date="19700101", valid_end_date="20991231", invalid_reason=""
+    )
     hierarchy = edges[edges["type"].isin(["IS_A", "MASH_IS_A"])]
     anc = ancestors(hierarchy)
     ancestor = pd.DataFrame(

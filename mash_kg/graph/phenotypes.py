@@ -16,32 +16,50 @@ def write_phenotypes(driver: Driver, tables: PhenotypeTables, database: str = "n
     items = tables.items
     found, _, _ = driver.execute_query(
         "UNWIND $ids AS id MATCH (c:Code {id: id}) RETURN collect(c.id) AS ids",
-        ids=sorted(set(items["code"])), database_=database,
-    )  # fmt: skip
+        ids=sorted(set(items["code"])),
+        database_=database,
+    )
     known = set(found[0]["ids"])
     missing = items[~items["code"].isin(known)]
     if len(missing):
         first = missing.iloc[0]
         source = tables.phenotypes.set_index("id").loc[first["phenotype"], "source"]
-        raise InputError(source, f"code {first['code']} is not in the graph",
-                         row=int(first["row"]), hint="load its vocabulary first "
-                         "(mash-kg load SOURCE) or fix the code")  # fmt: skip
+        raise InputError(
+            source,
+            f"code {first['code']} is not in the graph",
+            row=int(first["row"]),
+            hint="load its vocabulary first (mash-kg load SOURCE) or fix the code",
+        )
     rows = [
-        {"id": p.id, "name": p.name, "source": p.source,
-         "items": [{"code": r.code, "descendants": bool(r.descendants), "mapped": bool(r.mapped),
-                    "excluded": bool(r.excluded)}
-                   for r in items[items["phenotype"] == p.id].itertuples()]}
+        {
+            "id": p.id,
+            "name": p.name,
+            "source": p.source,
+            "items": [
+                {
+                    "code": r.code,
+                    "descendants": bool(r.descendants),
+                    "mapped": bool(r.mapped),
+                    "excluded": bool(r.excluded),
+                }
+                for r in items[items["phenotype"] == p.id].itertuples()
+            ],
+        }
         for p in tables.phenotypes.itertuples()
-    ]  # fmt: skip
+    ]
     with driver.session(database=database) as session:
-        session.execute_write(lambda tx: tx.run(
-            "UNWIND $rows AS row MERGE (p:Phenotype {id: row.id}) "
-            "SET p.name = row.name, p.source = row.source "
-            "WITH p, row OPTIONAL MATCH (p)-[old:INCLUDES]->() DELETE old "
-            "WITH DISTINCT p, row UNWIND row.items AS item MATCH (c:Code {id: item.code}) "
-            "MERGE (p)-[r:INCLUDES]->(c) "
-            "SET r.descendants = item.descendants, r.mapped = item.mapped, "
-            "r.excluded = item.excluded", rows=rows).consume())  # fmt: skip
+        session.execute_write(
+            lambda tx: tx.run(
+                "UNWIND $rows AS row MERGE (p:Phenotype {id: row.id}) "
+                "SET p.name = row.name, p.source = row.source "
+                "WITH p, row OPTIONAL MATCH (p)-[old:INCLUDES]->() DELETE old "
+                "WITH DISTINCT p, row UNWIND row.items AS item MATCH (c:Code {id: item.code}) "
+                "MERGE (p)-[r:INCLUDES]->(c) "
+                "SET r.descendants = item.descendants, r.mapped = item.mapped, "
+                "r.excluded = item.excluded",
+                rows=rows,
+            ).consume()
+        )
     return {"phenotypes": len(rows), "items": len(items)}
 
 
@@ -56,19 +74,22 @@ RETURN sum(CASE WHEN inc.excluded THEN 0 ELSE 1 END) AS included,
 """
 
 
-def why_empty(driver: Driver, phenotype: str, site: str, max_rank: int,
-              database: str = "neo4j") -> str:  # fmt: skip
+def why_empty(
+    driver: Driver, phenotype: str, site: str, max_rank: int, database: str = "neo4j"
+) -> str:
     """One line saying why `phenotype` expands to no code at `site` and what to try."""
-    rec = driver.execute_query(EMPTY_EXPANSION, phenotype=phenotype,
-                               database_=database).records[0]  # fmt: skip
+    rec = driver.execute_query(EMPTY_EXPANSION, phenotype=phenotype, database_=database).records[0]
     site_codes = driver.execute_query(
         "MATCH (c:Code) WHERE $site IN coalesce(c.sites, []) RETURN count(c) AS n",
-        site=site, database_=database,
-    ).records[0]["n"]  # fmt: skip
+        site=site,
+        database_=database,
+    ).records[0]["n"]
     if not rec["included"]:
-        return (f"phenotype {phenotype!r} expands to nothing: every one of its "
-                f"{rec['excluded']} concepts is excluded (fix the definition and import it "
-                "again)")  # fmt: skip
+        return (
+            f"phenotype {phenotype!r} expands to nothing: every one of its "
+            f"{rec['excluded']} concepts is excluded (fix the definition and import it "
+            "again)"
+        )
     concepts = ", ".join(rec["examples"]) + (", ..." if rec["included"] > 3 else "")
     return (
         f"phenotype {phenotype!r} has no code at site {site}: its {rec['included']} included "

@@ -76,10 +76,14 @@ def read_subtree(
     nodes = pd.DataFrame([{"id": r["id"], "name": r["name"]} for r in rows], columns=["id", "name"])
     ids = set(nodes["id"])
     edges = pd.DataFrame(
-        [{"child": r["id"], "parent": p["parent"], "type": p["type"]} for r in rows
-         for p in r["parents"] if p["parent"] in ids],
+        [
+            {"child": r["id"], "parent": p["parent"], "type": p["type"]}
+            for r in rows
+            for p in r["parents"]
+            if p["parent"] in ids
+        ],
         columns=["child", "parent", "type"],
-    )  # fmt: skip
+    )
     return nodes, edges
 
 

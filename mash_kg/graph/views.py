@@ -39,8 +39,9 @@ class View:
                 close = difflib.get_close_matches(key, list(self.parameters), n=1)
                 known = ", ".join(self.parameters) or "none"
                 hint = f"did you mean {close[0]}? " if close else ""
-                raise MashError(f"view {self.name} has no parameter {key!r} ({hint}its "
-                                f"parameters: {known})")  # fmt: skip
+                raise MashError(
+                    f"view {self.name} has no parameter {key!r} ({hint}its parameters: {known})"
+                )
             out[key] = self._value(key, value)
         missing = [p for p in self.parameters if p not in out]
         if missing:
@@ -59,8 +60,9 @@ class View:
             if allowed:
                 match = [a for a in allowed if a.lower() == value.strip().lower()]
                 if not match:
-                    raise MashError(f"view {self.name}: {key}={value!r} is not one of "
-                                    f"{', '.join(allowed)}")  # fmt: skip
+                    raise MashError(
+                        f"view {self.name}: {key}={value!r} is not one of {', '.join(allowed)}"
+                    )
                 return match[0]
             return value
         try:
@@ -111,9 +113,16 @@ def _parse(name: str, text: str) -> View:
         if allowed:
             choices[pname] = re.findall(r"'([\w-]+)'", allowed.group(1)) + [allowed.group(2)]
     return View(
-        name, header["purpose"], params, header["example"],
-        "\n".join(body).strip().rstrip(";"), defaults, types, ranges, choices,
-    )  # fmt: skip
+        name,
+        header["purpose"],
+        params,
+        header["example"],
+        "\n".join(body).strip().rstrip(";"),
+        defaults,
+        types,
+        ranges,
+        choices,
+    )
 
 
 @functools.cache

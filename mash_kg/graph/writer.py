@@ -174,11 +174,31 @@ def write_tables(
     t0 = time.perf_counter()
     validate(tables)
     if dry_run:
-        return _write(driver, tables, None, database, batch_size, True, progress,
-                      allow_retire, allow_takeover, t0)  # fmt: skip
+        return _write(
+            driver,
+            tables,
+            None,
+            database,
+            batch_size,
+            True,
+            progress,
+            allow_retire,
+            allow_takeover,
+            t0,
+        )
     with acquire(driver, f"load {tables.source}", database, notify) as lock:
-        return _write(driver, tables, lock, database, batch_size, False, progress,
-                      allow_retire, allow_takeover, t0)  # fmt: skip
+        return _write(
+            driver,
+            tables,
+            lock,
+            database,
+            batch_size,
+            False,
+            progress,
+            allow_retire,
+            allow_takeover,
+            t0,
+        )
 
 
 def _check_owner(driver: Driver, tables: OntologyTables, db: str) -> None:
@@ -199,9 +219,17 @@ def _check_owner(driver: Driver, tables: OntologyTables, db: str) -> None:
 
 
 def _write(
-    driver: Driver, tables: OntologyTables, lock, database: str, batch_size: int,
-    dry_run: bool, progress, allow_retire: bool, allow_takeover: bool, t0: float,
-) -> LoadReport:  # fmt: skip
+    driver: Driver,
+    tables: OntologyTables,
+    lock,
+    database: str,
+    batch_size: int,
+    dry_run: bool,
+    progress,
+    allow_retire: bool,
+    allow_takeover: bool,
+    t0: float,
+) -> LoadReport:
     if not allow_takeover:
         _check_owner(driver, tables, database)
     report = LoadReport(source=tables.source, vocabularies=tables.vocabs, dry_run=dry_run)

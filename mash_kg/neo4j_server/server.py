@@ -128,8 +128,16 @@ def maven_fetch(pom: Path, dist: Path, what: str, echo=print) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     log = tmp / "maven.log"
-    cmd = [mvn, "-B", "-q", "-f", str(pom), "package", f"-DlibDir={tmp / 'lib'}",
-           f"-DpluginDir={tmp / 'plugins'}"]  # fmt: skip
+    cmd = [
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(pom),
+        "package",
+        f"-DlibDir={tmp / 'lib'}",
+        f"-DpluginDir={tmp / 'plugins'}",
+    ]
     env = dict(os.environ)
     java_home = Path(check_java()).resolve().parent.parent
     env.setdefault("JAVA_HOME", str(java_home))
@@ -158,8 +166,12 @@ def ensure_cypher_shell(settings: Neo4jSettings, echo=print) -> list[str]:
     once into the cache) with the installed JDK."""
     pom = Path(__file__).with_name("cypher-shell.pom.xml")
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:12]
-    dist = maven_fetch(pom, settings.cache / f"cypher-shell-{SHELL_VERSION}-{digest}",
-                       f"cypher-shell {SHELL_VERSION}", echo)  # fmt: skip
+    dist = maven_fetch(
+        pom,
+        settings.cache / f"cypher-shell-{SHELL_VERSION}-{digest}",
+        f"cypher-shell {SHELL_VERSION}",
+        echo,
+    )
     return [check_java(), "-cp", str(dist / "lib" / "*"), "org.neo4j.shell.Main"]
 
 
