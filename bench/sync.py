@@ -31,13 +31,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import scratch_neo4j, write_results  # noqa: E402
 
-from mash_kg.artefact import write_manifest  # noqa: E402
+from mash_kg.artefact import TABLES, BuildWriter, derive  # noqa: E402
 from mash_kg.build import _vectors_column as _vectors  # noqa: E402
 from mash_kg.config import Neo4jSettings  # noqa: E402
 from mash_kg.graph import connect  # noqa: E402
@@ -115,24 +114,7 @@ def make_build(folder: Path) -> dict:
         site="WHO", other_site="CM", transport=np.nan, method="text_nn"
     )
     hierarchy = pd.DataFrame(parents, columns=["child", "parent", "score", "rank", "parent_label"])
-    folder.mkdir(parents=True)
-    codes.to_parquet(folder / "codes.parquet", index=False)
-    counterparts.to_parquet(folder / "counterparts.parquet", index=False)
-    pq.write_table(
-        pa.table({"id": codes["id"], "site": codes["site"], "aligned": _vectors(pca)}),
-        folder / "embeddings.parquet",
-    )
-    hierarchy.to_parquet(folder / "hierarchy.parquet", index=False)
-    pd.DataFrame(columns=["id", "name", "domain", "size", "members", "norm"]).to_parquet(
-        folder / "latent.parquet", index=False
-    )
     pts = pca[:, :32] / np.linalg.norm(pca[:, :32], axis=1, keepdims=True) * 0.8
-    pq.write_table(
-        pa.table(
-            {"id": codes["id"], "role": pa.array(["code"] * len(codes)), "point": _vectors(pts)}
-        ),
-        folder / "poincare.parquet",
-    )
     manifest = {
         "id": folder.name,
         "created_at": "bench",
@@ -140,9 +122,42 @@ def make_build(folder: Path) -> dict:
         "version": "bench",
         "reference_site": "CM",
         "sites": {},
+        "stages": ["I", "II", "III"],
     }
     t = time.perf_counter()
-    write_manifest(folder, manifest)  # sealed as `mash-kg build` seals: digests + table index
+    with BuildWriter(folder.parent) as out:  # sealed as `mash-kg build` seals: digests + index
+        out.write("codes", codes)
+        out.write("cooccurrence", _empty("cooccurrence"))
+        out.write("counterparts", counterparts)
+        vec = _vectors(pca)
+        out.write(
+            "embeddings",
+            pa.table(
+                {
+                    "id": codes["id"],
+                    "site": codes["site"],
+                    **dict.fromkeys(["text", "cooc", "context", "vector", "aligned"], vec),
+                    "in_graph": pa.array(np.ones(len(codes), dtype=bool)),
+                }
+            ),
+        )
+        out.write("hierarchy", hierarchy)
+        out.write("latent", _empty("latent"))
+        out.write("candidates", _empty("candidates"))
+        out.write("holdout", _empty("holdout"))
+        out.write(
+            "poincare",
+            pa.table(
+                {
+                    "id": codes["id"],
+                    "role": pa.array(["code"] * len(codes)),
+                    "point": _vectors(pts),
+                    "norm": pa.array(np.linalg.norm(pts, axis=1)),
+                    "depth": pa.array(np.ones(len(codes), dtype=np.int64)),
+                }
+            ),
+        )
+        out.seal(manifest)
     return {
         "codes": len(codes),
         "aligned_with": len(counterparts),
@@ -153,20 +168,23 @@ def make_build(folder: Path) -> dict:
 
 def changed_copy(src: Path, dest: Path, share: float, seed: int = 0) -> int:
     """`src` with the scores of `share` of its MASH_IS_A and ALIGNED_WITH edges changed."""
-    import shutil
-
-    shutil.copytree(src, dest)
     rng = np.random.default_rng(seed)
-    n = 0
-    for name, col in (("hierarchy", "score"), ("counterparts", "score")):
-        df = pd.read_parquet(dest / f"{name}.parquet")
-        pick = rng.choice(len(df), max(1, int(share * len(df))), replace=False)
-        df.loc[pick, col] = df.loc[pick, col] * 0.9
-        df.to_parquet(dest / f"{name}.parquet", index=False)
-        n += len(pick)
-    manifest = json.loads((dest / "manifest.json").read_text())
-    write_manifest(dest, {**manifest, "id": dest.name})  # sealed like a build
-    return n
+    changed = []
+
+    def edit(folder: Path) -> None:
+        for name in ("hierarchy", "counterparts"):
+            df = pd.read_parquet(folder / f"{name}.parquet")
+            pick = rng.choice(len(df), max(1, int(share * len(df))), replace=False)
+            df.loc[pick, "score"] = df.loc[pick, "score"] * 0.9
+            df.to_parquet(folder / f"{name}.parquet", index=False)
+            changed.append(len(pick))
+
+    derive(src, dest, dest.name, edit)  # sealed like a build
+    return sum(changed)
+
+
+def _empty(name: str) -> pd.DataFrame:
+    return pd.DataFrame(columns=list(TABLES[name].columns))
 
 
 def main() -> None:

@@ -1,16 +1,23 @@
-"""The build folder as an artefact: its manifest's contract, the per-table index written when a
-build is sealed, and checked reading for everything that opens a build (sync, eval, plot).
+"""The build folder: the one module that knows its layout. `mash-kg build` writes it through
+`BuildWriter`; sync, eval, plot, export, the CLI and the benchmarks open it with `Build.open`.
 
-``manifest.json`` is a JSON object with at least ``id`` (a non-empty string); builds from
-this version on also carry ``schema_version`` and ``tables``: for every Parquet table its row
-count and SHA-256, so that a truncated, replaced or half-copied table is refused with one line
-before anything reads it (or writes the graph from it).
+A build folder ``<builds>/<build id>/`` holds one Parquet file per table of `TABLES` (columns
+below; vectors are fixed-size float lists) and ``manifest.json``: the build id,
+``schema_version`` (`SCHEMA_VERSION`), settings, per-stage figures, and ``tables``: each table's
+row count and SHA-256, so that a truncated, replaced or half-copied table is refused with one
+line before anything reads it (or writes the graph from it). A build is written into a
+temporary folder and renamed when sealed: a folder with a manifest is complete.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -19,8 +26,64 @@ import pyarrow.parquet as pq
 
 from mash_kg.errors import InputError
 
-SCHEMA_VERSION = 2
+# 3: embeddings.in_graph (the build, not sync, decides which site's vector a shared code keeps)
+SCHEMA_VERSION = 3
 _HINT = "rebuild it with `mash-kg build` (or copy the whole folder again)"
+_NOT_A_BUILD = "pass a folder that `mash-kg build` printed"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table of a build: the columns every reader may rely on, and what it is for."""
+
+    columns: tuple[str, ...]
+    about: str
+    stage: str = "I"  # I: every build; III: builds with the hierarchy; "" optional
+
+    def file(self, name: str) -> str:
+        return f"{name}.parquet"
+
+
+TABLES: dict[str, TableSpec] = {
+    "codes": TableSpec(
+        ("id", "site", "vocab", "code", "name", "domain", "frequency"),
+        "every site's codes (a code several sites have: one row per site)",
+    ),
+    "cooccurrence": TableSpec(
+        ("site", "code_a", "code_b", "count"), "co-occurrence counts after the small-cell rule"
+    ),
+    "embeddings": TableSpec(
+        ("id", "site", "text", "cooc", "context", "vector", "aligned", "in_graph"),
+        "Stage I vectors per site row; aligned: in the reference site's space; in_graph: the "
+        "row whose aligned vector the graph holds (the reference site's when shared)",
+    ),
+    "counterparts": TableSpec(
+        ("site", "id", "other_site", "other_id", "rank", "score", "transport", "method"),
+        "each code's top counterparts at the reference site -> ALIGNED_WITH edges",
+    ),
+    "poincare": TableSpec(
+        ("id", "role", "point", "norm", "depth"),
+        "points on the ball (float64): codes, curated context, latent groups",
+        "III",
+    ),
+    "candidates": TableSpec(
+        ("id", "candidate", "rank", "score", "distance"), "ranked parent candidates", "III"
+    ),
+    "hierarchy": TableSpec(
+        ("child", "parent", "score", "rank", "parent_label"), "-> MASH_IS_A edges", "III"
+    ),
+    "latent": TableSpec(
+        ("id", "name", "domain", "size", "members", "norm"), "-> :Latent groups", "III"
+    ),
+    "holdout": TableSpec(
+        ("id", "parent", "rank", "text_rank", "candidates"), "-> `mash-kg eval`", "III"
+    ),
+    "encoder_training": TableSpec(("step", "loss"), "the hierarchy encoder's training", ""),
+    "content": TableSpec(
+        ("id", "sites", "sync_hash", "edges_hash"),
+        "per code what the graph should hold (content.py), for sync",
+    ),
+}
 
 
 def file_digest(path: Path) -> str:
@@ -40,104 +103,231 @@ def table_index(folder: Path) -> dict[str, dict]:
     return out
 
 
-def read_manifest(folder: Path) -> dict:
-    """The manifest of a build folder, checked: one clear line when it is missing, unreadable,
-    not an object, without an id, or from a newer layout."""
+def _load_manifest(folder: Path) -> dict:
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputError(
-            folder,
-            "not a build folder (no such directory)",
-            hint="pass a folder that `mash-kg build` printed",
-        )
+        raise InputError(folder, "not a build folder (no such directory)", hint=_NOT_A_BUILD)
     path = folder / "manifest.json"
     if not path.is_file():
-        raise InputError(
-            folder,
-            "not a build folder (no manifest.json)",
-            hint="pass a folder that `mash-kg build` printed",
-        )
+        raise InputError(folder, "not a build folder (no manifest.json)", hint=_NOT_A_BUILD)
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        first = str(exc).splitlines()[0]
         raise InputError(
-            path,
-            f"damaged manifest ({exc.__class__.__name__}: {str(exc).splitlines()[0]})",
-            hint=_HINT,
+            path, f"damaged manifest ({exc.__class__.__name__}: {first})", hint=_HINT
         ) from None
     if not isinstance(manifest, dict):
-        raise InputError(
-            path, f"damaged manifest (a JSON {type(manifest).__name__}, not an object)", hint=_HINT
-        )
+        kind = type(manifest).__name__
+        raise InputError(path, f"damaged manifest (a JSON {kind}, not an object)", hint=_HINT)
     if not isinstance(manifest.get("id"), str) or not manifest["id"].strip():
         raise InputError(path, "damaged manifest (no build id)", hint=_HINT)
-    version = manifest.get("schema_version", 1)
+    if "tables" in manifest and not isinstance(manifest["tables"], dict):
+        raise InputError(path, "damaged manifest (tables is not an object)", hint=_HINT)
+    return manifest
+
+
+def read_manifest(folder: Path) -> dict:
+    """The manifest of a build folder, checked: one clear line when it is missing, unreadable,
+    not an object, without an id, or of another layout version than this mash-kg's."""
+    manifest = _load_manifest(folder)
+    path = Path(folder) / "manifest.json"
+    version = manifest.get("schema_version", 1)  # builds before the field: layout 1
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise InputError(
             path,
             f"build layout version {version!r} is newer than this mash-kg reads ({SCHEMA_VERSION})",
             hint="upgrade mash-kg",
         )
-    if "tables" in manifest and not isinstance(manifest["tables"], dict):
-        raise InputError(path, "damaged manifest (tables is not an object)", hint=_HINT)
+    if version < SCHEMA_VERSION:
+        raise InputError(
+            path,
+            f"build layout version {version} is older than this mash-kg reads ({SCHEMA_VERSION})",
+            hint="build again with `mash-kg build` (the graph keeps its content until then)",
+        )
     return manifest
 
 
-def verify(folder: Path, manifest: dict, names: list[str]) -> None:
-    """Check that the tables `names` (and every table the manifest lists) are present and,
-    where the manifest indexes them, unchanged (SHA-256): a damaged build is refused whole."""
-    folder = Path(folder)
-    index = manifest.get("tables") or {}
-    if "III" in (manifest.get("stages") or []):  # a Stage III build is complete or refused
-        names = [*names, "hierarchy.parquet", "latent.parquet", "poincare.parquet"]
-    for name in dict.fromkeys([*names, *index]):  # every table the manifest lists, once
-        path = folder / name
-        if not path.is_file():
-            raise InputError(path, "missing from the build folder", hint=_HINT)
-        entry = index.get(name)
-        if entry is None:
-            continue
-        if not isinstance(entry, dict) or file_digest(path) != entry.get("sha256"):
-            raise InputError(
-                path,
-                "differs from the build's manifest (truncated, replaced or half-copied)",
-                hint=_HINT,
-            )
+class Build:
+    """A build folder opened for reading; its tables are checked against the manifest's
+    digests (when `verify`) and against `TABLES`' columns when read."""
+
+    def __init__(self, path: Path, manifest: dict) -> None:
+        self.path = Path(path)
+        self.manifest = manifest
+
+    @classmethod
+    def open(cls, folder: Path, verify: bool = True) -> Build:
+        """The build in `folder`; with `verify`, every table its stages need and every table
+        the manifest lists must be present and unchanged (a damaged build is refused whole)."""
+        build = cls(Path(folder), read_manifest(folder))
+        if verify:
+            build.verify()
+        return build
+
+    @property
+    def id(self) -> str:
+        return self.manifest["id"]
+
+    @property
+    def stages(self) -> list[str]:
+        return list(self.manifest.get("stages") or [])
+
+    @property
+    def has_hierarchy(self) -> bool:
+        return "III" in self.stages
+
+    def file(self, name: str) -> Path:
+        return self.path / TABLES[name].file(name)
+
+    def has(self, name: str) -> bool:
+        return self.file(name).is_file()
+
+    def verify(self) -> None:
+        """Every table of the build's stages and every table the manifest lists is present
+        and, where indexed, has the SHA-256 the manifest records."""
+        index = self.manifest.get("tables") or {}
+        stages = {"I", *self.stages}
+        needed = [spec.file(n) for n, spec in TABLES.items() if spec.stage in stages]
+        for file in dict.fromkeys([*needed, *index]):  # every table once
+            path = self.path / file
+            if not path.is_file():
+                raise InputError(path, "missing from the build folder", hint=_HINT)
+            entry = index.get(file)
+            if entry is None:
+                continue
+            if not isinstance(entry, dict) or file_digest(path) != entry.get("sha256"):
+                raise InputError(
+                    path,
+                    "differs from the build's manifest (truncated, replaced or half-copied)",
+                    hint=_HINT,
+                )
+
+    def table(self, name: str, columns: list[str] | None = None) -> pa.Table:
+        """Table `name` (columns `columns`, else all) as Arrow; a damaged file or a missing
+        column is one clear line."""
+        path = self.file(name)
+        try:
+            table = pq.read_table(path, columns=None if columns is None else list(columns))
+        except FileNotFoundError:
+            raise InputError(path, "missing from the build folder", hint=_HINT) from None
+        except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
+            missing = _missing(path, columns)
+            what = f"missing column(s) {missing}" if missing else None
+            what = what or f"not a readable Parquet table ({_first(exc)})"
+            raise InputError(path, what, hint=_HINT) from None
+        missing = [c for c in TABLES[name].columns if c not in table.column_names]
+        if columns is None and missing:
+            raise InputError(path, f"missing column(s) {', '.join(missing)}", hint=_HINT)
+        return table
+
+    def frame(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """Table `name` as a DataFrame (see `table`)."""
+        return self.table(name, columns).to_pandas()
+
+    def frame_or_empty(self, name: str) -> pd.DataFrame:
+        """Table `name`, or an empty frame with its columns when the build has none (a Stage I
+        build has no hierarchy)."""
+        if not self.has(name):
+            return pd.DataFrame(columns=list(TABLES[name].columns))
+        return self.frame(name)
+
+    def write_report(self, name: str, report: dict) -> Path:
+        """Write `<name>.json` beside the tables (a figure computed from the build, such as
+        `mash-kg eval`'s), atomically; not part of the sealed content."""
+        path = self.path / f"{name}.json"
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return path
 
 
-def read_table(folder: Path, name: str, columns: list[str] | None = None) -> pa.Table:
-    """A Parquet table of a build; a damaged or incomplete file is one clear line."""
-    path = Path(folder) / name
+def _missing(path: Path, columns: list[str] | None) -> str:
+    """The requested columns a readable table lacks ('' when unreadable or none missing)."""
     try:
-        table = pq.read_table(path, columns=columns)
-    except FileNotFoundError:
-        raise InputError(path, "missing from the build folder", hint=_HINT) from None
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        raise InputError(path, f"not a readable Parquet table ({first})", hint=_HINT) from None
-    return table
+        names = pq.read_schema(path).names
+    except (pa.ArrowException, OSError, ValueError):
+        return ""
+    return ", ".join(c for c in columns or [] if c not in names)
 
 
-def read_frame(folder: Path, name: str, required: list[str]) -> pd.DataFrame:
-    """A build table as a DataFrame with at least the columns `required`."""
-    table = read_table(folder, name)
-    missing = [c for c in required if c not in table.column_names]
-    if missing:
-        raise InputError(Path(folder) / name, f"missing column(s) {', '.join(missing)}", hint=_HINT)
-    return table.to_pandas()
+def _first(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+
+
+def latest_build(builds: Path) -> Path:
+    """The newest complete build folder under `builds` (one with a manifest)."""
+    builds = Path(builds)
+    found = sorted(p for p in builds.glob("*") if (p / "manifest.json").is_file())
+    if not found:
+        raise InputError(builds, "no build yet", hint="run `mash-kg build` first")
+    return found[-1]
+
+
+class BuildWriter:
+    """A build being written: tables go into a temporary folder under `builds`; `seal` adds
+    the content digests and the manifest and renames the folder to the build id. Used as a
+    context manager, a build that fails leaves nothing behind."""
+
+    def __init__(self, builds: Path) -> None:
+        self.builds = Path(builds)
+        self.builds.mkdir(parents=True, exist_ok=True)
+        self.path = self.builds / f".build-{os.getpid()}-{time.time_ns()}.tmp"
+        self.path.mkdir()
+
+    def __enter__(self) -> BuildWriter:
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is not None:
+            shutil.rmtree(self.path, ignore_errors=True)  # never leave half a build behind
+
+    def write(self, name: str, data: pd.DataFrame | pa.Table) -> None:
+        """Write table `name`, which must have the columns `TABLES` gives it."""
+        columns = data.column_names if isinstance(data, pa.Table) else list(data.columns)
+        missing = [c for c in TABLES[name].columns if c not in columns]
+        if missing:  # a programming error in a stage, not a user's input
+            raise ValueError(f"table {name} lacks column(s) {', '.join(missing)}")
+        path = self.path / TABLES[name].file(name)
+        if isinstance(data, pa.Table):
+            pq.write_table(data, path)
+        else:
+            data.to_parquet(path, index=False)
+
+    def seal(self, manifest: dict) -> Path:
+        """Seal the build (`write_manifest`) and rename it to `<builds>/<manifest id>`."""
+        write_manifest(self.path, manifest)
+        final = self.builds / manifest["id"]
+        self.path.rename(final)
+        return final
 
 
 def write_manifest(folder: Path, manifest: dict) -> None:
     """Seal a build folder: write its content digests (content.py), then `manifest` with a
     fresh table index; the manifest is written last and atomically (a temporary file renamed),
-    so a folder with a manifest is complete. Used by `mash-kg build` and by tools that derive a
-    build from another (benchmarks, tests)."""
-    from mash_kg.content import CONTENT, write_digests
+    so a folder with a manifest is complete."""
+    from mash_kg.content import write_digests
 
     folder = Path(folder)
-    (folder / CONTENT).unlink(missing_ok=True)
-    write_digests(folder, manifest)  # what the graph should hold per code, for sync
-    manifest = {**manifest, "schema_version": SCHEMA_VERSION, "tables": table_index(folder)}
+    (folder / TABLES["content"].file("content")).unlink(missing_ok=True)
+    manifest = {**manifest, "schema_version": SCHEMA_VERSION}
+    write_digests(Build(folder, manifest))  # what the graph should hold per code, for sync
+    manifest["tables"] = table_index(folder)
     tmp = folder / ".manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
     tmp.replace(folder / "manifest.json")
+
+
+def derive(
+    source: Path, dest: Path, build_id: str, edit: Callable[[Path], None] | None = None, **fields
+) -> Path:
+    """A build made from another (benchmarks, tests): `source` copied to `dest`, `edit(dest)`
+    changes its tables, and the copy is sealed under `build_id` with the manifest's `fields`
+    replaced."""
+    manifest = read_manifest(source)
+    shutil.copytree(source, dest)
+    (dest / "manifest.json").unlink()
+    if edit is not None:
+        edit(dest)
+    write_manifest(dest, {**manifest, **fields, "id": build_id})
+    return dest

@@ -1,43 +1,27 @@
-"""`mash-kg build`: Stage I from a project file into a build folder of Parquet tables.
+"""`mash-kg build`: Stages I-III from a project file into a build folder.
 
-A build folder ``<builds>/<build id>/`` holds (written to a temporary folder first and renamed
-when complete, so a half-written build never exists under its id):
+The folder's tables, their columns and the manifest are defined in one place,
+`mash_kg.artefact` (`TABLES`); this module runs the stages and hands their tables to an
+`artefact.BuildWriter`, which seals the folder (content digests, manifest) and renames it
+to the build id, so a half-written build never exists under its id.
 
-- ``codes.parquet``: id, site, vocab, code, name, domain, frequency
-- ``cooccurrence.parquet``: site, code_a, code_b, count (after the small-cell rule)
-- ``embeddings.parquet``: id, site, text, cooc, context, vector ([text; cooc], Stage I),
-  aligned (the alignment features mapped into the reference site's space); float32 lists
-- ``counterparts.parquet``: site, id, other_site, other_id, rank, score (CSLS), transport
-  (plan probability, NaN for methods without a plan), method -> ALIGNED_WITH edges
-- Stages II-III (unless ``[hierarchy] enabled = false``; see stage2.py and stage3.py):
-  ``poincare.parquet`` (id, role, point (float64), norm, depth: every code and curated
-  context code, and the latent groups), ``candidates.parquet`` (id, candidate, rank,
-  score, distance),
-  ``hierarchy.parquet`` (child, parent, score, rank, parent_label -> MASH_IS_A edges),
-  ``latent.parquet`` (id, name, domain, size, members, norm -> :Latent nodes),
-  ``holdout.parquet`` (id, parent, rank, text_rank, candidates -> `mash-kg eval`)
-  ``encoder/`` (the hierarchy encoder: an ordinary local model folder, usable as
-  ``text_model``) and ``encoder_training.parquet`` (step, pairs, loss, clustering,
-  centripetal, infonce, seconds), when the encoder was trained
-- ``manifest.json``: build id, schema_version, created_at, config_hash, version, settings,
-  per-stage figures, and ``tables`` (rows and SHA-256 of every table; see artefact.py)
-- ``content.parquet``: id, sites, sync_hash, edges_hash (what sync compares; content.py)
+Steps: read the sites (`read_sites`), Stage I (`run_stage1`: names, text, co-occurrence,
+alignment), Stages II-III (`run_hierarchy`, unless ``[hierarchy] enabled = false``), then
+write and seal (`write_build`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from mash_kg import __version__, artefact
 from mash_kg.config import Neo4jSettings
@@ -94,30 +78,25 @@ def site_crosswalks(sites: list[SiteData], settings: Neo4jSettings | None) -> pd
     )
 
 
-def _vectors_column(x: np.ndarray) -> pa.Array:
-    x = np.ascontiguousarray(x, dtype=np.float32)
+def _vectors_column(x: np.ndarray, dtype=np.float32) -> pa.Array:
+    x = np.ascontiguousarray(x, dtype=dtype)
     return pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), x.shape[1])
 
 
-def _write_tables(
-    tmp: Path,
-    sites: list[SiteData],
-    vectors: list[SiteVectors],
-    aligned: dict[str, np.ndarray],
-    counterparts: pd.DataFrame,
-    ids: list[str],
-) -> None:
-    """The Parquet tables of a build (see the module docstring for their columns)."""
-    codes = pd.concat([sv.codes for sv in vectors], ignore_index=True)
-    codes.to_parquet(tmp / "codes.parquet", index=False)
-    pairs = [
-        matrix_to_counts(sv.counts, list(sv.codes["id"])).assign(site=s.site)
-        for s, sv in zip(sites, vectors, strict=True)
-    ]
-    pd.concat(pairs, ignore_index=True)[["site", "code_a", "code_b", "count"]].to_parquet(
-        tmp / "cooccurrence.parquet", index=False
-    )
-    emb = pa.table(
+def in_graph(codes: pd.DataFrame, reference: str) -> np.ndarray:
+    """Per row of `codes`, whether its vector is the one the graph holds for the code: the
+    reference site's row when several sites have the code, else the first site's."""
+    order = np.argsort(codes["site"].to_numpy() != reference, kind="stable")
+    first = ~pd.Series(codes["id"].to_numpy()[order]).duplicated().to_numpy()
+    keep = np.zeros(len(codes), dtype=bool)
+    keep[order[first]] = True
+    return keep
+
+
+def embeddings_table(stage1: Stage1, reference: str) -> pa.Table:
+    """The embeddings table (see artefact.TABLES) of Stage I's vectors."""
+    vectors, codes = stage1.vectors, stage1.codes
+    return pa.table(
         {
             "id": pa.array(codes["id"].astype(str)),
             "site": pa.array(codes["site"].astype(str)),
@@ -125,11 +104,10 @@ def _write_tables(
             "cooc": _vectors_column(np.concatenate([sv.cooc for sv in vectors])),
             "context": _vectors_column(np.concatenate([sv.context for sv in vectors])),
             "vector": _vectors_column(np.concatenate([sv.vector for sv in vectors])),
-            "aligned": _vectors_column(np.concatenate([aligned[s] for s in ids])),
+            "aligned": _vectors_column(np.concatenate([stage1.aligned[s] for s in stage1.ids])),
+            "in_graph": pa.array(in_graph(codes, reference)),
         }
     )
-    pq.write_table(emb, tmp / "embeddings.parquet")
-    counterparts.to_parquet(tmp / "counterparts.parquet", index=False)
 
 
 def run_hierarchy(
@@ -249,56 +227,85 @@ def check_meeting(
     return warnings
 
 
-def _write_points(df: pd.DataFrame, path: Path) -> None:
-    """Points in float64: deep codes sit where float32 cannot tell them apart."""
-    pts = (
-        np.ascontiguousarray(np.stack(df["point"].to_numpy()), dtype=np.float64)
-        if len(df)
-        else np.zeros((0, 1))
-    )
-    table = pa.table(
+def points_table(df: pd.DataFrame) -> pa.Table:
+    """The poincare table: points in float64 (deep codes sit where float32 cannot tell them
+    apart)."""
+    pts = np.stack(df["point"].to_numpy()) if len(df) else np.zeros((0, 1))
+    return pa.table(
         {
             "id": pa.array(df["id"].astype(str)),
             "role": pa.array(df["role"].astype(str)),
-            "point": pa.FixedSizeListArray.from_arrays(pa.array(pts.ravel()), pts.shape[1]),
+            "point": _vectors_column(pts, np.float64),
             "norm": pa.array(df["norm"].astype(float)),
             "depth": pa.array(df["depth"].astype("int64")),
         }
     )
-    pq.write_table(table, path)
 
 
 def _quiet_step(description: str, total: int | None) -> Callable[[int], None]:
     return lambda n: None
 
 
-def run_build(
-    project: Project, settings: Neo4jSettings | None = None, step: Step = _quiet_step
-) -> Path:
-    """Run Stages I-III of `project` (I only when [hierarchy] is disabled); returns the build
-    folder."""
-    settings = settings or Neo4jSettings()
-    m = project.model
-    started = time.perf_counter()
-    figures: dict[str, dict] = {}
+@dataclass
+class Stage1:
+    """Stage I of a build: per site its vectors, the aligned vectors (reference space) and the
+    counterparts table, with figures and warnings."""
 
+    sites: list[SiteData]
+    vectors: list[SiteVectors]
+    aligned: dict[str, np.ndarray]
+    counterparts: pd.DataFrame
+    figures: dict[str, dict]
+    warnings: list[str]
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.site for s in self.sites]
+
+    @property
+    def codes(self) -> pd.DataFrame:
+        return pd.concat([sv.codes for sv in self.vectors], ignore_index=True)
+
+    @property
+    def cooccurrence(self) -> pd.DataFrame:
+        """The cooccurrence table (site, code_a, code_b, count): one row per pair and site."""
+        pairs = [
+            matrix_to_counts(sv.counts, list(sv.codes["id"])).assign(site=site)
+            for site, sv in zip(self.ids, self.vectors, strict=True)
+        ]
+        return pd.concat(pairs, ignore_index=True)[["site", "code_a", "code_b", "count"]]
+
+
+def read_sites(project: Project, settings: Neo4jSettings, step: Step) -> list[SiteData]:
+    """Every site's inputs; a site's codes of any vocabulary the graph holds (or that
+    [[sites]] vocabularies maps onto one) get the graph's ids, so they meet the loaded
+    nodes."""
     sites = []
     advance = step("reading site inputs", len(project.sites))
     for spec in project.sites:
         sites.append(load_site(spec))
         advance(1)
-    # a site's codes of any vocabulary the graph holds (or that [[sites]] vocabularies maps
-    # onto one) get the graph's ids, so they meet the loaded nodes
     graph_vocabs = graph_vocabularies(settings) if project.hierarchy.enabled else {}
-    sites = [
+    return [
         share_ids(s, set(graph_vocabs), spec.vocabularies, origin=project.path)
         for s, spec in zip(sites, project.sites, strict=True)
     ]
+
+
+def run_stage1(
+    project: Project,
+    sites: list[SiteData],
+    embedder: TextEmbedder,
+    settings: Neo4jSettings,
+    step: Step,
+) -> Stage1:
+    """Names, text embeddings, co-occurrence (SPPMI + SVD) and alignment onto the reference
+    site."""
+    m = project.model
     n_codes = sum(len(s.codes) for s in sites)
-    embedder = TextEmbedder(m.text_model, cache_dir=settings.cache / "text")
     advance = step(f"text embeddings ({n_codes} codes)", n_codes)
     # per site the names the model reads best (name_<lang> columns, FHIR displays)
-    names, name_figures, stage1_warnings = site_names(
+    names, name_figures, warnings = site_names(
         [s.codes for s in sites], embedder.path, m.text_model
     )
     text = [embedder.embed(n, progress=advance) for n in names]
@@ -313,13 +320,11 @@ def run_build(
         seed=m.seed,
     )
     advance(len(sites))
-    ids = [s.site for s in sites]
-    reference = ids.index(m.reference_site)
     advance = step(f"aligning sites onto {m.reference_site} ({m.align_method})", 1)
     crosswalk = site_crosswalks(sites, settings if project.hierarchy.enabled else None)
-    aligned, table, alignment = align_to_reference(
+    aligned, counterparts, alignment = align_to_reference(
         vectors,
-        reference,
+        [s.site for s in sites].index(m.reference_site),
         m.align_method,
         top_k=m.top_k,
         anchor_vocabs=m.anchor_vocabs or None,
@@ -331,76 +336,75 @@ def run_build(
         seed=m.seed,
     )
     advance(1)
+    figures = {}
     for s, sv, nf in zip(sites, vectors, name_figures, strict=True):
+        found = alignment.get(s.site)
         figures[s.site] = {
             "codes": len(s.codes),
             "events": None if s.events is None else len(s.events),
             "pairs": int(sv.counts.nnz // 2),
             "names": nf,
             "notes": s.notes,
-            "alignment": alignment.get(s.site),
+            "alignment": found,
         }
-        stage1_warnings += [
-            f"site {s.site}: {n}" for n in (alignment.get(s.site) or {}).get("notes", [])
-        ]
-    for w in stage1_warnings:  # the build says what it could not do (also in the manifest)
+        warnings += [f"site {s.site}: {n}" for n in (found or {}).get("notes", [])]
+    return Stage1(sites, vectors, aligned, counterparts, figures, warnings)
+
+
+def build_manifest(project: Project, stage1: Stage1, hierarchy: dict, started: float) -> dict:
+    """The manifest of a build (artefact.write_manifest adds the layout version and the
+    table index)."""
+    created = datetime.now(UTC)
+    return {
+        "id": f"{created:%Y%m%dT%H%M%S}-{project.config_hash()[:8]}",
+        "created_at": created.isoformat(timespec="seconds"),
+        "config_hash": project.config_hash(),
+        "version": __version__,
+        "project": project.name,
+        "config": str(project.path),
+        "model": dict(vars(project.model)),
+        "reference_site": project.model.reference_site,
+        "sites": stage1.figures,
+        "hierarchy": dict(vars(project.hierarchy)),
+        "encoder": dict(vars(project.encoder)),
+        "stage2": hierarchy.get("stage2"),
+        "stage3": hierarchy.get("stage3"),
+        "warnings": stage1.warnings + (hierarchy.get("warnings") or []),
+        "stages": ["I", "II", "III"] if hierarchy else ["I"],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def run_build(
+    project: Project, settings: Neo4jSettings | None = None, step: Step = _quiet_step
+) -> Path:
+    """Run Stages I-III of `project` (I only when [hierarchy] is disabled); returns the build
+    folder."""
+    settings = settings or Neo4jSettings()
+    started = time.perf_counter()
+    sites = read_sites(project, settings, step)
+    embedder = TextEmbedder(project.model.text_model, cache_dir=settings.cache / "text")
+    stage1 = run_stage1(project, sites, embedder, settings, step)
+    for w in stage1.warnings:  # the build says what it could not do (also in the manifest)
         log.warning("%s", w)
-    figures["warnings"] = stage1_warnings
-
-    project.builds.mkdir(parents=True, exist_ok=True)
-    # everything is written under a temporary folder first, renamed when complete
-    tmp = project.builds / f".build-{os.getpid()}-{time.time_ns()}.tmp"
-    tmp.mkdir()
-    try:
-        extra_tables: dict[str, pd.DataFrame] = {}
-        stages = ["I"]
+    cooccurrence = stage1.cooccurrence
+    with artefact.BuildWriter(project.builds) as out:
+        tables, figures = {}, {}
         if project.hierarchy.enabled:
-            codes_all = pd.concat([sv.codes for sv in vectors], ignore_index=True)
-            cooc_all = pd.concat(
-                [matrix_to_counts(sv.counts, list(sv.codes["id"])) for sv in vectors],
-                ignore_index=True,
+            tables, figures = run_hierarchy(
+                project,
+                settings,
+                stage1.codes,
+                stage1.counterparts,
+                cooccurrence,
+                embedder,
+                step,
+                out.path,
             )
-            extra_tables, fig = run_hierarchy(
-                project, settings, codes_all, table, cooc_all, embedder, step, tmp
-            )
-            figures.update(fig)
-            figures["warnings"] = stage1_warnings + (fig.get("warnings") or [])
-            stages += ["II", "III"]
-
-        created = datetime.now(UTC)
-        build_id = f"{created:%Y%m%dT%H%M%S}-{project.config_hash()[:8]}"
-        _write_tables(tmp, sites, vectors, aligned, table, ids)
-        for name, df in extra_tables.items():
-            if name == "poincare":
-                _write_points(df, tmp / "poincare.parquet")
-            else:
-                df.to_parquet(tmp / f"{name}.parquet", index=False)
-        manifest = {
-            "id": build_id,
-            "schema_version": artefact.SCHEMA_VERSION,
-            "created_at": created.isoformat(timespec="seconds"),
-            "config_hash": project.config_hash(),
-            "version": __version__,
-            "project": project.name,
-            "config": str(project.path),
-            "model": dict(vars(m)),
-            "reference_site": m.reference_site,
-            "sites": {
-                k: v for k, v in figures.items() if k not in ("stage2", "stage3", "warnings")
-            },
-            "hierarchy": dict(vars(project.hierarchy)),
-            "encoder": dict(vars(project.encoder)),
-            "stage2": figures.get("stage2"),
-            "stage3": figures.get("stage3"),
-            "warnings": figures.get("warnings") or [],
-            "stages": stages,
-            "seconds": round(time.perf_counter() - started, 1),
-        }
-        # content digests for sync, then the manifest with every table's rows and SHA-256
-        artefact.write_manifest(tmp, manifest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # never leave half a build behind
-        raise
-    final = project.builds / build_id
-    tmp.rename(final)
-    return final
+        out.write("codes", stage1.codes)
+        out.write("cooccurrence", cooccurrence)
+        out.write("embeddings", embeddings_table(stage1, project.model.reference_site))
+        out.write("counterparts", stage1.counterparts)
+        for name, df in tables.items():
+            out.write(name, points_table(df) if name == "poincare" else df)
+        return out.seal(build_manifest(project, stage1, figures, started))

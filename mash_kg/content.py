@@ -23,7 +23,7 @@ from mash_kg.errors import InputError
 
 # the two labels a MASH_IS_A end can have (the graph's shape never comes from data)
 END_LABELS = ("Code", "Latent")
-CONTENT = "content.parquet"
+CONTENT = artefact.TABLES["content"].file("content")
 
 
 class Vectors:
@@ -76,39 +76,27 @@ def _matrix(column, where: Path | None = None) -> np.ndarray:
     return values.reshape(len(flat), -1)
 
 
-CODES_COLUMNS = ["id", "site"]
-COUNTERPART_COLUMNS = ["id", "other_id", "score", "rank", "method", "transport"]
-HIERARCHY_COLUMNS = ["child", "parent", "score", "rank", "parent_label"]
-LATENT_COLUMNS = ["id", "name", "domain", "size"]
-
-
-def _read_embedding(folder: Path, manifest: dict) -> Vectors:
-    """The aligned vector of each code, unit norm, float32; a code several sites have keeps the
-    reference site's vector."""
-    emb = artefact.read_table(folder, "embeddings.parquet", ["id", "site", "aligned"])
-    vectors = _matrix(emb.column("aligned"), folder / "embeddings.parquet").astype(np.float32)
+def _read_embedding(build: artefact.Build) -> Vectors:
+    """The aligned vector of each code the graph holds (the row the build marked in_graph),
+    unit norm, float32."""
+    emb = build.table("embeddings", ["id", "aligned", "in_graph"])
+    keep = emb.column("in_graph").to_numpy(zero_copy_only=False).astype(bool)
+    vectors = _matrix(emb.column("aligned"), build.file("embeddings")).astype(np.float32)[keep]
     norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
     # unit norm, kept in float32: the values written are the same on every run
     vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
-    ref = manifest.get("reference_site")
-    sites = emb.column("site").to_pylist()
-    order = sorted(range(emb.num_rows), key=lambda i: sites[i] != ref)
-    ids = emb.column("id").to_pylist()
-    keep: dict[str, int] = {}
-    for i in order:  # a shared code keeps the reference site's vector
-        keep.setdefault(ids[i], i)
-    rows = list(keep.values())
-    return Vectors(list(keep), vectors[rows])
+    ids = [i for i, k in zip(emb.column("id").to_pylist(), keep, strict=True) if k]
+    return Vectors(ids, vectors)
 
 
-def _read_points(folder: Path) -> Vectors:
+def _read_points(build: artefact.Build) -> Vectors:
     """Each code's and group's point on the ball (float64: deep codes need it); none for a
     Stage I build."""
-    if not (folder / "poincare.parquet").exists():
+    if not build.has("poincare"):
         return Vectors([], np.zeros((0, 0)))
-    pts = artefact.read_table(folder, "poincare.parquet", ["id", "role", "point"])
+    pts = build.table("poincare", ["id", "role", "point"])
     keep = np.array([r != "context" for r in pts.column("role").to_pylist()], dtype=bool)
-    points = _matrix(pts.column("point"), folder / "poincare.parquet").astype(np.float64)
+    points = _matrix(pts.column("point"), build.file("poincare")).astype(np.float64)
     ids = pts.column("id").to_pylist()
     return Vectors([i for i, k in zip(ids, keep, strict=True) if k], points[keep])
 
@@ -117,8 +105,7 @@ def _read_points(folder: Path) -> Vectors:
 class Target:
     """A build read from its folder (tables now, vectors and digests when first asked for)."""
 
-    folder: Path
-    manifest: dict
+    source: artefact.Build
     codes: pd.DataFrame
     counterparts: pd.DataFrame
     hierarchy: pd.DataFrame
@@ -126,19 +113,27 @@ class Target:
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
+    def folder(self) -> Path:
+        return self.source.path
+
+    @property
+    def manifest(self) -> dict:
+        return self.source.manifest
+
+    @property
     def build(self) -> str:
-        return self.manifest["id"]
+        return self.source.id
 
     @property
     def embedding(self) -> Vectors:
         if "embedding" not in self._cache:
-            self._cache["embedding"] = _read_embedding(self.folder, self.manifest)
+            self._cache["embedding"] = _read_embedding(self.source)
         return self._cache["embedding"]
 
     @property
     def poincare(self) -> Vectors:
         if "poincare" not in self._cache:
-            self._cache["poincare"] = _read_points(self.folder)
+            self._cache["poincare"] = _read_points(self.source)
         return self._cache["poincare"]
 
     @property
@@ -149,55 +144,46 @@ class Target:
 
     @property
     def digests(self) -> pd.DataFrame:
-        """id, sites, sync_hash, edges_hash per code: the build's content.parquet when its
+        """id, sites, sync_hash, edges_hash per code: the build's content table when its
         manifest lists it (checked), else computed from the tables."""
         if "digests" not in self._cache:
             listed = CONTENT in (self.manifest.get("tables") or {})
-            self._cache["digests"] = (
-                artefact.read_frame(self.folder, CONTENT, DIGEST_COLUMNS)
-                if listed
-                else digests(self)
-            )
+            self._cache["digests"] = self.source.frame("content") if listed else digests(self)
         return self._cache["digests"]
-
-
-DIGEST_COLUMNS = ["id", "sites", "sync_hash", "edges_hash"]
 
 
 def read_target(folder: Path) -> Target:
     """The build in `folder`, checked against its manifest: an empty, damaged or incomplete
     build, or a parent_label other than Code or Latent, is one clear line."""
-    folder = Path(folder)
-    manifest = artefact.read_manifest(folder)
-    artefact.verify(
-        folder, manifest, ["codes.parquet", "counterparts.parquet", "embeddings.parquet"]
-    )
-    codes = artefact.read_frame(folder, "codes.parquet", CODES_COLUMNS)
-    if codes.empty:
+    target = _tables(artefact.Build.open(folder))
+    if target.codes.empty:
         raise InputError(
-            folder / "codes.parquet",
+            target.source.file("codes"),
             "the build has no codes: syncing it would remove all learned content",
             hint="check the build's site inputs and build again",
         )
-    counterparts = artefact.read_frame(folder, "counterparts.parquet", COUNTERPART_COLUMNS)
-    if not (folder / "hierarchy.parquet").exists():
-        hierarchy = pd.DataFrame(columns=HIERARCHY_COLUMNS)
-        latent = pd.DataFrame(columns=LATENT_COLUMNS)
-    else:
-        artefact.verify(folder, manifest, ["latent.parquet", "poincare.parquet"])
-        hierarchy = artefact.read_frame(folder, "hierarchy.parquet", HIERARCHY_COLUMNS)
-        bad = ~hierarchy["parent_label"].isin(list(END_LABELS))
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            label = str(hierarchy["parent_label"].iat[row])[:40]
-            raise InputError(
-                folder / "hierarchy.parquet",
-                f"parent_label {label!r} is not Code or Latent",
-                row=row + 1,
-                hint="the build folder is damaged or was edited: build again",
-            )
-        latent = artefact.read_frame(folder, "latent.parquet", LATENT_COLUMNS)
-    return Target(folder, manifest, codes, counterparts, hierarchy, latent)
+    bad = ~target.hierarchy["parent_label"].isin(list(END_LABELS))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        label = str(target.hierarchy["parent_label"].iat[row])[:40]
+        raise InputError(
+            target.source.file("hierarchy"),
+            f"parent_label {label!r} is not Code or Latent",
+            row=row + 1,
+            hint="the build folder is damaged or was edited: build again",
+        )
+    return target
+
+
+def _tables(build: artefact.Build) -> Target:
+    """The tables sync reads, as they are (a Stage I build: no hierarchy, no groups)."""
+    return Target(
+        build,
+        build.frame("codes"),
+        build.frame("counterparts"),
+        build.frame_or_empty("hierarchy"),
+        build.frame_or_empty("latent"),
+    )
 
 
 _MIX = np.random.default_rng(20261126).integers(1, 2**63, size=(2, 256), dtype=np.uint64) | 1
@@ -314,21 +300,6 @@ def digests(target: Target) -> pd.DataFrame:
     )
 
 
-def write_digests(folder: Path, manifest: dict) -> None:
-    """Write content.parquet into a build folder whose other tables are complete."""
-    folder = Path(folder)
-    df = digests(read_target_unsealed(folder, manifest))
-    df.to_parquet(folder / CONTENT, index=False)
-
-
-def read_target_unsealed(folder: Path, manifest: dict) -> Target:
-    """A build being written (no manifest on disk yet): its tables as they are."""
-    codes = pd.read_parquet(folder / "codes.parquet")
-    counterparts = pd.read_parquet(folder / "counterparts.parquet")
-    if (folder / "hierarchy.parquet").exists():
-        hierarchy = pd.read_parquet(folder / "hierarchy.parquet")
-        latent = pd.read_parquet(folder / "latent.parquet")
-    else:
-        hierarchy = pd.DataFrame(columns=HIERARCHY_COLUMNS)
-        latent = pd.DataFrame(columns=LATENT_COLUMNS)
-    return Target(folder, manifest, codes, counterparts, hierarchy, latent)
+def write_digests(build: artefact.Build) -> None:
+    """Write the content table into a build being sealed (its other tables complete)."""
+    digests(_tables(build)).to_parquet(build.file("content"), index=False)

@@ -18,7 +18,6 @@ edges (``hierarchy.parquet``):
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -74,24 +73,20 @@ def _nothing_held_out(path: Path, manifest: dict) -> InputError:
 def evaluate_build(folder: Path) -> dict:
     """Metrics of the build in `folder` (see the module docstring); also written to
     `<folder>/eval.json`."""
-    from mash_kg import artefact
+    from mash_kg.artefact import Build
 
-    folder = Path(folder)
-    manifest_path = folder / "manifest.json"
-    manifest = artefact.read_manifest(folder)
-    if "III" not in (manifest.get("stages") or []):
+    build = Build.open(folder)
+    manifest = build.manifest
+    if not build.has_hierarchy:
         raise InputError(
-            folder,
+            build.path,
             "this build has no Stage III",
             hint="build with [hierarchy] enabled = true (the default)",
         )
-    artefact.verify(folder, manifest, ["holdout.parquet", "hierarchy.parquet"])
-    holdout = artefact.read_frame(
-        folder, "holdout.parquet", ["id", "parent", "rank", "text_rank", "candidates"]
-    )
+    holdout = build.frame("holdout")
     if holdout.empty:
-        raise _nothing_held_out(manifest_path, manifest)
-    learned = artefact.read_frame(folder, "hierarchy.parquet", ["child", "parent", "parent_label"])
+        raise _nothing_held_out(build.path / "manifest.json", manifest)
+    learned = build.frame("hierarchy")
     # one row per held-out code: its best-ranked true parent (a code may have several)
     best = holdout.sort_values("rank", na_position="last").drop_duplicates("id")
     best_text = holdout.sort_values("text_rank", na_position="last").drop_duplicates("id")
@@ -128,5 +123,5 @@ def evaluate_build(folder: Path) -> dict:
             )
         },
     }
-    (folder / "eval.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    build.write_report("eval", metrics)
     return metrics
