@@ -43,26 +43,13 @@ def _first_line(text: object) -> str:
 
 def _one_line(exc: Exception) -> str | None:
     """The line a user sees for an error they can hit; None for a bug (logged, see below)."""
-    from neo4j.exceptions import Neo4jError, ServiceUnavailable, SessionExpired
+    from mash_kg.graph.connection import neo4j_error_line
 
     if isinstance(exc, MashError):
         return _first_line(exc)
-    if isinstance(exc, (ServiceUnavailable, SessionExpired)):
-        return (
-            f"lost the connection to Neo4j ({_first_line(exc)}): a change in progress was "
-            "rolled back unless it was being committed; run the same command again once "
-            "Neo4j answers (it converges either way)"
-        )
-    if isinstance(exc, Neo4jError):
-        if "MemoryPoolOutOfMemoryError" in (exc.code or ""):
-            return (
-                "the release does not fit in one transaction on this Neo4j (loads are "
-                "all-or-nothing): raise server.memory.heap.max_size or "
-                "dbms.memory.transaction.total.max (the local server uses 2g); nothing was "
-                "committed"
-            )
-        # Neo4j's messages carry the query and a caret line below the first line
-        return f"Neo4j refused: {_first_line(exc.message)} ({exc.code}); nothing was committed"
+    line = neo4j_error_line(exc)
+    if line is not None:
+        return line
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.filename}: {exc.strerror or exc.__class__.__name__}"
     return None
@@ -206,7 +193,7 @@ def neo4j_start(ctx: click.Context) -> None:
             f"the local server on 127.0.0.1:{settings.bolt_port}."
         )
     with console.status(f"Starting Neo4j {server.NEO4J_VERSION} ..."):
-        st = server.start(settings, echo=_say)
+        st = server.start(settings, echo=_say, cache=_config(ctx).cache.root)
     _print_status(st)
 
 
@@ -233,7 +220,7 @@ def neo4j_shell(ctx: click.Context, args: tuple[str, ...]) -> None:
     from mash_kg.neo4j_server.server import ensure_cypher_shell
 
     settings = _config(ctx).neo4j
-    cmd = ensure_cypher_shell(settings, echo=_say)
+    cmd = ensure_cypher_shell(_config(ctx).cache.root, echo=_say)
     env = {**os.environ, "NEO4J_PASSWORD": settings.password}  # kept off the command line
     code = subprocess.call(
         [*cmd, "-a", settings.bolt_uri, "-u", settings.user, "-d", settings.database, *args],

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mash_kg.errors import InputError, MashError
+from mash_kg.settings import CacheSettings, default_cache
 
 CONFIG_NAME = "mash-kg.toml"
 PASSWORD_FILE = "password"  # in the local server's home, mode 0600, written by `neo4j start`
@@ -25,11 +26,6 @@ URI_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 def _default_home() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "mash-kg" / "neo4j"
-
-
-def _default_cache() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mash-kg"
 
 
 def password_path(home: Path) -> Path:
@@ -85,7 +81,6 @@ class Neo4jSettings:
     password: str | None = _Password()  # type: ignore[assignment]  # see _Password
     database: str = "neo4j"
     home: Path = field(default_factory=_default_home)
-    cache: Path = field(default_factory=_default_cache)
     bolt_port: int = 7687
     http_port: int = 7474
     heap: str = "2g"
@@ -104,12 +99,21 @@ class Neo4jSettings:
     def bolt_uri(self) -> str:
         return self.uri or f"bolt://127.0.0.1:{self.bolt_port}"
 
+    @property
+    def cache(self) -> Path:
+        """Deprecated: the cache has its own settings (`Config.cache`, `Project.cache`); this
+        default (MASH_KG_CACHE or ~/.cache/mash-kg) stays until build.py and bench read those."""
+        return default_cache()
+
 
 @dataclass
 class Config:
+    """A loaded `mash-kg.toml` with the environment applied: the graph, the cache, the file."""
+
     neo4j: Neo4jSettings
     path: Path | None = None
     raw: dict = field(default_factory=dict)
+    cache: CacheSettings = field(default_factory=CacheSettings)
 
 
 # ---------------------------------------------------------------------------------- checks
@@ -167,7 +171,7 @@ _NEO4J_KEYS = {
     "password": (_text, "leave it out and set NEO4J_PASSWORD instead"),
     "database": (_text, 'write e.g. database = "neo4j"'),
     "home": (_text, 'write e.g. home = "graph"'),
-    "cache": (_text, 'write e.g. cache = "cache"'),
+    "cache": (_text, 'write it as root in a [cache] section: [cache] root = "cache"'),
     "bolt_port": (_port(1), "write e.g. bolt_port = 7687"),
     "http_port": (_port(0), "write e.g. http_port = 7474, or 0 for no Browser"),
     "heap": (_size, 'write e.g. heap = "2g"'),
@@ -192,18 +196,30 @@ def _env_port(var: str, low: int) -> int:
 def load_config(path: Path | None = None) -> Config:
     """Read mash-kg.toml (if present; `path` may name another file) and apply the environment.
     A wrongly typed or out-of-range [neo4j] value is one InputError naming file and key."""
-    raw: dict = {}
     cfg_path = Path(path) if path else Path.cwd() / CONFIG_NAME
     if path and not cfg_path.exists():
         raise InputError(cfg_path, "config file not found", hint="run `mash-kg init` to write one")
-    if cfg_path.exists():
-        try:
-            raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(cfg_path, f"not valid TOML: {exc}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(cfg_path, f"cannot read the config file ({exc})") from None
-    settings = Neo4jSettings()
+    raw = _read_toml(cfg_path) if cfg_path.exists() else {}
+    settings, legacy_cache = _neo4j_section(raw, cfg_path)
+    _apply_env(settings)
+    cache = _cache_section(raw, cfg_path, legacy_cache)
+    return Config(
+        neo4j=settings, path=cfg_path if cfg_path.exists() else None, raw=raw, cache=cache
+    )
+
+
+def _read_toml(cfg_path: Path) -> dict:
+    try:
+        return tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(cfg_path, f"not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(cfg_path, f"cannot read the config file ({exc})") from None
+
+
+def _neo4j_section(raw: dict, cfg_path: Path) -> tuple[Neo4jSettings, Path | None]:
+    """The [neo4j] settings of the file, and its `cache` key (the cache's former home) if any."""
+    settings, legacy_cache = Neo4jSettings(), None
     section = raw.get("neo4j", {})
     if not isinstance(section, dict):
         raise InputError(cfg_path, "neo4j must be a table", hint="write it as a [neo4j] section")
@@ -221,7 +237,15 @@ def load_config(path: Path | None = None) -> Config:
             raise InputError(cfg_path, f"[neo4j].{key} = {shown} {problem}", hint=example)
         if key in ("home", "cache"):
             checked = (cfg_path.parent / Path(checked).expanduser()).resolve()
+        if key == "cache":  # read as [cache] root, which wins when both are given
+            legacy_cache = checked
+            continue
         setattr(settings, key, checked)
+    return settings, legacy_cache
+
+
+def _apply_env(settings: Neo4jSettings) -> None:
+    """NEO4J_* and MASH_KG_* environment variables win over the file."""
     env = os.environ
     if env.get("NEO4J_URI"):
         checked, problem = _uri(env["NEO4J_URI"])
@@ -236,9 +260,28 @@ def load_config(path: Path | None = None) -> Config:
         settings.database = env["NEO4J_DATABASE"]
     if env.get("MASH_KG_NEO4J_HOME"):
         settings.home = Path(env["MASH_KG_NEO4J_HOME"]).expanduser().resolve()
-    if env.get("MASH_KG_CACHE"):
-        settings.cache = Path(env["MASH_KG_CACHE"]).expanduser().resolve()
     for var, (key, low) in _ENV_PORTS.items():
         if env.get(var):
             setattr(settings, key, _env_port(var, low))
-    return Config(neo4j=settings, path=cfg_path if cfg_path.exists() else None, raw=raw)
+
+
+def _cache_section(raw: dict, cfg_path: Path, legacy: Path | None) -> CacheSettings:
+    """[cache] root (relative to the file); MASH_KG_CACHE wins over it."""
+    section = raw.get("cache", {})
+    if not isinstance(section, dict):
+        raise InputError(cfg_path, "cache must be a table", hint='write [cache] root = "cache"')
+    for key, value in section.items():
+        if key != "root":
+            raise InputError(cfg_path, f"unknown key [cache].{key}", hint="known keys: root")
+        if _text(value)[0] is None:
+            shown = "a table" if isinstance(value, dict) else _toml(value)
+            raise InputError(
+                cfg_path,
+                f"[cache].root = {shown} must be a non-empty string",
+                hint='write e.g. root = "cache"',
+            )
+    root = section.get("root")
+    chosen = (cfg_path.parent / Path(root).expanduser()).resolve() if root else legacy
+    if os.environ.get("MASH_KG_CACHE") or chosen is None:
+        return CacheSettings()  # default_cache() reads MASH_KG_CACHE
+    return CacheSettings(root=chosen)

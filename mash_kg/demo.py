@@ -71,7 +71,11 @@ def run_demo(config: Config, console: Console) -> None:
     settings = config.neo4j
     if settings.uri is None:
         with console.status("Starting the local Neo4j ..."):
-            st = server.start(settings, echo=lambda m: console.print(m, highlight=False))
+            st = server.start(
+                settings,
+                echo=lambda m: console.print(m, highlight=False),
+                cache=config.cache.root,
+            )
         console.print(f"Neo4j {st.version} on {st.address} (data: {st.home})", highlight=False)
     for source in ("icd10cm", "icd9cm", "phecode"):
         print_report(load_source(config, source))
@@ -85,8 +89,8 @@ def run_demo(config: Config, console: Console) -> None:
     from mash_kg.graph.sync import sync_build
 
     example = load_config(EXAMPLE)
-    example = replace(example, neo4j=settings)
-    summaries = settings.cache / "demo-summaries"
+    example = replace(example, neo4j=settings, cache=config.cache)
+    summaries = config.cache.root / "demo-summaries"
     console.print(
         "Each site summarises its own records (`mash-kg site summarize`: codes and "
         f"co-occurrence counts only, nothing patient-level) into {summaries} ...",
@@ -95,7 +99,7 @@ def run_demo(config: Config, console: Console) -> None:
     console.print("Stages I-III on the two sites' summaries (A: tables, B: FHIR R4) ...")
     folder = run_build_with_progress(
         example,
-        builds=settings.cache / "demo-builds",
+        builds=config.cache.root / "demo-builds",
         transform=lambda project: federated(project, summaries, console),
     )
     from mash_kg.evaluate import evaluate_build

@@ -39,28 +39,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mash_kg.settings import EncoderSettings
 from mash_kg.text_embed import resolve_model
-
-
-@dataclass
-class EncoderSettings:
-    """The [encoder] section of mash-kg.toml."""
-
-    enabled: bool = False  # fine-tune the text model (measured to hurt placement: README)
-    steps: int = 600  # optimiser steps at most ...
-    max_seconds: float = 900.0  # ... and wall-clock seconds at most (CPU budget)
-    batch: int = 16  # families (a parent and some of its children) per step, one anchor each
-    family_size: int = 4  # children per family that describe it (besides its own name)
-    hard_negatives: int = 1  # confusable families per anchor: parent siblings, Excludes1
-    balance_depth: bool = True  # every depth of the tree gets the same share of families
-    max_length: int = 32  # tokens per text
-    freeze_layers: int = 3  # lower transformer layers kept frozen (and the embeddings)
-    lr: float = 2e-5
-    margin: float = 1.0  # clustering margin (hyperbolic distance)
-    centripetal_margin: float = 0.1
-    centripetal_weight: float = 1.0
-    temperature: float = 0.05  # of the in-batch softmax over cos(anchor, family)
-    log_every: int = 25
 
 
 def _device() -> str:

@@ -17,7 +17,6 @@ Norms are clamped inside the ball (projx) after every operation; float32 by defa
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import geoopt
 import numpy as np
@@ -25,25 +24,8 @@ import pandas as pd
 import torch
 
 from mash_kg.nn.conv import HGCNConv
+from mash_kg.settings import TrainSettings
 from mash_kg.tree_embedding import poincare_distance  # noqa: F401 (one implementation)
-
-
-@dataclass
-class TrainSettings:
-    dim: int = 32
-    curvature: float = 1.0
-    hidden: int = 512
-    gnn_layers: int = 0
-    epochs: int = 400
-    batch: int = 2048
-    negatives: int = 1024  # random negatives, shared by a batch
-    hard_negatives: int = 8
-    lr: float = 3e-3
-    order_weight: float = 0.1
-    order_margin: float = 0.05
-    similarity_weight: float = 0.1
-    temperature: float = 0.1
-    seed: int = 0
 
 
 class PoincareModel(torch.nn.Module):

@@ -15,29 +15,9 @@ from pathlib import Path
 
 from mash_kg.align import METHODS as ALIGN_METHODS
 from mash_kg.config import Config
-from mash_kg.encoder import EncoderSettings
 from mash_kg.errors import InputError
-from mash_kg.features import FEATURE_WEIGHTS
 from mash_kg.loaders import SITE_FORMATS
-from mash_kg.stage2 import HierarchySettings
-
-
-@dataclass
-class ModelSettings:
-    text_model: str = "all-MiniLM-L6-v2"  # or a local folder (CODER, SapBERT, ...)
-    dim: int = 128  # Stage I vector: dim/2 text + dim/2 co-occurrence
-    window_days: int = 30
-    min_cell_count: int = 0  # counts below this are dropped before use (small-cell rule)
-    sppmi_shift: float = 1.0
-    align_method: str = "fused"  # fused (validated evidence fusion) or one METHODS map alone
-    transport: str = "sinkhorn"  # the transport evidence of `fused` (one of METHODS)
-    min_anchors: int = 20  # held-out anchors needed to validate a map (per domain, per site)
-    reference_site: str = ""  # default: the first site
-    top_k: int = 5
-    anchor_vocabs: list[str] = field(default_factory=list)  # default: every standard vocab
-    feature_weights: list[float] = field(default_factory=lambda: list(FEATURE_WEIGHTS))
-    epochs: int = 300  # training steps of the neural OT map
-    seed: int = 0
+from mash_kg.settings import CacheSettings, EncoderSettings, HierarchySettings, ModelSettings
 
 
 @dataclass
@@ -64,6 +44,7 @@ class Project:
     path: Path
     hierarchy: HierarchySettings = field(default_factory=HierarchySettings)
     encoder: EncoderSettings = field(default_factory=EncoderSettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)  # not part of config_hash
 
     def config_hash(self) -> str:
         """Hash of the settings that shape a build (paths by name, not by content)."""
@@ -106,11 +87,11 @@ def load_project(config: Config) -> Project:
         raise InputError("mash-kg.toml", "no project file here", hint="run `mash-kg init`")
     cfg, raw = config.path, config.raw
     for key in raw:
-        if key not in ("project", "model", "hierarchy", "encoder", "sites", "neo4j"):
+        if key not in ("project", "model", "hierarchy", "encoder", "sites", "neo4j", "cache"):
             raise InputError(
                 cfg,
                 f"unknown section [{key}]",
-                hint="sections: project, model, hierarchy, encoder, sites, neo4j",
+                hint="sections: project, model, hierarchy, encoder, sites, neo4j, cache",
             )
     proj = raw.get("project", {})
     for key in proj:
@@ -181,6 +162,7 @@ def load_project(config: Config) -> Project:
         path=cfg,
         hierarchy=hierarchy,
         encoder=encoder,
+        cache=config.cache,
     )
 
 

@@ -33,34 +33,8 @@ import pandas as pd
 
 from mash_kg.encoder import EncoderSettings, train_encoder
 from mash_kg.lexical import lexical_vectors
-from mash_kg.tree_embedding import TreeSettings, embed_forest, reconstruction
-
-
-@dataclass
-class HierarchySettings:
-    """The [hierarchy] section of mash-kg.toml (Stages II-III)."""
-
-    enabled: bool = True  # Stages II-III (they read the curated graph from Neo4j)
-    dim: int = 32
-    curvature: float = 1.0
-    root_radius: float = TreeSettings.root_radius  # the curated forest on the ball
-    step: float = TreeSettings.step
-    spread: float = TreeSettings.spread
-    shrink: float = TreeSettings.shrink
-    gnn_layers: int = 0  # HGCN term in parent scores (0: none; no hit@1 gain measured)
-    epochs: int = 300  # training steps of the GNN term
-    holdout: float = 0.0  # share of curated parent edges hidden, for `mash-kg eval`
-    parent_threshold: float = 0.3  # a candidate at or above this score becomes a parent
-    max_parents: int = 3
-    latent_cut: float = 0.6  # cluster cut, as a share of the median distance of the codes
-    cooc_neighbours: int = 5  # co-occurrence neighbours per code in the GNN's message passing
-    top_candidates: int = 10  # parent candidates kept per code
-    temperature: float = 0.05  # parent scores: softmax(cos(code, candidate family) / T)
-    lexical_weight: float = 0.5  # weight of the names' character n-gram cosine in the scores
-    leaf_penalty: float = 0.5  # subtracted from a leaf candidate's cosine (not an equivalent)
-
-    def tree(self) -> TreeSettings:
-        return TreeSettings(self.root_radius, self.step, self.spread, self.shrink)
+from mash_kg.settings import HierarchySettings
+from mash_kg.tree_embedding import embed_forest, reconstruction
 
 
 @dataclass

@@ -17,19 +17,11 @@ stay edges of the graph.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-
-@dataclass
-class TreeSettings:
-    # measured on ICD-10-CM at 10 dimensions (bench/hierarchy.py icd10cm_reconstruction)
-    root_radius: float = 6.0  # hyperbolic radius of depth-1 nodes
-    step: float = 1.5  # hyperbolic radius added per level
-    spread: float = 0.6  # cone half-angle (radians) of a depth-1 node's children
-    shrink: float = 0.425  # each level's cone is this share of the one above
+from mash_kg.settings import TreeSettings
 
 
 def radius_to_norm(r: np.ndarray, c: float = 1.0) -> np.ndarray:

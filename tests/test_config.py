@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import fields
+
 import pytest
 
 from mash_kg.config import load_config
@@ -146,3 +148,24 @@ def test_cli_port_option_is_range_checked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["neo4j", "--port", "70000", "status"])
     assert result.exit_code == 2 and "70000 is not in the range 1<=x<=65535" in result.output
+
+
+def test_the_cache_has_its_own_section(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MASH_KG_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert load_config().cache.root == tmp_path / "xdg" / "mash-kg"
+    (tmp_path / "mash-kg.toml").write_text('[cache]\nroot = "store"\n')
+    cfg = load_config()
+    assert cfg.cache.root == tmp_path / "store" and cfg.cache.text == tmp_path / "store" / "text"
+    assert "cache" not in {f.name for f in fields(cfg.neo4j)}  # not a Neo4j setting
+    (tmp_path / "mash-kg.toml").write_text('[neo4j]\ncache = "old"\n')  # its former home
+    assert load_config().cache.root == tmp_path / "old"
+    monkeypatch.setenv("MASH_KG_CACHE", str(tmp_path / "env"))
+    assert load_config().cache.root == tmp_path / "env"  # the environment wins
+    (tmp_path / "mash-kg.toml").write_text("[cache]\nroot = 3\n")
+    with pytest.raises(InputError, match=r"\[cache\].root = 3 must be a non-empty string"):
+        load_config()
+    (tmp_path / "mash-kg.toml").write_text('[cache]\nrot = "x"\n')
+    with pytest.raises(InputError, match=r"unknown key \[cache\].rot"):
+        load_config()

@@ -6,7 +6,7 @@ import re
 from importlib import resources
 
 from neo4j import Driver, GraphDatabase
-from neo4j.exceptions import AuthError, ServiceUnavailable
+from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable, SessionExpired
 
 from mash_kg.config import Neo4jSettings
 from mash_kg.errors import Neo4jUnavailable
@@ -48,3 +48,29 @@ def connect(settings: Neo4jSettings, schema: bool = True) -> Driver:
     if schema:
         apply_schema(driver, settings.database)
     return driver
+
+
+def _first_line(text: object) -> str:
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
+def neo4j_error_line(exc: BaseException) -> str | None:
+    """The one line a user sees for an error of the driver or the server; None for others."""
+    if isinstance(exc, (ServiceUnavailable, SessionExpired)):
+        return (
+            f"lost the connection to Neo4j ({_first_line(exc)}): a change in progress was "
+            "rolled back unless it was being committed; run the same command again once "
+            "Neo4j answers (it converges either way)"
+        )
+    if isinstance(exc, Neo4jError):
+        if "MemoryPoolOutOfMemoryError" in (exc.code or ""):
+            return (
+                "the release does not fit in one transaction on this Neo4j (loads are "
+                "all-or-nothing): raise server.memory.heap.max_size or "
+                "dbms.memory.transaction.total.max (the local server uses 2g); nothing was "
+                "committed"
+            )
+        # Neo4j's messages carry the query and a caret line below the first line
+        return f"Neo4j refused: {_first_line(exc.message)} ({exc.code}); nothing was committed"
+    return None

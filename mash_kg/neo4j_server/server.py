@@ -36,6 +36,7 @@ from mash_kg.neo4j_server.process import (
     terminate,
     write_pid,
 )
+from mash_kg.settings import CacheSettings
 
 NEO4J_VERSION = "5.26.19"
 JVM_FLAGS = [
@@ -106,10 +107,11 @@ def _pom_path() -> Path:
     return Path(str(resources.files("mash_kg.neo4j_server").joinpath("pom.xml")))
 
 
-def server_dist(settings: Neo4jSettings) -> Path:
-    """Folder holding lib/ and plugins/ of this exact pom; built by Maven on first use."""
+def server_dist(cache: Path) -> Path:
+    """Folder (under the `cache` root) holding lib/ and plugins/ of this exact pom; built by
+    Maven on first use."""
     digest = hashlib.sha256(_pom_path().read_bytes()).hexdigest()[:12]
-    return settings.cache / f"neo4j-{NEO4J_VERSION}-{digest}"
+    return cache / f"neo4j-{NEO4J_VERSION}-{digest}"
 
 
 def maven_fetch(pom: Path, dist: Path, what: str, echo=print) -> Path:
@@ -153,22 +155,25 @@ def maven_fetch(pom: Path, dist: Path, what: str, echo=print) -> Path:
     return dist
 
 
-def ensure_server_jars(settings: Neo4jSettings, echo=print) -> Path:
-    """Neo4j's server jars (lib/, plugins/), fetched once per pom."""
-    return maven_fetch(_pom_path(), server_dist(settings), f"Neo4j {NEO4J_VERSION}", echo)
+def ensure_server_jars(cache: Path | None = None, echo=print) -> Path:
+    """Neo4j's server jars (lib/, plugins/), fetched once per pom into `cache` (default: the
+    cache root of `settings.CacheSettings`)."""
+    dist = server_dist(cache or CacheSettings().root)
+    return maven_fetch(_pom_path(), dist, f"Neo4j {NEO4J_VERSION}", echo)
 
 
 SHELL_VERSION = "5.26.12"  # the newest 5.26 cypher-shell on Maven Central (no 5.26.19 there)
 
 
-def ensure_cypher_shell(settings: Neo4jSettings, echo=print) -> list[str]:
+def ensure_cypher_shell(cache: Path | None = None, echo=print) -> list[str]:
     """The command that runs cypher-shell (org.neo4j:cypher-shell from Maven Central, fetched
-    once into the cache) with the installed JDK."""
+    once into `cache`, default the cache root of `settings.CacheSettings`) with the installed
+    JDK."""
     pom = Path(__file__).with_name("cypher-shell.pom.xml")
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:12]
     dist = maven_fetch(
         pom,
-        settings.cache / f"cypher-shell-{SHELL_VERSION}-{digest}",
+        (cache or CacheSettings().root) / f"cypher-shell-{SHELL_VERSION}-{digest}",
         f"cypher-shell {SHELL_VERSION}",
         echo,
     )
@@ -331,10 +336,11 @@ def _port_in_use(port: int) -> bool:
 # ---------------------------------------------------------------------------------- verbs
 
 
-def start(settings: Neo4jSettings, echo=print) -> ServerStatus:
+def start(settings: Neo4jSettings, echo=print, cache: Path | None = None) -> ServerStatus:
     """Start the local server (or find it running) and return once it answers on its own Bolt
     port with its own password. Exclusive per home; a server it launched but could not secure
-    (password set) is stopped again, so none is left with neo4j/neo4j."""
+    (password set) is stopped again, so none is left with neo4j/neo4j. The jars are fetched
+    once into `cache` (default: the cache root of `settings.CacheSettings`)."""
     secure_home(settings.home)
     with home_lock(settings.home, settings.start_timeout + 60, echo):
         deadline = time.monotonic() + settings.start_timeout
@@ -342,11 +348,13 @@ def start(settings: Neo4jSettings, echo=print) -> ServerStatus:
         if our_server(settings.home, echo) is not None:
             wait_for_bolt(settings, password, None, deadline, echo)
             return status(settings, echo)
-        _launch_and_wait(settings, password, deadline, echo)
+        _launch_and_wait(settings, password, deadline, echo, cache)
         return status(settings, echo)
 
 
-def _launch_and_wait(settings: Neo4jSettings, password: str, deadline: float, echo) -> None:
+def _launch_and_wait(
+    settings: Neo4jSettings, password: str, deadline: float, echo, cache: Path | None
+) -> None:
     java = check_java()
     for port, what, var in (
         (settings.bolt_port, "Bolt", "MASH_KG_BOLT_PORT"),
@@ -357,7 +365,7 @@ def _launch_and_wait(settings: Neo4jSettings, password: str, deadline: float, ec
                 f"{what} port {port} on 127.0.0.1 is already in use (another "
                 f"Neo4j?): stop it, or choose another port with {var}"
             )
-    dist = ensure_server_jars(settings, echo=echo)
+    dist = ensure_server_jars(cache, echo=echo)
     conf = write_conf(settings, dist)
     console = settings.home / "logs" / "console.log"
     classpath = f"{dist / 'plugins'}/*:{dist / 'lib'}/*"
