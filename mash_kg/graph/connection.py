@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from importlib import resources
 
 from neo4j import Driver, GraphDatabase
@@ -46,8 +48,23 @@ def connect(settings: Neo4jSettings, schema: bool = True) -> Driver:
             "`mash-kg neo4j start` or set NEO4J_URI"
         ) from None
     if schema:
-        apply_schema(driver, settings.database)
+        try:
+            apply_schema(driver, settings.database)
+        except BaseException:
+            driver.close()
+            raise
     return driver
+
+
+@contextlib.contextmanager
+def open_driver(settings: Neo4jSettings, schema: bool = True) -> Iterator[Driver]:
+    """`with open_driver(settings) as driver:` a verified driver (schema applied unless told
+    not to), closed when the block ends, whatever happens in it."""
+    driver = connect(settings, schema=schema)
+    try:
+        yield driver
+    finally:
+        driver.close()
 
 
 def _first_line(text: object) -> str:
