@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import RESULTS, write_results  # noqa: E402
 
 from mash_kg.align import METHODS, align_sites, counterparts, csls_topk  # noqa: E402
-from mash_kg.config import Neo4jSettings  # noqa: E402
 from mash_kg.features import parent_index, tree_context  # noqa: E402
 from mash_kg.fusion import View, fuse  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
+from mash_kg.settings import CacheSettings  # noqa: E402
 from mash_kg.text_embed import TextEmbedder  # noqa: E402
 
 
@@ -63,7 +63,7 @@ def icd10cm_who(quick: bool, seed: int = 0) -> dict:
         [opaque.get(c, "") for c in who.edges["end"]],
     )
     c_par = parent_index(list(cmn["id"]), list(cm.edges["start"]), list(cm.edges["end"]))
-    embedder = TextEmbedder(cache_dir=Neo4jSettings().cache / "text", batch_size=128)
+    embedder = TextEmbedder(cache_dir=CacheSettings().text, batch_size=128)
     t0 = time.perf_counter()
     tc, tw = embedder.embed(list(cmn["name"])), embedder.embed(list(whn["name"]))
     embed_seconds = time.perf_counter() - t0

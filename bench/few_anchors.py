@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 
 from mash_kg.align import align_sites, counterparts
-from mash_kg.config import Neo4jSettings
 from mash_kg.features import parent_index, tree_context
 from mash_kg.fusion import View, _unit, fuse
 from mash_kg.loaders import get_loader
 from mash_kg.names import choose_names, model_reading
+from mash_kg.settings import CacheSettings
 from mash_kg.stage1 import anchor_pairs
 from mash_kg.text_embed import TextEmbedder, resolve_model
 
@@ -45,7 +45,7 @@ ATC_GROUPS = "ABCJ"  # anatomical groups of the atc_languages task (1,665 substa
 
 
 def _embedder() -> TextEmbedder:
-    return TextEmbedder(cache_dir=Neo4jSettings().cache / "text", batch_size=128)
+    return TextEmbedder(cache_dir=CacheSettings().text, batch_size=128)
 
 
 def _p_at(idx: np.ndarray, gold: np.ndarray) -> dict:

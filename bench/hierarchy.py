@@ -59,10 +59,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import write_results  # noqa: E402
 
-from mash_kg.config import Neo4jSettings  # noqa: E402
 from mash_kg.encoder import EncoderSettings  # noqa: E402
 from mash_kg.lexical import lexical_families, lexical_vectors  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
+from mash_kg.settings import CacheSettings  # noqa: E402
 from mash_kg.stage2 import HierarchySettings, node_table, run_stage2  # noqa: E402
 from mash_kg.stage3 import EQUIVALENT_COS, family_vectors, score_candidates  # noqa: E402
 from mash_kg.text_embed import TextEmbedder  # noqa: E402
@@ -252,7 +252,7 @@ def placement(
             for g, r in zip(gold, rand_neg, strict=True)
         ]
     )
-    embedder = TextEmbedder(cache_dir=Neo4jSettings().cache / "text", batch_size=128)
+    embedder = TextEmbedder(cache_dir=CacheSettings().text, batch_size=128)
     start = time.perf_counter()
     frozen = embedder.embed(tree.names)
     methods: dict[str, dict] = {}
@@ -471,7 +471,7 @@ def icd9_into_icd10(cm: Tree, cats: np.ndarray, space, enc_dir: Path | None, h) 
     names9 = nine.nodes.set_index("id")["name"]
     ids9 = sorted(i for i in truth if i in names9.index)
     texts = [str(names9[i]) for i in ids9]
-    frozen = TextEmbedder(cache_dir=Neo4jSettings().cache / "text", batch_size=128)
+    frozen = TextEmbedder(cache_dir=CacheSettings().text, batch_size=128)
     f9, fc = frozen.embed(texts), frozen.embed([cm.names[c] for c in cats])
     gold = [truth[i] for i in ids9]
     methods = {"text_nn": _set_metrics(f9.astype(np.float64) @ fc.T, gold)}

@@ -38,11 +38,11 @@ from _common import scratch_neo4j, write_results  # noqa: E402
 
 from mash_kg.artefact import TABLES, BuildWriter, derive  # noqa: E402
 from mash_kg.build import _vectors_column as _vectors  # noqa: E402
-from mash_kg.config import Neo4jSettings  # noqa: E402
 from mash_kg.graph import connect  # noqa: E402
 from mash_kg.graph.sync import sync_build  # noqa: E402
 from mash_kg.graph.writer import write_tables  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
+from mash_kg.settings import CacheSettings  # noqa: E402
 from mash_kg.stage3 import score_candidates  # noqa: E402
 from mash_kg.text_embed import TextEmbedder  # noqa: E402
 
@@ -51,7 +51,7 @@ def make_build(folder: Path) -> dict:
     cm = get_loader("icd10cm")()
     who = get_loader("icd10who")()
     cm_nodes, who_nodes = cm.nodes.reset_index(drop=True), who.nodes.reset_index(drop=True)
-    embedder = TextEmbedder(cache_dir=Neo4jSettings().cache / "text", batch_size=128)
+    embedder = TextEmbedder(cache_dir=CacheSettings().text, batch_size=128)
     t_cm = embedder.embed(list(cm_nodes["name"])).astype(np.float64)
     t_who = embedder.embed(list(who_nodes["name"])).astype(np.float64)
     allv = np.concatenate([t_cm, t_who])

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from mash_kg.align import METHODS, align_sites, counterparts
-from mash_kg.config import Neo4jSettings
 from mash_kg.features import FEATURE_WEIGHTS
 from mash_kg.fusion import fuse
 from mash_kg.loaders.fhir import load_site
+from mash_kg.settings import CacheSettings
 from mash_kg.sites import SiteData
 from mash_kg.stage1 import fused_views, site_vectors
 from mash_kg.text_embed import TextEmbedder
@@ -125,7 +125,7 @@ def relabel(site: SiteData, new_site: str, seed: int) -> tuple[SiteData, dict[st
 
 def synthea_population(seed: int, n: int) -> Path:
     """FHIR bundles of a Synthea population, generated once into the cache (deterministic)."""
-    out = Neo4jSettings().cache / "synthea" / f"seed-{seed}-n-{n}"
+    out = CacheSettings().root / "synthea" / f"seed-{seed}-n-{n}"
     if not (out / "fhir").is_dir():
         tmp = out.with_suffix(".tmp")
         subprocess.run(
@@ -164,7 +164,7 @@ def synthea_sites(quick: bool, n_patients: int = 80, seed: int = 0) -> dict:
     ]
     sites[0] = SiteData("A", raw[0].codes.assign(site="A"), events=raw[0].events)
     gold_maps = [relabel(r, chr(ord("A") + k + 1), seed + k)[1] for k, r in enumerate(raw[1:])]
-    embedder = TextEmbedder(cache_dir=Neo4jSettings().cache / "text")
+    embedder = TextEmbedder(cache_dir=CacheSettings().text)
     text = [embedder.embed(list(s.codes["name"])) for s in sites]
     vectors = site_vectors(sites, text, dim=128, window_days=30, seed=seed)
     ref = vectors[0]

@@ -61,15 +61,12 @@ def site_crosswalks(sites: list[SiteData], settings: Neo4jSettings | None) -> pd
     with a graph (`settings`), its MAPS_TO edges touching the sites' codes."""
     parts = [s.crosswalk for s in sites if s.crosswalk is not None and len(s.crosswalk)]
     if settings is not None:
-        from mash_kg.graph import connect
+        from mash_kg.graph.connection import open_driver
         from mash_kg.graph.reader import read_crosswalks
 
         ids = sorted({c for s in sites for c in s.codes["id"]})
-        driver = connect(settings, schema=False)
-        try:
+        with open_driver(settings, schema=False) as driver:
             parts.append(read_crosswalks(driver, ids, settings.database))
-        finally:
-            driver.close()
     cols = ["id", "other_id", "source"]
     return (
         pd.concat([p[cols] for p in parts], ignore_index=True)
@@ -123,18 +120,15 @@ def run_hierarchy(
     """Stages II-III: the curated context read from Neo4j, the hierarchy encoder (written to
     `work`/encoder), the Poincaré space, the learned hierarchy; returns the tables to write
     and their figures."""
-    from mash_kg.graph import connect
+    from mash_kg.graph.connection import open_driver
     from mash_kg.graph.reader import read_context
     from mash_kg.stage2 import node_table, run_stage2
     from mash_kg.stage3 import run_stage3
 
     h, enc = project.hierarchy, project.encoder
     advance = step("reading the curated context from Neo4j", 1)
-    driver = connect(settings, schema=False)
-    try:
+    with open_driver(settings, schema=False) as driver:
         ctx_nodes, ctx_edges = read_context(driver, sorted(set(codes["id"])), settings.database)
-    finally:
-        driver.close()
     advance(1)
     vocabs = graph_vocabularies(settings)
     # curated = of a loaded vocabulary: codes an earlier sync created are no parents
@@ -184,14 +178,11 @@ def run_hierarchy(
 
 def graph_vocabularies(settings: Neo4jSettings) -> dict[str, int]:
     """The vocabularies loaded in the graph -> their codes (graph.reader.read_vocabularies)."""
-    from mash_kg.graph import connect
+    from mash_kg.graph.connection import open_driver
     from mash_kg.graph.reader import read_vocabularies
 
-    driver = connect(settings, schema=False)
-    try:
+    with open_driver(settings, schema=False) as driver:
         return read_vocabularies(driver, settings.database)
-    finally:
-        driver.close()
 
 
 def check_meeting(
@@ -383,7 +374,7 @@ def run_build(
     settings = settings or Neo4jSettings()
     started = time.perf_counter()
     sites = read_sites(project, settings, step)
-    embedder = TextEmbedder(project.model.text_model, cache_dir=settings.cache / "text")
+    embedder = TextEmbedder(project.model.text_model, cache_dir=project.cache.text)
     stage1 = run_stage1(project, sites, embedder, settings, step)
     for w in stage1.warnings:  # the build says what it could not do (also in the manifest)
         log.warning("%s", w)
