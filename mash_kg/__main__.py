@@ -1,3 +1,5 @@
+"""`python -m mash_kg` works like `mash-kg`."""
+
 from mash_kg.cli import main
 
 if __name__ == "__main__":

@@ -69,14 +69,6 @@ def test_cli_prints_config_errors_verbatim(tmp_path, monkeypatch):
     assert "unknown key [neo4j].bolt_prot" in result.output  # not eaten as rich markup
 
 
-def test_table_cells_are_printed_verbatim():
-    from mash_kg.cli import console, print_rows
-
-    with console.capture() as captured:
-        print_rows([{"name": "hemoglobin [mass fraction] in blood"}])
-    assert "[mass fraction]" in captured.get()
-
-
 @pytest.mark.parametrize(
     ("line", "problem"),
     [

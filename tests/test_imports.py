@@ -128,3 +128,14 @@ def test_the_cycle_finder_finds_a_cycle():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert set(import_cycle(graph)) == {"a", "b", "c"}
 
+def test_the_library_does_not_import_the_cli():
+    """The CLI calls the library, never the other way round (demo included), in any function."""
+    offenders = []
+    for path in _source_files():
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith(("mash_kg/cli", "mash_kg/__main__", "mash_kg/summary/cli")):
+            continue
+        names = _imported_modules(ast.parse(path.read_text(encoding="utf-8")))
+        if any(n == "mash_kg.cli" or n.startswith("mash_kg.cli.") for n in names):
+            offenders.append(rel)
+    assert not offenders, f"library modules importing the CLI: {offenders}"

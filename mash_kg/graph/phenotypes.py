@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from neo4j import Driver
 
-from mash_kg.errors import InputError
+from mash_kg.errors import InputError, MashError
+from mash_kg.graph.views import run_view
 from mash_kg.loaders.phenotype import PhenotypeTables
 
 
@@ -98,3 +99,27 @@ def why_empty(
         f"one of its codes within rank {max_rank} (try --max-rank 5, include descendants, "
         "or sync a build whose site codes in these vocabularies)"
     )
+
+
+def expand_phenotype(
+    driver: Driver, phenotype: str, site: str, max_rank: int = 1, database: str = "neo4j"
+) -> list[dict]:
+    """The codes of `phenotype` at `site`, each with the rule, edges and scores that bring it
+    in (the phenotype_codes view). An unknown phenotype or site, or an expansion to nothing,
+    is one MashError saying why and what to try."""
+    known = driver.execute_query(
+        "OPTIONAL MATCH (p:Phenotype {id: $p}) OPTIONAL MATCH (s:Site {id: $s}) "
+        "RETURN p IS NOT NULL AS p, s IS NOT NULL AS s",
+        p=phenotype,
+        s=site,
+        database_=database,
+    ).records[0]
+    if not known["p"]:
+        raise MashError(f"no phenotype {phenotype!r} in the graph (mash-kg phenotype import)")
+    if not known["s"]:
+        raise MashError(f"no site {site!r} in the graph (mash-kg sync a build that has it)")
+    params = {"phenotype": phenotype, "site": site, "max_rank": max_rank}
+    rows = run_view(driver, "phenotype_codes", params, database)
+    if not rows:  # asked for the site's codes and there are none: say why
+        raise MashError(why_empty(driver, phenotype, site, max_rank, database))
+    return rows

@@ -1,0 +1,59 @@
+"""`mash-kg phenotype import|expand`: concept-set definitions in, a site's code lists out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mash_kg.cli.context import config_of
+from mash_kg.cli.render import line
+from mash_kg.cli.views import show_rows
+
+
+@click.group()
+def phenotype() -> None:
+    """Phenotype definitions: import concept sets, expand them into a site's codes."""
+
+
+@phenotype.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--name", help="Phenotype id for an ATLAS JSON file (default: its name or file).")
+@click.pass_context
+def phenotype_import(ctx: click.Context, file: Path, name: str | None) -> None:
+    """Read FILE (ATLAS concept-set JSON, or CSV: phenotype, code, include_descendants,
+    exclude) and store it as :Phenotype -[:INCLUDES]-> :Code, replacing an earlier version."""
+    from mash_kg.graph.connection import open_driver
+    from mash_kg.graph.phenotypes import write_phenotypes
+    from mash_kg.loaders.phenotype import read_phenotypes
+
+    tables = read_phenotypes(file, name)
+    settings = config_of(ctx).neo4j
+    with open_driver(settings) as driver:
+        done = write_phenotypes(driver, tables, settings.database)
+    ids = ", ".join(tables.phenotypes["id"])
+    line(f"imported {done['phenotypes']} phenotype(s) ({ids}), {done['items']} items")
+
+
+@phenotype.command("expand")
+@click.argument("name")
+@click.option("--site", required=True, help="The site whose codes to list.")
+@click.option(
+    "--max-rank",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Deepest ALIGNED_WITH rank followed to reach the site's codes.",
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@click.pass_context
+def phenotype_expand(ctx: click.Context, name: str, site: str, max_rank: int, fmt: str) -> None:
+    """The codes of phenotype NAME at SITE, each with the rule, edges and scores that bring it
+    in (the phenotype_codes view)."""
+    from mash_kg.graph.connection import open_driver
+    from mash_kg.graph.phenotypes import expand_phenotype
+
+    settings = config_of(ctx).neo4j
+    with open_driver(settings, schema=False) as driver:
+        rows = expand_phenotype(driver, name, site, max_rank, settings.database)
+    show_rows(rows, fmt, f"{name} at site {site}: {len(rows)} codes")
