@@ -192,113 +192,148 @@ def train_encoder(
     `out_dir` and returns the training table (step, pairs, loss, clustering, centripetal,
     infonce, seconds). `log(k)` is called with the steps done since the last call."""
     import torch
-    from transformers import AutoModel, AutoTokenizer
 
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
     s = settings or EncoderSettings()
-    src = resolve_model(model)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    dev = _device()
-    tok = AutoTokenizer.from_pretrained(src, local_files_only=True)
-    net = AutoModel.from_pretrained(src, local_files_only=True).to(dev)
-    _freeze(net, s.freeze_layers)
-    dim = net.config.hidden_size
-    c = 1.0 / dim
-    # tokenisation, once: only the texts the edges use
-    used = np.unique(np.concatenate([child, parent])) if len(child) else np.zeros(0, np.int64)
-    enc = tok([texts[i] for i in used], truncation=True, max_length=s.max_length)
-    ids = {int(u): enc["input_ids"][k] for k, u in enumerate(used)}
+    run = _Run.start(model, texts, child, parent, s)
     hard = hard_negative_table(child, parent, excludes)
     parent_of = dict(zip(child.tolist(), parent.tolist(), strict=False))
-    params = [p for p in net.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: min(1.0, (k + 1) / max(1, s.steps // 10))
+    kids: dict[int, list[int]] = {}
+    for ch_, pa_ in zip(child.tolist(), parent.tolist(), strict=True):
+        kids.setdefault(pa_, []).append(ch_)
+    families = np.array(sorted(kids), dtype=np.int64)
+    weights = family_weights(families, parent_of) if s.balance_depth else None
+    rows_out, acc = [], []
+    start = time.perf_counter()
+    step, pairs = 0, 0
+    while len(child) and step < s.steps and time.perf_counter() - start < s.max_seconds:
+        batch = sample_families(families, kids, hard, parent_of, s, rng, weights)
+        losses = run.step(batch, s)
+        if not np.isfinite(losses[0]):
+            raise FloatingPointError(f"hierarchy encoder loss became {losses[0]} at step {step}")
+        step += 1
+        pairs += len(batch.anchors)
+        acc.append(losses)
+        if step % s.log_every == 0 or step == s.steps:
+            rows_out.append(_row(step, pairs, acc, start))
+            acc = []
+            if log:
+                log(s.log_every)
+    if acc:
+        rows_out.append(_row(step, pairs, acc, start))
+    save_model(run.net, run.tok, out_dir)
+    return pd.DataFrame(
+        rows_out,
+        columns=["step", "pairs", "loss", "clustering", "centripetal", "infonce", "seconds"],
     )
-    pad = tok.pad_token_id or 0
 
-    def embed_rows(rows: np.ndarray):
-        seqs = [ids[int(r)] for r in rows]
+
+def _row(step: int, pairs: int, acc: list, start: float) -> tuple:
+    """A row of the training table: the mean losses since the last row."""
+    return (step, pairs, *map(float, np.mean(acc, axis=0)), time.perf_counter() - start)
+
+
+@dataclass
+class _Run:
+    """The encoder being trained: model, tokens of the texts the edges use, optimiser."""
+
+    net: object
+    tok: object
+    ids: dict[int, list[int]]
+    dev: object
+    c: float
+    opt: object
+    sched: object
+    params: list
+
+    @classmethod
+    def start(cls, model: str, texts: list[str], child: np.ndarray, parent: np.ndarray, s) -> _Run:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        src = resolve_model(model)
+        dev = _device()
+        tok = AutoTokenizer.from_pretrained(src, local_files_only=True)
+        net = AutoModel.from_pretrained(src, local_files_only=True).to(dev)
+        _freeze(net, s.freeze_layers)
+        # tokenisation, once: only the texts the edges use
+        used = np.unique(np.concatenate([child, parent])) if len(child) else np.zeros(0, np.int64)
+        enc = tok([texts[i] for i in used], truncation=True, max_length=s.max_length)
+        ids = {int(u): enc["input_ids"][k] for k, u in enumerate(used)}
+        params = [p for p in net.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=s.lr, weight_decay=0.01)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda k: min(1.0, (k + 1) / max(1, s.steps // 10))
+        )
+        net.train()
+        return cls(net, tok, ids, dev, 1.0 / net.config.hidden_size, opt, sched, params)
+
+    def embed_rows(self, rows: np.ndarray):
+        """Points on the ball of the texts `rows` (mean-pooled, mapped by expmap0)."""
+        import torch
+
+        pad = self.tok.pad_token_id or 0
+        seqs = [self.ids[int(r)] for r in rows]
         width = max(len(q) for q in seqs)
         x = torch.full((len(seqs), width), pad, dtype=torch.long)
         m = torch.zeros((len(seqs), width), dtype=torch.long)
         for k, q in enumerate(seqs):
             x[k, : len(q)] = torch.tensor(q)
             m[k, : len(q)] = 1
-        x, m = x.to(dev), m.to(dev)
-        return expmap0(_pool(net(input_ids=x, attention_mask=m).last_hidden_state, m), c)
+        x, m = x.to(self.dev), m.to(self.dev)
+        hidden = self.net(input_ids=x, attention_mask=m).last_hidden_state
+        return expmap0(_pool(hidden, m), self.c)
 
-    kids: dict[int, list[int]] = {}
-    for ch_, pa_ in zip(child.tolist(), parent.tolist(), strict=True):
-        kids.setdefault(pa_, []).append(ch_)
-    families = np.array(sorted(kids), dtype=np.int64)
-    weights = family_weights(families, parent_of) if s.balance_depth else None
-    rows_out = []
-    start = time.perf_counter()
-    net.train()
-    step, pairs, acc = 0, 0, []
-    while len(child) and step < s.steps and time.perf_counter() - start < s.max_seconds:
-        batch = sample_families(families, kids, hard, parent_of, s, rng, weights)
+    def step(self, batch, s) -> tuple[float, float, float, float]:
+        """One optimiser step on `batch`; returns (loss, clustering, centripetal, infonce)."""
+        import torch
+
         uniq = np.unique(np.concatenate([*batch.members, batch.anchors]))
-        z = embed_rows(uniq)
-        tangent = logmap0(z, c)
+        z = self.embed_rows(uniq)
         at = {int(u): k for k, u in enumerate(uniq)}
-        # a family's prototype: the mean (tangent space at 0) of its name and its sampled
-        # children, the anchor left out; the anchor must be nearest its own family's
-        protos = torch.stack([tangent[[at[int(r)] for r in m]].mean(0) for m in batch.members])
-        zp = expmap0(protos, c)
-        za = z[[at[int(a)] for a in batch.anchors]]
-        d = ball_distance(za.unsqueeze(1), zp.unsqueeze(0), c)  # (anchors, families)
-        target = torch.as_tensor(batch.target, device=dev)
-        d_pos = d[torch.arange(len(target)), target]
-        neg = d.masked_fill(torch.nn.functional.one_hot(target, d.shape[1]).bool(), float("inf"))
-        finite = torch.isfinite(neg)
-        cluster = (torch.relu(d_pos[:, None] - neg + s.margin) * finite).sum() / finite.sum().clamp(
-            min=1
-        )
-        # InfoNCE on the directions, as Stage III scores a family: cos(anchor, family) / T
-        cos = (
-            torch.nn.functional.normalize(tangent[[at[int(a)] for a in batch.anchors]], dim=-1)
-            @ torch.nn.functional.normalize(protos, dim=-1).T
-        )
-        infonce = torch.nn.functional.cross_entropy(cos / s.temperature, target)
-        # centripetal: a family's parent (its name, members[0]) nearer the origin than its children
-        names_z = z[[at[int(m[0])] for m in batch.members]]
-        kid_rows = [(f, at[int(r)]) for f, m in enumerate(batch.members) for r in m[1:]]
-        if kid_rows:
-            fi, ki = map(list, zip(*kid_rows, strict=True))
-            centri = torch.relu(
-                ball_norm(names_z[fi], c) - ball_norm(z[ki], c) + s.centripetal_margin
-            ).mean()
-        else:
-            centri = torch.zeros((), device=dev)
+        cluster, infonce, centri = family_losses(z, at, batch, s, self.c)
         loss = cluster + infonce + s.centripetal_weight * centri
-        opt.zero_grad()
+        self.opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"hierarchy encoder loss became {loss.item()} at step {step}")
-        step += 1
-        pairs += len(batch.anchors)
-        acc.append((loss.item(), cluster.item(), centri.item(), infonce.item()))
-        if step % s.log_every == 0 or step == s.steps:
-            m = np.mean(acc, axis=0)
-            rows_out.append((step, pairs, *map(float, m), time.perf_counter() - start))
-            acc = []
-            if log:
-                log(s.log_every)
-    if acc:
-        m = np.mean(acc, axis=0)
-        rows_out.append((step, pairs, *map(float, m), time.perf_counter() - start))
-    save_model(net, tok, out_dir)
-    return pd.DataFrame(
-        rows_out,
-        columns=["step", "pairs", "loss", "clustering", "centripetal", "infonce", "seconds"],
-    )
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.opt.step()
+        self.sched.step()
+        return loss.item(), cluster.item(), centri.item(), infonce.item()
+
+
+def family_losses(z, at: dict[int, int], batch, s, c: float):
+    """The three losses of a batch of families, from the points `z` of its rows (`at`: row ->
+    index in z): clustering (an anchor nearest its own family's prototype, by a margin),
+    InfoNCE on the directions (as Stage III scores a family) and centripetal (a family's
+    parent nearer the origin than its children)."""
+    import torch
+    import torch.nn.functional as F
+
+    tangent = logmap0(z, c)
+    # a family's prototype: the mean (tangent space at 0) of its name and its sampled
+    # children, the anchor left out; the anchor must be nearest its own family's
+    protos = torch.stack([tangent[[at[int(r)] for r in m]].mean(0) for m in batch.members])
+    zp = expmap0(protos, c)
+    anchors = [at[int(a)] for a in batch.anchors]
+    d = ball_distance(z[anchors].unsqueeze(1), zp.unsqueeze(0), c)  # (anchors, families)
+    target = torch.as_tensor(batch.target, device=z.device)
+    d_pos = d[torch.arange(len(target)), target]
+    neg = d.masked_fill(F.one_hot(target, d.shape[1]).bool(), float("inf"))
+    finite = torch.isfinite(neg)
+    hinge = torch.relu(d_pos[:, None] - neg + s.margin) * finite
+    cluster = hinge.sum() / finite.sum().clamp(min=1)
+    cos = F.normalize(tangent[anchors], dim=-1) @ F.normalize(protos, dim=-1).T
+    infonce = F.cross_entropy(cos / s.temperature, target)
+    names_z = z[[at[int(m[0])] for m in batch.members]]
+    kid_rows = [(f, at[int(r)]) for f, m in enumerate(batch.members) for r in m[1:]]
+    if not kid_rows:
+        return cluster, infonce, torch.zeros((), device=z.device)
+    fi, ki = map(list, zip(*kid_rows, strict=True))
+    centri = torch.relu(ball_norm(names_z[fi], c) - ball_norm(z[ki], c) + s.centripetal_margin)
+    return cluster, infonce, centri.mean()
 
 
 def _freeze(net, layers: int) -> None:
