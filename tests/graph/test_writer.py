@@ -9,8 +9,7 @@ from neo4j.exceptions import ConstraintError
 from mash_kg.graph.writer import write_tables
 from mash_kg.loaders import get_loader
 from mash_kg.tables import OntologyTables, make_edges, make_nodes
-
-from .conftest import FIXTURES, count, snapshot
+from tests.conftest import FIXTURES, count, snapshot
 
 pytestmark = pytest.mark.neo4j
 

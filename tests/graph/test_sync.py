@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,33 +14,18 @@ import pytest
 from click.testing import CliRunner
 
 from mash_kg.artefact import write_manifest
-from mash_kg.build import run_build
 from mash_kg.cli import cli
-from mash_kg.config import load_config
 from mash_kg.graph.sync import sync_build
 from mash_kg.graph.writer import write_tables
 from mash_kg.loaders import get_loader
 from mash_kg.neo4j_server.scratch import wipe
-from mash_kg.project import load_project
-from tests.conftest import count, snapshot
+from tests.conftest import FIXTURES, count, snapshot
+from tests.graph.conftest import SECRET
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 import fault_cases  # noqa: E402  (bench/: the fault matrix's cases)
 
 pytestmark = pytest.mark.neo4j
-EXAMPLE = Path(__file__).parent.parent / "examples" / "two_sites"
-SECRET = "never-in-a-build-7"
-
-
-@pytest.fixture(scope="module")
-def build(tmp_path_factory) -> Path:
-    project = tmp_path_factory.mktemp("sync") / "two_sites"
-    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
-    cfg = project / "mash-kg.toml"
-    text = cfg.read_text().replace('"neural_ot"', '"sinkhorn"')
-    text = text.replace("[hierarchy]", "[hierarchy]\nenabled = false")  # Stage I
-    cfg.write_text(text + f'\n[neo4j]\npassword = "{SECRET}"\n')  # must never reach a build
-    return run_build(load_project(load_config(cfg)))
 
 
 def _changed_build(build: Path, dest: Path, n_changed: int, n_dropped: int) -> Path:
@@ -119,7 +105,7 @@ def test_curated_content_is_left_alone(graph, build, tmp_path):
 
 
 def test_killed_sync_leaves_the_old_graph_and_a_rerun_converges(
-    graph, build, neo4j_settings, cli_env, tmp_path
+    graph, build, cli_env, tmp_path, kill_inside_transaction
 ):
     clean_first = sync_build(graph, build)
     assert clean_first.changes > 0
@@ -131,16 +117,17 @@ def test_killed_sync_leaves_the_old_graph_and_a_rerun_converges(
     wipe(graph)
     sync_build(graph, build)
     assert snapshot(graph) == old
-    code = (
-        "import sys; from mash_kg.config import load_config; "
-        "from mash_kg.graph.connection import connect; from mash_kg.graph.sync import sync_build; "
-        "d = connect(load_config().neo4j); "
-        f"sync_build(d, {str(changed)!r}, batch_size=50, _fail_after=4)"
+    # a real `mash-kg sync` process, killed with SIGKILL inside its transaction after all its
+    # batches ran (it waits on the old :Build node, which the test holds)
+    status = kill_inside_transaction(
+        ["sync", str(changed), "--batch-size", "50"], "MATCH (b:Build) SET b.held_by_test = 1"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 137, proc.stderr  # died inside the transaction
-    assert snapshot(graph)[1] == old[1]  # readers still see the old build's edges
-    # the dead process's lock is stale: the next sync clears it, says so, and converges
+    assert status == -signal.SIGKILL
+    after_kill = snapshot(graph)
+    assert after_kill[1] == old[1]  # readers still see the old build's edges
+    assert [n for n in after_kill[0] if "SyncLock" not in n[0]] == old[0]
+    assert any("SyncLock" in n[0] for n in after_kill[0])  # the dead process's lock is left
+    # that lock is stale: the next sync clears it, says so, and converges
     res = CliRunner().invoke(cli, ["sync", str(changed)])
     assert res.exit_code == 0, res.output
     assert "cleared a stale lock" in res.output, res.output
@@ -179,7 +166,8 @@ def test_views_answer_on_a_synced_graph(graph, build, tmp_path):
     lca = rows("lowest_common_ancestor", a="LOINC:8480-6", b="LOINC:8462-4")
     assert [(r["id"], r["steps_from_a"], r["steps_from_b"]) for r in lca] == [("LOINC:LP2", 1, 1)]
     eq = rows("equivalents", code="LOINC:8480-6")
-    assert eq and eq[0]["id"] == "LOINC:8480-6" or any(r["rank"] == 1 for r in eq)
+    # both sites have the code: its best equivalent at the other site is itself, at rank 1
+    assert eq and (eq[0]["id"], eq[0]["rank"]) == ("LOINC:8480-6", 1), eq[:3]
     similar = rows("similar", code="LOINC:8480-6", k=3)
     assert len(similar) == 3 and all(r["id"] != "LOINC:8480-6" for r in similar)
     assert [r["score"] for r in similar] == sorted((r["score"] for r in similar), reverse=True)
@@ -235,18 +223,22 @@ def _content(driver) -> tuple:
 
 
 def test_the_lock_is_taken_before_the_graph_is_read(graph, build, monkeypatch):
+    import mash_kg.graph.reconcile.engine as engine
     import mash_kg.graph.sync as sync_mod
 
     order = []
-    real_acquire, real_plan = sync_mod.acquire, sync_mod.plan_sync
+    real_acquire, real_read = engine.acquire, sync_mod.read_learned
     monkeypatch.setattr(
-        sync_mod, "acquire", lambda *a, **k: order.append("lock") or real_acquire(*a, **k)
+        engine, "acquire", lambda *a, **k: order.append("lock") or real_acquire(*a, **k)
     )
     monkeypatch.setattr(
-        sync_mod, "plan_sync", lambda *a, **k: order.append("read") or real_plan(*a, **k)
+        sync_mod, "read_learned", lambda *a, **k: order.append("read") or real_read(*a, **k)
     )
     sync_build(graph, build)
     assert order == ["lock", "read"]
+    order.clear()
+    sync_build(graph, build, dry_run=True)
+    assert order == ["read"]  # a dry run takes no lock
 
 
 def test_break_lock_refuses_a_live_holder_and_names_a_gone_one(graph, build, cli_env):
@@ -320,11 +312,11 @@ def test_labels_never_come_from_data(graph, build, cli_env, tmp_path, optimize):
     assert snapshot(graph) == before
     # the query builders themselves refuse anything but their fixed names, also under -O
     code = (
-        "from mash_kg.graph.sync import _mash_match\n"
-        "try:\n    _mash_match(('Code', 'Latent) DETACH DELETE (x'))\n"
+        "from mash_kg.graph.reconcile.learned import mash_match\n"
+        "try:\n    mash_match(('Code', 'Latent) DETACH DELETE (x'))\n"
         "except ValueError:\n    print('refused')\n"
-        "from mash_kg.graph.writer import _edge_query\n"
-        "try:\n    _edge_query('IS_A]->() DETACH DELETE (x')\n"
+        "from mash_kg.graph.reconcile.ontology import edge_query\n"
+        "try:\n    edge_query('IS_A]->() DETACH DELETE (x')\n"
         "except ValueError:\n    print('refused')\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
@@ -388,6 +380,10 @@ def _stage3_like(build: Path, dest: Path) -> Path:
         "candidates": [10],
     }
     pd.DataFrame(holdout).to_parquet(folder / "holdout.parquet")
+    candidates = {"id": holdout["id"], "candidate": holdout["parent"], "rank": [1]}
+    pd.DataFrame({**candidates, "score": [0.9], "distance": [0.1]}).to_parquet(
+        folder / "candidates.parquet"
+    )
     manifest = json.loads((folder / "manifest.json").read_text())
     write_manifest(folder, {**manifest, "stages": ["I", "II", "III"]})
     return folder
@@ -402,7 +398,7 @@ def test_every_bad_input_of_the_fault_matrix_is_one_line_and_changes_nothing(
 
     b1 = _stage3_like(build, tmp_path / "b1")
     files = make_case_files(tmp_path / "cases", b1)
-    lab = Path(__file__).parent / "fixtures" / "edges_v1.csv"
+    lab = FIXTURES / "edges_v1.csv"
     write_tables(graph, get_loader("edges")(files=[lab], vocab="LAB", domain="lab"))
     sync_build(graph, b1)
     before = _content(graph)
