@@ -81,26 +81,47 @@ def _fill(obj: object, section: dict, where: str, cfg: Path) -> None:
         setattr(obj, key, value)
 
 
+SECTIONS = ("project", "model", "hierarchy", "encoder", "sites", "neo4j", "cache")
+
+
 def load_project(config: Config) -> Project:
     """The project of a loaded config; no file or no sites is a clear error."""
     if config.path is None:
         raise InputError("mash-kg.toml", "no project file here", hint="run `mash-kg init`")
     cfg, raw = config.path, config.raw
     for key in raw:
-        if key not in ("project", "model", "hierarchy", "encoder", "sites", "neo4j", "cache"):
+        if key not in SECTIONS:
             raise InputError(
-                cfg,
-                f"unknown section [{key}]",
-                hint="sections: project, model, hierarchy, encoder, sites, neo4j, cache",
+                cfg, f"unknown section [{key}]", hint=f"sections: {', '.join(SECTIONS)}"
             )
     proj = raw.get("project", {})
     for key in proj:
         if key not in ("name", "builds"):
             raise InputError(cfg, f"unknown key [project].{key}", hint="known keys: builds, name")
-    name = str(proj.get("name", cfg.parent.name))
-    builds = (cfg.parent / str(proj.get("builds", "builds"))).resolve()
+    model = _model(raw.get("model", {}), cfg)
+    hierarchy = HierarchySettings()
+    _fill(hierarchy, raw.get("hierarchy", {}), "[hierarchy]", cfg)
+    _check_hierarchy(hierarchy, cfg)
+    encoder = EncoderSettings()
+    _fill(encoder, raw.get("encoder", {}), "[encoder]", cfg)
+    _check_encoder(encoder, cfg)
+    sites = _sites(raw.get("sites", []), model, cfg)
+    return Project(
+        name=str(proj.get("name", cfg.parent.name)),
+        builds=(cfg.parent / str(proj.get("builds", "builds"))).resolve(),
+        model=model,
+        sites=sites,
+        path=cfg,
+        hierarchy=hierarchy,
+        encoder=encoder,
+        cache=config.cache,
+    )
+
+
+def _model(section: dict, cfg: Path) -> ModelSettings:
+    """The [model] section, filled and checked (the reference site is checked with the sites)."""
     model = ModelSettings()
-    _fill(model, raw.get("model", {}), "[model]", cfg)
+    _fill(model, section, "[model]", cfg)
     if model.align_method not in ("fused", *ALIGN_METHODS):
         raise InputError(
             cfg,
@@ -127,14 +148,13 @@ def load_project(config: Config) -> Project:
         raise InputError(cfg, "[model].feature_weights must be three numbers >= 0")
     if model.dim < 2 or model.dim % 2:
         raise InputError(cfg, f"[model].dim = {model.dim} must be an even number >= 2")
-    hierarchy = HierarchySettings()
-    _fill(hierarchy, raw.get("hierarchy", {}), "[hierarchy]", cfg)
-    _check_hierarchy(hierarchy, cfg)
-    encoder = EncoderSettings()
-    _fill(encoder, raw.get("encoder", {}), "[encoder]", cfg)
-    _check_encoder(encoder, cfg)
+    return model
+
+
+def _sites(sections: list, model: ModelSettings, cfg: Path) -> list[SiteSpec]:
+    """The [[sites]] tables, filled and checked; sets the model's default reference site."""
     sites: list[SiteSpec] = []
-    for n, section in enumerate(raw.get("sites", []), start=1):
+    for n, section in enumerate(sections, start=1):
         if "id" not in section:
             raise InputError(cfg, f"[[sites]] number {n} has no id")
         spec = SiteSpec(id=str(section["id"]))
@@ -154,16 +174,7 @@ def load_project(config: Config) -> Project:
         model.reference_site = ids[0]
     elif model.reference_site not in ids:
         raise InputError(cfg, f"[model].reference_site {model.reference_site!r} is not a site")
-    return Project(
-        name=name,
-        builds=builds,
-        model=model,
-        sites=sites,
-        path=cfg,
-        hierarchy=hierarchy,
-        encoder=encoder,
-        cache=config.cache,
-    )
+    return sites
 
 
 def _check_hierarchy(h: HierarchySettings, cfg: Path) -> None:

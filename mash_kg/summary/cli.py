@@ -1,4 +1,4 @@
-"""`mash-kg site summarize`: the step a site runs on its own records (registered in cli.py)."""
+"""`mash-kg site summarize`: the step a site runs on its own records (registered by mash_kg.cli)."""
 
 from __future__ import annotations
 
@@ -97,41 +97,56 @@ def summarize(
     if fmt is None:
         spec, window, min_cell = _spec_from_project(ctx, site_id)
     else:
-        resolve = lambda p: None if p is None else p.expanduser().resolve()  # noqa: E731
-        spec = SiteSpec(
-            id=site_id,
-            format=fmt,
-            codes=resolve(codes),
-            events=resolve(events),
-            path=resolve(path),
-            prefer=prefer or "source",
-        )
-        if fmt == "tables" and (spec.codes is None or spec.events is None):
-            raise InputError("--format tables", "needs --codes and --events")
-        if fmt != "tables" and spec.path is None:
-            raise InputError(f"--format {fmt}", "needs --path")
+        spec = _spec_from_options(site_id, fmt, path, codes, events, prefer)
     if prefer:
         spec.prefer = prefer
-    window = window if window_days is None else window_days
-    min_cell = min_cell if min_cell_count is None else min_cell_count
     console = Console()
     with console.status(f"Summarizing site {site_id} ..."):
         m = run(
             spec,
             out,
-            window_days=window,
-            min_cell_count=min_cell,
+            window_days=window if window_days is None else window_days,
+            min_cell_count=min_cell if min_cell_count is None else min_cell_count,
             engine=engine,
             force=force,
             spark_master=spark_master,
             memory_limit=memory_limit,
         )
+    console.print(f"{_summary_line(m)}\nsummary: {out}", highlight=False)
+
+
+def _spec_from_options(
+    site_id: str,
+    fmt: str,
+    path: Path | None,
+    codes: Path | None,
+    events: Path | None,
+    prefer: str | None,
+) -> SiteSpec:
+    """The site as its command-line options describe it (no project file)."""
+    resolve = lambda p: None if p is None else p.expanduser().resolve()  # noqa: E731
+    spec = SiteSpec(
+        id=site_id,
+        format=fmt,
+        codes=resolve(codes),
+        events=resolve(events),
+        path=resolve(path),
+        prefer=prefer or "source",
+    )
+    if fmt == "tables" and (spec.codes is None or spec.events is None):
+        raise InputError("--format tables", "needs --codes and --events")
+    if fmt != "tables" and spec.path is None:
+        raise InputError(f"--format {fmt}", "needs --path")
+    return spec
+
+
+def _summary_line(m: dict) -> str:
+    """A summary's manifest in one line: sizes, window, dates, what was suppressed."""
     t = m["tables"]
-    console.print(
+    return (
         f"site {m['site']} ({m['engine']}, {m['seconds']} s): {t['codes']['rows']:,} codes and "
         f"{t['cooccurrence']['rows']:,} co-occurring pairs within {m['window_days']} days, "
         f"{m['date_min']} to {m['date_max']}; suppressed below {m['min_cell_count']}: "
         f"{m['codes_suppressed']:,} codes, {m['cells_suppressed_small']:,} small cells, "
-        f"{m['cells_suppressed_with_code']:,} cells of suppressed codes.\nsummary: {out}",
-        highlight=False,
+        f"{m['cells_suppressed_with_code']:,} cells of suppressed codes."
     )
