@@ -170,6 +170,13 @@ def test_a_foreign_or_empty_file_never_retires_a_vocabulary(graph, tmp_path, cli
         .invoke(cli, ["load", "edges", "--file", str(foreign), "--vocab", "LOCAL_LAB"])
         .output
     )
+    # a dry run shows what the guard would stop, and writes nothing
+    dry = write_tables(graph, get_loader("edges")(files=[foreign], vocab="LOCAL_LAB"), dry_run=True)
+    assert dry.dry_run and dry.nodes_retired == 5
+    args = ["load", "edges", "--file", str(foreign), "--vocab", "LOCAL_LAB", "--dry-run"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0 and "would change" in res.output, res.output
+    assert snapshot(graph) == before
     res = CliRunner().invoke(
         cli, ["load", "edges", "--file", str(foreign), "--vocab", "LOCAL_LAB", "--allow-retire"]
     )
