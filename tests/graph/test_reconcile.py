@@ -243,3 +243,83 @@ def test_a_shrunken_build_trips_the_retire_guard(target):
     with pytest.raises(RetireRefused, match="learned items the graph holds"):
         check_retire(plan, allow_retire=False)
     check_retire(plan, allow_retire=True)
+
+
+@pytest.fixture(scope="module")
+def grouped(build, tmp_path_factory):
+    """`build` with a small learned hierarchy: a -> L1 (a latent group) -> b, and c -> b."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mash_kg.artefact import derive
+
+    a, b, c = pd.read_parquet(build / "codes.parquet")["id"].drop_duplicates().iloc[:3]
+
+    def edit(d):
+        hierarchy = [
+            (a, "L1", 0.9, 1, "Latent"),
+            (("L1", b, 0.8, 1, "Code")),
+            (c, b, 0.7, 1, "Code"),
+        ]
+        pd.DataFrame(
+            hierarchy, columns=["child", "parent", "score", "rank", "parent_label"]
+        ).to_parquet(d / "hierarchy.parquet")
+        latent = {"id": ["L1"], "name": ["a group"], "domain": ["lab"], "size": [2]}
+        pd.DataFrame({**latent, "members": [[a, c]], "norm": [0.3]}).to_parquet(
+            d / "latent.parquet"
+        )
+        ids = [a, b, c, "L1"]
+        points = {
+            "id": ids,
+            "role": ["code"] * 3 + ["latent"],
+            "point": [[0.1 * i, 0.2] for i in range(4)],
+        }
+        pq.write_table(
+            pa.table({**points, "norm": [0.2] * 4, "depth": [1] * 4}), d / "poincare.parquet"
+        )
+        one = {"id": [a], "rank": [1]}
+        pd.DataFrame({**one, "candidate": [b], "score": [0.9], "distance": [0.1]}).to_parquet(
+            d / "candidates.parquet"
+        )
+        pd.DataFrame({**one, "parent": [b], "text_rank": [2], "candidates": [10]}).to_parquet(
+            d / "holdout.parquet"
+        )
+
+    folder = derive(
+        build, tmp_path_factory.mktemp("grouped") / "g", "grouped", edit, stages=["I", "II", "III"]
+    )
+    return read_target(folder), (a, b, c)
+
+
+def test_latent_groups_and_learned_edges_created_then_no_op_then_changed(grouped):
+    target, (a, b, c) = grouped
+    held = LearnedHeld()
+    held.dirty = dirty_codes(target, held.codes)
+    plan = diff_learned(target, held)
+    assert counts(plan.report, ":Latent") == (1, 0, 0)
+    assert counts(plan.report, "MASH_IS_A") == (3, 0, 0)
+    (group,) = rows(plan, "CREATE (n:Latent)")
+    assert group["p"]["name"] == "a group" and group["p"]["poincare"] == pytest.approx([0.3, 0.2])
+    # one statement per pair of end labels, each label from the fixed table
+    assert [r["s"] for r in rows(plan, "MATCH (a:Code {id: row.s}) MATCH (b:Latent")] == [a]
+    assert [r["s"] for r in rows(plan, "MATCH (a:Latent {id: row.s}) MATCH (b:Code")] == ["L1"]
+    # the graph after that plan: codes synced, the group and its outgoing edge as written
+    after = synced(target)
+    after.latent = {group["id"]: group["p"]}
+    after.learned = {
+        (r["s"], r["e"]): (r["p"], r["labels"]) for r in rows(plan, "CREATE (a)-[r:MASH_IS_A]")
+    }
+    # a sync reads back the edges of every group but only of the codes whose digest differs
+    after.learned = {k: v for k, v in after.learned.items() if k[0] == "L1"}
+    assert diff_learned(target, after).report.changes == 0
+    # an older group with an edge, and a changed score: the edge goes before its group
+    after.latent["L0"] = {"id": "L0", "name": "old", "size": 1, "build": "older"}
+    after.learned[("L0", b)] = ({"score": 0.5, "rank": 1}, ("Latent", "Code"))
+    after.learned[("L1", b)] = ({"score": 0.1, "rank": 1}, ("Latent", "Code"))
+    plan = diff_learned(target, after)
+    assert counts(plan.report, ":Latent") == (0, 0, 1)
+    assert counts(plan.report, "MASH_IS_A") == (0, 1, 1)
+    order = [s.query for s in plan.steps if s.rows]
+    delete_edge = next(i for i, q in enumerate(order) if "MASH_IS_A]->(b) DELETE r" in q)
+    delete_group = next(i for i, q in enumerate(order) if "DETACH DELETE n" in q)
+    assert delete_edge < delete_group
