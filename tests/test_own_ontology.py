@@ -6,19 +6,15 @@ Every case that used to succeed silently is an error with its real cause."""
 
 from __future__ import annotations
 
-import io
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from rich.console import Console
 
 from mash_kg.cli import cli
-from mash_kg.progress import PlainProgress
 
 from .conftest import count
 
@@ -412,26 +408,6 @@ def test_a_phenotype_that_expands_to_nothing_is_an_error_saying_why(own_build, o
         ["--config", str(cfg), "phenotype", "expand", "lipids", "--site", "A", "--format", "json"],
     )
     assert ok.exit_code == 0 and [r["code"] for r in json.loads(ok.output)] == ["MYPH:0000026"]
-
-
-# -- progress without a terminal ---------------------------------------------------------------
-def test_plain_progress_prints_steps_and_periodic_counts():
-    out = io.StringIO()
-    console = Console(file=out, force_terminal=False, width=200)
-    with PlainProgress(console, every=0.05) as bar:
-        task = bar.add_task("embedding [codes]", total=10)
-        bar.advance(task, 4)
-        time.sleep(0.3)  # the timer thread writes while the step reports nothing
-        bar.advance(task, 6)
-        slow = bar.add_task("Stage III", total=1)
-        time.sleep(0.2)
-    lines = out.getvalue().splitlines()
-    assert lines[0].endswith("embedding [codes]: started (10 to do)")
-    periodic = [ln for ln in lines if "embedding [codes]: 4/10 done" in ln]
-    assert periodic and "/s, 0:00:00 elapsed" in periodic[0]
-    assert any(ln.endswith("embedding [codes]: done, 10 in 0:00:00") for ln in lines)
-    assert any("Stage III: 0/1 done" in ln for ln in lines)
-    assert lines[-1].endswith("Stage III: done, in 0:00:00") and slow == 1
 
 
 # -- bad input through the CLI: one line, exit 1, graph unchanged (issue 14) ---------------------

@@ -1,4 +1,6 @@
-"""Crosswalks the graph holds (MAPS_TO) become Stage I anchors; PheCode groupings do not."""
+"""The graph reader (`mash_kg.graph.reader`) against the real Neo4j: the curated context carries
+Excludes1 notes for Stage II's hard negatives; crosswalks the graph holds (MAPS_TO) become Stage I
+anchors, PheCode groupings do not."""
 
 from __future__ import annotations
 
@@ -6,13 +8,27 @@ import pandas as pd
 import pytest
 
 from mash_kg.build import site_crosswalks
-from mash_kg.graph.reader import read_crosswalks
+from mash_kg.graph.reader import read_context, read_crosswalks
 from mash_kg.graph.writer import write_tables
 from mash_kg.sites import SiteData
 from mash_kg.stage1 import anchor_pairs
+from mash_kg.stage2 import excludes_pairs
 from mash_kg.tables import OntologyTables, make_edges, make_nodes
 
 pytestmark = pytest.mark.neo4j
+
+
+def test_the_context_carries_excludes1_notes_for_hard_negatives(icd10cm_graph, driver):
+    nodes, _ = read_context(driver, ["ICD10CM:A04.6"])
+    notes = nodes.set_index("id")["excludes1"]
+    assert any("(A28.2)" in n for n in notes["ICD10CM:A04.6"])
+    pairs = excludes_pairs(nodes)
+    assert ("ICD10CM:A04.6", "ICD10CM:A28.2") not in set(zip(pairs["a"], pairs["b"], strict=True))
+    # A28.2 is not in A04.6's context; with it, the note becomes a pair
+    both, _ = read_context(driver, ["ICD10CM:A04.6", "ICD10CM:A28.2"])
+    pairs = excludes_pairs(both)
+    assert ("ICD10CM:A04.6", "ICD10CM:A28.2") in set(zip(pairs["a"], pairs["b"], strict=True))
+
 
 NODES = [
     ("ICD9CM:250.00", "ICD9CM", "250.00", "Diabetes mellitus without complication, type II"),

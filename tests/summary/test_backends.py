@@ -1,5 +1,5 @@
-"""The Spark engine (PySpark, local[2], one session for the module) counts exactly what the
-in-memory reference counts, and names bad rows the same way."""
+"""The Spark engine (PySpark, local[2], one session for the module) counts exactly what the in-
+memory reference counts, and names bad rows the same way."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from mash_kg.errors import InputError
 from mash_kg.project import SiteSpec
 from mash_kg.summary import count_site
 from mash_kg.summary.folder import suppress
-from tests.test_summary import EXAMPLE, edge_case_events, write_tables_site
+from tests.summary.helpers import EXAMPLE, edge_case_events, write_tables_site
 
 
 @pytest.fixture(scope="module", autouse=True)
