@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mash_kg.tree_embedding import TreeSettings, node_radius, radius_to_norm
+from mash_kg.poincare import radius_to_norm
+from mash_kg.settings import TreeSettings
+from mash_kg.tree_embedding import node_radius
 
 DISK = TreeSettings(root_radius=0.0, step=1.6)  # the root at the centre, a level per 1.6
 
@@ -68,8 +70,8 @@ def draw_subtree(
     title: str,
     labels: int = 12,
 ) -> Path:
-    """Draw the subtree of `root` (nodes: id, name; edges: child, parent, type); label the
-    `labels` nodes nearest the centre."""
+    """Draw the subtree of `root` (nodes: id, name; edges: child, parent, type) into the PNG
+    `out`; label the `labels` nodes nearest the centre."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -82,9 +84,20 @@ def draw_subtree(
         ["learned", "child", "parent"], kind="stable"
     )  # curated parents drawn first
     xy = disk_tree_layout(list(have["id"]), list(order["child"]), list(order["parent"]), root)
-    pos = dict(zip(have["id"], xy, strict=True))
     fig, ax = plt.subplots(figsize=(9, 9))
     ax.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="black", lw=1))
+    _draw_edges(ax, edges, dict(zip(have["id"], xy, strict=True)))
+    _draw_nodes(ax, have, xy, labels)
+    _finish(ax, title)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def _draw_edges(ax, edges: pd.DataFrame, pos: dict[str, np.ndarray]) -> None:
+    """Curated IS_A edges thin and grey, learned MASH_IS_A edges red."""
     for e in edges.itertuples():
         if e.child in pos and e.parent in pos:
             a, b = pos[e.child], pos[e.parent]
@@ -96,6 +109,10 @@ def draw_subtree(
                 lw=1.2 if learned else 0.6,
                 zorder=1,
             )
+
+
+def _draw_nodes(ax, have: pd.DataFrame, xy: np.ndarray, labels: int) -> None:
+    """Codes as dots, latent groups as squares; the `labels` nodes nearest the centre named."""
     latent = have["id"].str.startswith("LATENT:").to_numpy()
     ax.scatter(xy[~latent, 0], xy[~latent, 1], s=10, color="tab:blue", zorder=2, label="code")
     ax.scatter(
@@ -107,9 +124,12 @@ def draw_subtree(
         zorder=3,
         label="latent group",
     )
-    order = np.argsort(np.linalg.norm(xy, axis=1))[:labels]
-    for i in order:
+    for i in np.argsort(np.linalg.norm(xy, axis=1))[:labels]:
         ax.annotate(str(have["name"].iat[i])[:40], xy[i], fontsize=7, zorder=4)
+
+
+def _finish(ax, title: str) -> None:
+    """Legend, the unit disk's frame, no axes."""
     ax.plot([], [], color="0.7", label="IS_A (curated)")
     ax.plot([], [], color="tab:red", label="MASH_IS_A (learned)")
     ax.legend(loc="lower left", fontsize=8)
@@ -118,8 +138,3 @@ def draw_subtree(
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(title, fontsize=10)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return out

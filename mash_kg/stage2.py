@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from mash_kg.encoder import EncoderSettings, train_encoder
+from mash_kg.encoder import train_encoder
 from mash_kg.lexical import lexical_vectors
-from mash_kg.settings import HierarchySettings
+from mash_kg.settings import EncoderSettings, HierarchySettings, TrainSettings
 from mash_kg.tree_embedding import embed_forest, reconstruction
 
 
@@ -188,6 +190,61 @@ def hierarchy_encoder(
     return vectors, table
 
 
+class CuratedEdges(NamedTuple):
+    """The curated edges of the context, split for training and evaluation."""
+
+    is_a: pd.DataFrame  # child, parent: every curated IS_A
+    maps: pd.DataFrame  # child, parent: MAPS_TO
+    train: pd.DataFrame  # the IS_A edges of codes not held out
+    heldout: pd.DataFrame  # the IS_A edges of the held-out codes
+
+    @property
+    def hidden(self) -> set[str]:
+        return set(self.heldout["child"])
+
+
+def split_edges(
+    codes: pd.Series,
+    context_edges: pd.DataFrame,
+    share: float,
+    seed: int,
+    heldout: pd.DataFrame | None = None,
+) -> CuratedEdges:
+    """IS_A and MAPS_TO of the context; the IS_A edges of `heldout` (default: a random
+    `share` of `codes` with a curated parent) kept apart from the training edges."""
+    is_a = context_edges[context_edges["type"] == "IS_A"][["child", "parent"]]
+    maps = context_edges[context_edges["type"] == "MAPS_TO"][["child", "parent"]]
+    if heldout is None:
+        heldout = choose_holdout(codes, is_a, share, seed)
+    train = is_a[~is_a["child"].isin(set(heldout["child"]))]
+    return CuratedEdges(is_a, maps, train, heldout)
+
+
+def curated_forest(
+    nodes: pd.DataFrame,
+    row: dict[str, int],
+    train_edges: pd.DataFrame,
+    settings: HierarchySettings,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(points, depth, figures) of every node: the forest of the training edges embedded by
+    construction (tree_embedding), NaN points and depth 0 for nodes outside it; figures: its
+    reconstruction of the closure."""
+    in_tree = sorted(set(train_edges["child"]) | set(train_edges["parent"]))
+    points = np.full((len(nodes), settings.dim), np.nan)
+    depth = np.zeros(len(nodes), dtype=np.int64)
+    if not in_tree:
+        return points, depth, {}
+    t_row = {c: i for i, c in enumerate(in_tree)}
+    tc = train_edges["child"].map(t_row).to_numpy(np.int64)
+    tp = train_edges["parent"].map(t_row).to_numpy(np.int64)
+    pts, dep = embed_forest(len(in_tree), tc, tp, settings.dim, settings.tree(), settings.curvature)
+    rows_ = np.array([row[c] for c in in_tree])
+    points[rows_], depth[rows_] = pts, dep
+    figures = reconstruction(pts, tc, tp, dep, sample=2000, seed=seed, c=settings.curvature)
+    return points, depth, figures
+
+
 def run_stage2(
     codes: pd.DataFrame,
     context_nodes: pd.DataFrame,
@@ -206,23 +263,15 @@ def run_stage2(
     """Embed the build's codes and their context (see the module docstring). `text` holds the
     unit vectors of the frozen text model of `node_table(codes, context_nodes)`'s rows;
     `heldout` (child, parent) replaces the random `holdout` share (a benchmark's split)."""
-    import time
-
-    encoder = encoder or EncoderSettings()
     nodes = node_table(codes, context_nodes)
     row = {c: i for i, c in enumerate(nodes["id"])}
-    is_a = context_edges[context_edges["type"] == "IS_A"][["child", "parent"]]
-    maps = context_edges[context_edges["type"] == "MAPS_TO"][["child", "parent"]]
-    if heldout is None:
-        heldout = choose_holdout(codes["id"], is_a, settings.holdout, seed)
-    hidden = set(heldout["child"])
-    train_edges = is_a[~is_a["child"].isin(hidden)]
-    pairs = encoder_pairs(train_edges, maps, hidden)
+    edges = split_edges(codes["id"], context_edges, settings.holdout, seed, heldout)
+    pairs = encoder_pairs(edges.train, edges.maps, edges.hidden)
     pairs = pairs[pairs["child"].isin(row) & pairs["parent"].isin(row)]
     figures: dict = {
         "nodes": len(nodes),
-        "train_edges": len(train_edges),
-        "heldout_edges": len(heldout),
+        "train_edges": len(edges.train),
+        "heldout_edges": len(edges.heldout),
         "encoder_pairs": len(pairs),
     }
     start = time.perf_counter()
@@ -232,7 +281,7 @@ def run_stage2(
         context_nodes,
         row,
         encoder_dir,
-        encoder,
+        encoder or EncoderSettings(),
         text_model,
         frozen=text,
         seed=seed,
@@ -240,37 +289,19 @@ def run_stage2(
     )
     figures["encoder_seconds"] = round(time.perf_counter() - start, 1)
     figures["encoder_steps"] = int(table["step"].max()) if len(table) else 0
-
-    # the curated forest of the training edges, by construction
-    in_tree = sorted(set(train_edges["child"]) | set(train_edges["parent"]))
-    t_row = {c: i for i, c in enumerate(in_tree)}
-    points = np.full((len(nodes), settings.dim), np.nan)
-    depth = np.zeros(len(nodes), dtype=np.int64)
-    if in_tree:
-        tc = train_edges["child"].map(t_row).to_numpy(np.int64)
-        tp = train_edges["parent"].map(t_row).to_numpy(np.int64)
-        pts, dep = embed_forest(
-            len(in_tree), tc, tp, settings.dim, settings.tree(), settings.curvature
-        )
-        rows_ = np.array([row[c] for c in in_tree])
-        points[rows_], depth[rows_] = pts, dep
-        figures.update(
-            reconstruction(pts, tc, tp, dep, sample=2000, seed=seed, c=settings.curvature)
-        )
-
+    points, depth, forest = curated_forest(nodes, row, edges.train, settings, seed)
+    figures.update(forest)
     gnn_points = None
-    if settings.gnn_layers > 0 and len(train_edges):
-        gnn_points = _gnn_term(
-            nodes, row, train_edges, maps, hidden, enc, cooc, counterparts, settings, seed, figures
-        )
+    if settings.gnn_layers > 0 and len(edges.train):
+        gnn_points = _gnn_term(nodes, row, edges, enc, cooc, counterparts, settings, seed, figures)
     return Space(
         nodes,
         points,
         depth,
         enc.astype(np.float32),
-        train_edges.reset_index(drop=True),
-        heldout.reset_index(drop=True),
-        is_a.reset_index(drop=True),
+        edges.train.reset_index(drop=True),
+        edges.heldout.reset_index(drop=True),
+        edges.is_a.reset_index(drop=True),
         figures,
         base_text=text,
         gnn_points=gnn_points,
@@ -281,14 +312,23 @@ def run_stage2(
 
 
 def _gnn_term(
-    nodes, row, train_edges, maps, hidden, enc, cooc, counterparts, settings, seed, figures
+    nodes: pd.DataFrame,
+    row: dict[str, int],
+    edges: CuratedEdges,
+    enc: np.ndarray,
+    cooc: pd.DataFrame,
+    counterparts: pd.DataFrame,
+    settings: HierarchySettings,
+    seed: int,
+    figures: dict,
 ) -> np.ndarray:
-    """Points of the optional GNN term (encoder vectors -> Poincaré MLP -> HGCN layers)."""
-    from mash_kg.hyperbolic import TrainSettings, embed, train
+    """Points of the optional GNN term (encoder vectors -> Poincaré MLP -> HGCN layers);
+    adds its seconds and edge count to `figures`."""
+    from mash_kg.hyperbolic import embed, train
 
     graph = message_graph(
         row,
-        [train_edges, maps[~maps["child"].isin(hidden)]],
+        [edges.train, edges.maps[~edges.maps["child"].isin(edges.hidden)]],
         cooc,
         counterparts,
         settings.cooc_neighbours,
@@ -299,11 +339,11 @@ def _gnn_term(
         gnn_layers=settings.gnn_layers,
         epochs=settings.epochs,
         seed=seed,
-        batch=min(2048, len(train_edges)),
+        batch=min(2048, len(edges.train)),
         negatives=min(1024, len(nodes)),
     )
-    child = train_edges["child"].map(row).to_numpy(np.int64)
-    parent = train_edges["parent"].map(row).to_numpy(np.int64)
+    child = edges.train["child"].map(row).to_numpy(np.int64)
+    parent = edges.train["parent"].map(row).to_numpy(np.int64)
     model, fig = train(enc, child, parent, ts, graph=graph)
     pts = embed(model, enc, graph)
     if not np.isfinite(pts).all():

@@ -21,18 +21,11 @@ from functools import lru_cache
 
 import numpy as np
 
+from mash_kg.poincare import distance_matrix, norm_to_radius, radius_to_norm
 from mash_kg.settings import TreeSettings
 
-
-def radius_to_norm(r: np.ndarray, c: float = 1.0) -> np.ndarray:
-    """Euclidean norm of a point at hyperbolic distance r from the origin."""
-    return np.tanh(np.sqrt(c) * np.asarray(r, np.float64) / 2) / np.sqrt(c)
-
-
-def norm_to_radius(x: np.ndarray, c: float = 1.0) -> np.ndarray:
-    """Hyperbolic distance from the origin of points (rows of x)."""
-    n = np.clip(np.sqrt(c) * np.linalg.norm(np.asarray(x, np.float64), axis=-1), 0, 1 - 1e-16)
-    return 2 * np.arctanh(n) / np.sqrt(c)
+# the former name, still imported from here by bench/hierarchy.py and tests outside Stage II
+poincare_distance = distance_matrix
 
 
 def node_radius(depth: np.ndarray | int, s: TreeSettings) -> np.ndarray:
@@ -161,16 +154,6 @@ def child_slot(
     return u * radius_to_norm(node_radius(parent_depth + 1, s), c)
 
 
-def poincare_distance(u: np.ndarray, v: np.ndarray, c: float = 1.0) -> np.ndarray:
-    """Pairwise distances (len(u) x len(v)) on the ball of curvature -c, in float64."""
-    u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
-    uu = (u * u).sum(-1)[:, None]
-    vv = (v * v).sum(-1)[None, :]
-    sq = np.maximum(uu + vv - 2 * u @ v.T, 0.0)
-    denom = np.maximum((1 - c * uu) * (1 - c * vv), 1e-300)
-    return np.arccosh(1 + 2 * c * sq / denom) / np.sqrt(c)
-
-
 def closure(n: int, child: np.ndarray, parent: np.ndarray) -> list[set[int]]:
     """Every node's ancestors and descendants (the transitive closure, both directions)."""
     up: dict[int, list[int]] = {}
@@ -214,7 +197,7 @@ def reconstruction(
         us = rng.choice(have, min(sample, len(have)), replace=False)
         ranks, aps = [], []
         for u in us:
-            d = poincare_distance(points[[u]], points, c)[0]
+            d = distance_matrix(points[[u]], points, c)[0]
             d[u] = np.inf
             true = np.array(sorted(related[u]))
             is_true = np.zeros(n, dtype=bool)

@@ -1,22 +1,19 @@
-"""The curated forest on the Poincaré ball (tree_embedding.py), in float64."""
+"""The curated forest on the Poincaré ball (tree_embedding.py), in float64 (the ball's maths
+itself: tests/test_poincare.py)."""
 
 from __future__ import annotations
 
-import geoopt
 import numpy as np
 import pytest
-import torch
 
+from mash_kg.poincare import distance_matrix, norm_to_radius
+from mash_kg.settings import TreeSettings
 from mash_kg.tree_embedding import (
-    TreeSettings,
     child_slot,
     closure,
     cone_directions,
     embed_forest,
     node_radius,
-    norm_to_radius,
-    poincare_distance,
-    radius_to_norm,
     reconstruction,
     spread_directions,
 )
@@ -39,30 +36,6 @@ def _tree(branching: tuple[int, ...]) -> tuple[int, np.ndarray, np.ndarray, np.n
                 n += 1
         level = nxt
     return n, np.array(child), np.array(parent), np.array(depth)
-
-
-@pytest.mark.parametrize("c", CURVATURES)
-def test_radius_and_norm_are_inverse_and_match_geoopt(c):
-    r = np.linspace(0.0, 20.0, 41)
-    x = radius_to_norm(r, c)
-    assert np.all(x < 1 / np.sqrt(c)) and np.allclose(norm_to_radius(x[:, None], c), r, atol=1e-6)
-    ball = geoopt.PoincareBall(c=c)
-    pts = torch.tensor(np.stack([x, np.zeros_like(x)], axis=1), dtype=torch.float64)
-    # geoopt clamps artanh near the rim; where it does not, the two agree
-    assert np.allclose(ball.dist0(pts).numpy()[:11], r[:11], atol=1e-6)
-
-
-@pytest.mark.parametrize("c", CURVATURES)
-def test_distance_matches_geoopt_in_float64(c):
-    rng = np.random.default_rng(0)
-    u = rng.normal(size=(7, 5))
-    u *= (rng.uniform(0.1, 0.999, (7, 1)) / np.sqrt(c)) / np.linalg.norm(u, axis=1, keepdims=True)
-    v = u[::-1].copy()
-    ours = poincare_distance(u, v, c)
-    ball = geoopt.PoincareBall(c=c)
-    ref = ball.dist(torch.tensor(u)[:, None, :], torch.tensor(v)[None, :, :]).numpy()
-    assert np.allclose(ours, ref, rtol=1e-6, atol=1e-6)
-    assert np.allclose(np.diag(poincare_distance(u, u, c)), 0.0, atol=1e-6)
 
 
 def test_spread_and_cone_directions_are_unit_and_apart():
@@ -91,7 +64,7 @@ def test_forest_depth_follows_the_norm_and_relatives_are_nearest(c):
     assert fig["reconstruction_map"] > 0.8 and fig["depth_norm_spearman"] > 0.99
     # every node's parent is nearer to it than any node outside its closure
     related = closure(n, child, parent)
-    d = poincare_distance(pts, pts, c)
+    d = distance_matrix(pts, pts, c)
     for ch, pa in zip(child, parent, strict=True):
         unrelated = [k for k in range(n) if k not in related[ch] and k != ch]
         assert d[ch, pa] < d[ch, unrelated].min()
@@ -121,6 +94,6 @@ def test_child_slot_is_one_level_deeper_and_nearest_its_parent():
     p = int(child[0])  # a depth-2 node
     new = child_slot(pts[p], 2, np.ones(5), n_roots=2)
     assert norm_to_radius(new[None])[0] == pytest.approx(float(node_radius(3, TreeSettings())))
-    d = poincare_distance(new[None], pts)[0]
+    d = distance_matrix(new[None], pts)[0]
     others = [k for k in range(n) if k not in (p, int(parent[0])) and depth[k] <= 2]
     assert d[p] < d[others].min()
