@@ -4,6 +4,7 @@ every module imports on its own (no cycle that only a lucky import order hides).
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from graphlib import CycleError, TopologicalSorter
@@ -128,6 +129,7 @@ def test_the_cycle_finder_finds_a_cycle():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert set(import_cycle(graph)) == {"a", "b", "c"}
 
+
 def test_the_library_does_not_import_the_cli():
     """The CLI calls the library, never the other way round (demo included), in any function."""
     offenders = []
@@ -139,3 +141,24 @@ def test_the_library_does_not_import_the_cli():
         if any(n == "mash_kg.cli" or n.startswith("mash_kg.cli.") for n in names):
             offenders.append(rel)
     assert not offenders, f"library modules importing the CLI: {offenders}"
+
+
+CYPHER = re.compile(r"\b(MATCH|MERGE|UNWIND|OPTIONAL MATCH)\s*\(|\bRETURN\b.*\bAS\b")
+
+
+def cypher_files(files: list[Path]) -> list[str]:
+    """Files with a string constant that reads as Cypher (MATCH (, MERGE (, RETURN x AS y)."""
+    found = []
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        texts = (n.value for n in ast.walk(tree) if isinstance(n, ast.Constant))
+        if any(isinstance(t, str) and CYPHER.search(t) for t in texts):
+            found.append(path.relative_to(ROOT).as_posix())
+    return found
+
+
+def test_no_cypher_outside_the_graph_layer():
+    found = cypher_files(_source_files())
+    assert "mash_kg/graph/phenotypes.py" in found  # the probe sees Cypher where it is
+    outside = [f for f in found if not f.startswith(DRIVER_HOMES)]
+    assert not outside, f"Cypher belongs in mash_kg/graph: {outside}"

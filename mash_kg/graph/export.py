@@ -90,6 +90,20 @@ def check_folder(out: Path) -> Path:
     return out
 
 
+CODES = (
+    "MATCH (n:Code) RETURN n.id AS id, n.name AS name, n.vocab AS vocab, "
+    "n.code AS code, n.domain AS domain, n.kind AS kind, n.status AS status, "
+    "n.site AS site ORDER BY id"
+)
+LATENT = "MATCH (n:Latent) RETURN n.id AS id, n.name AS name, n.build AS build ORDER BY id"
+EDGES = (
+    "MATCH (a)-[r:IS_A|MASH_IS_A|MAPS_TO|ALIGNED_WITH]->(b) RETURN a.id AS start, "
+    "b.id AS end, type(r) AS type, coalesce(r.vocab, r.source, r.method) AS vocab_or_source, "
+    "r.score AS score, r.build AS build ORDER BY start, end, type"
+)
+VALID = {"valid_start_date": "19700101", "valid_end_date": "20991231"}
+
+
 def export_graph(driver: Driver, out: Path, database: str = "neo4j") -> dict[str, int]:
     """Write the export folder; returns rows per file."""
     out = check_folder(Path(out))
@@ -99,27 +113,27 @@ def export_graph(driver: Driver, out: Path, database: str = "neo4j") -> dict[str
         raise InputError(
             out, f"cannot create the folder ({exc.strerror})", hint="choose a folder you can write"
         ) from None
-    codes = _read(
-        driver,
-        "MATCH (n:Code) RETURN n.id AS id, n.name AS name, n.vocab AS vocab, "
-        "n.code AS code, n.domain AS domain, n.kind AS kind, n.status AS status, "
-        "n.site AS site ORDER BY id",
-        database,
-    )
-    latent = _read(
-        driver,
-        "MATCH (n:Latent) RETURN n.id AS id, n.name AS name, n.build AS build ORDER BY id",
-        database,
-    )
-    edges = _read(
-        driver,
-        "MATCH (a)-[r:IS_A|MASH_IS_A|MAPS_TO|ALIGNED_WITH]->(b) RETURN a.id AS start, "
-        "b.id AS end, type(r) AS type, coalesce(r.vocab, r.source, r.method) AS vocab_or_source, "
-        "r.score AS score, r.build AS build ORDER BY start, end, type",
-        database,
-    )
+    codes = _read(driver, CODES, database)
+    latent = _read(driver, LATENT, database)
+    edges = _read(driver, EDGES, database)
     ids = sorted(set(codes["id"]) | set(latent["id"]))
     cid = {i: FIRST_ID + k for k, i in enumerate(ids)}
+    tables = {
+        "CONCEPT.csv": concept_table(codes, latent, cid),
+        "CONCEPT_RELATIONSHIP.csv": relationship_table(edges, cid),
+        "CONCEPT_ANCESTOR.csv": ancestor_table(edges, cid),
+        "concept_map.csv": pd.DataFrame({"concept_id": [cid[i] for i in ids], "id": ids}),
+        "edges.csv": edges,
+    }
+    for name, df in tables.items():
+        tmp = out / f".{name}.tmp"
+        df.to_csv(tmp, sep="\t" if name.startswith("CONCEPT") else ",", index=False)
+        tmp.rename(out / name)
+    return {name: len(df) for name, df in tables.items()}
+
+
+def concept_table(codes: pd.DataFrame, latent: pd.DataFrame, cid: dict[str, int]) -> pd.DataFrame:
+    """OMOP CONCEPT rows: the codes (retired ones invalid_reason D), then the latent groups."""
     concept = pd.DataFrame(
         {
             "concept_id": [cid[i] for i in codes["id"]],
@@ -129,47 +143,44 @@ def export_graph(driver: Driver, out: Path, database: str = "neo4j") -> dict[str
             "concept_class_id": codes["kind"].fillna("Code"),
             "standard_concept": "",
             "concept_code": codes["code"].fillna(codes["id"]),
-            "valid_start_date": "19700101",
-            "valid_end_date": "20991231",
+            **VALID,
             "invalid_reason": (codes["status"] == "retired").map({True: "D", False: ""}),
         }
     )
-    if len(latent):
-        concept = pd.concat(
-            [
-                concept,
-                pd.DataFrame(
-                    {
-                        "concept_id": [cid[i] for i in latent["id"]],
-                        "concept_name": latent["name"],
-                        "domain_id": "Observation",
-                        "vocabulary_id": "MASH",
-                        "concept_class_id": "Latent",
-                        "standard_concept": "",
-                        "concept_code": latent["id"],
-                        "valid_start_date": "19700101",
-                        "valid_end_date": "20991231",
-                        "invalid_reason": "",
-                    }
-                ),
-            ],
-            ignore_index=True,
-        )
-    rel_rows = []
+    if not len(latent):
+        return concept
+    groups = pd.DataFrame(
+        {
+            "concept_id": [cid[i] for i in latent["id"]],
+            "concept_name": latent["name"],
+            "domain_id": "Observation",
+            "vocabulary_id": "MASH",
+            "concept_class_id": "Latent",
+            "standard_concept": "",
+            "concept_code": latent["id"],
+            **VALID,
+            "invalid_reason": "",
+        }
+    )
+    return pd.concat([concept, groups], ignore_index=True)
+
+
+def relationship_table(edges: pd.DataFrame, cid: dict[str, int]) -> pd.DataFrame:
+    """OMOP CONCEPT_RELATIONSHIP rows: each edge forward and (where it has one) backward."""
+    rows = []
     for s, e, t in zip(edges["start"], edges["end"], edges["type"], strict=True):
         forward, backward = RELATIONSHIPS[t]
-        rel_rows.append((cid[s], cid[e], forward))
+        rows.append((cid[s], cid[e], forward))
         if backward:
-            rel_rows.append((cid[e], cid[s], backward))
-    relationship = pd.DataFrame(
-        rel_rows, columns=["concept_id_1", "concept_id_2", "relationship_id"]
-    )
-    relationship = relationship.assign(
-        valid_start_date="19700101", valid_end_date="20991231", invalid_reason=""
-    )
-    hierarchy = edges[edges["type"].isin(["IS_A", "MASH_IS_A"])]
-    anc = ancestors(hierarchy)
-    ancestor = pd.DataFrame(
+            rows.append((cid[e], cid[s], backward))
+    relationship = pd.DataFrame(rows, columns=["concept_id_1", "concept_id_2", "relationship_id"])
+    return relationship.assign(**VALID, invalid_reason="")
+
+
+def ancestor_table(edges: pd.DataFrame, cid: dict[str, int]) -> pd.DataFrame:
+    """OMOP CONCEPT_ANCESTOR rows of the merged IS_A + MASH_IS_A hierarchy."""
+    anc = ancestors(edges[edges["type"].isin(["IS_A", "MASH_IS_A"])])
+    return pd.DataFrame(
         {
             "ancestor_concept_id": anc["ancestor"].map(cid),
             "descendant_concept_id": anc["descendant"].map(cid),
@@ -177,15 +188,3 @@ def export_graph(driver: Driver, out: Path, database: str = "neo4j") -> dict[str
             "max_levels_of_separation": anc["max_levels"],
         }
     )
-    tables = {
-        "CONCEPT.csv": concept,
-        "CONCEPT_RELATIONSHIP.csv": relationship,
-        "CONCEPT_ANCESTOR.csv": ancestor,
-        "concept_map.csv": pd.DataFrame({"concept_id": [cid[i] for i in ids], "id": ids}),
-        "edges.csv": edges,
-    }
-    for name, df in tables.items():
-        tmp = out / f".{name}.tmp"
-        df.to_csv(tmp, sep="\t" if name.startswith("CONCEPT") else ",", index=False)
-        tmp.rename(out / name)
-    return {name: len(df) for name, df in tables.items()}
