@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mash_kg.plot import disk_tree_layout, draw_subtree
+from mash_kg.plot import DISK, disk_tree_layout, draw_subtree
+from mash_kg.poincare import norm_to_radius
+from mash_kg.tree_embedding import node_radius
 
 
 def test_the_layout_keeps_the_tree():
@@ -18,6 +20,10 @@ def test_the_layout_keeps_the_tree():
     assert norm["R"] == 0 and np.isclose(norm["A"], norm["B"])
     assert np.isclose(norm["A1"], norm["B1"])
     assert norm["A"] < norm["A1"] < norm["L"] < 1  # depth follows the norm
+    # at the hyperbolic radius of its depth (root at depth 1, in the centre)
+    depth = {"A": 2, "B": 2, "A1": 3, "A2": 3, "B1": 3, "L": 4}
+    radius = norm_to_radius(xy[[ids.index(k) for k in depth]])
+    np.testing.assert_allclose(radius, node_radius(np.array(list(depth.values())), DISK))
     angle = dict(zip(ids, np.arctan2(xy[:, 1], xy[:, 0]) % (2 * np.pi), strict=True))
     # a node's children sit in its wedge: A's children on A's side of B
     assert abs(angle["A1"] - angle["A"]) < abs(angle["A1"] - angle["B"])
