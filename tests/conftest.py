@@ -143,6 +143,13 @@ def hier_build(driver, neo4j_settings, tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def icd10cm_graph(driver):
+    """A driver on a graph holding the bundled ICD-10-CM release (and maybe a synced build)."""
+    _load_icd10cm(driver, only=False)
+    return driver
+
+
+@pytest.fixture
+def icd10cm_only_graph(driver):
     """A driver on a graph holding the bundled ICD-10-CM release and nothing else."""
     _load_icd10cm(driver, only=True)
     return driver

@@ -13,7 +13,7 @@ from tests.conftest import count, snapshot
 
 
 @pytest.mark.neo4j
-def test_sync_writes_the_learned_hierarchy_once(hier_build, icd10cm_graph, driver):
+def test_sync_writes_the_learned_hierarchy_once(hier_build, icd10cm_only_graph, driver):
     _, folder = hier_build
     report = sync_build(driver, folder)
     hier = pd.read_parquet(folder / "hierarchy.parquet")
