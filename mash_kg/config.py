@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mash_kg.errors import InputError, MashError
-from mash_kg.settings import CacheSettings, default_cache
+from mash_kg.settings import CacheSettings
 
 CONFIG_NAME = "mash-kg.toml"
 PASSWORD_FILE = "password"  # in the local server's home, mode 0600, written by `neo4j start`
@@ -98,12 +98,6 @@ class Neo4jSettings:
     @property
     def bolt_uri(self) -> str:
         return self.uri or f"bolt://127.0.0.1:{self.bolt_port}"
-
-    @property
-    def cache(self) -> Path:
-        """Deprecated: the cache has its own settings (`Config.cache`, `Project.cache`); this
-        default (MASH_KG_CACHE or ~/.cache/mash-kg) stays until build.py and bench read those."""
-        return default_cache()
 
 
 @dataclass

@@ -87,7 +87,7 @@ def _sync_and_show(config: Config, folder: Path) -> None:
     database = config.neo4j.database
     with open_driver(config.neo4j, schema=False) as driver:
         report = sync_build(driver, folder, database=database)
-        line(f"synced build {report.build}: {report.changes} changes")
+        line(f"synced build {report.subject}: {report.changes} changes")
         for view, params, title in example.EXAMPLES:
             print_rows(run_view(driver, view, params, database), title)
         example.import_example_phenotypes(driver, database)

@@ -110,43 +110,36 @@ def print_status(st) -> None:
 
 
 def print_report(report) -> None:
-    """The report of a load: codes and edges added, changed, retired, total."""
+    """The report of a load (`graph.reconcile.Report`): per kind of content, the rows added,
+    changed, retired and the release's total; then the edges skipped, if any."""
     verb = "would change" if report.dry_run else "loaded"
     table = Table(
-        title=f"{report.source}: {verb} {', '.join(report.vocabularies)} in {report.seconds:.1f} s",
+        title=f"{report.subject}: {verb} {', '.join(report.vocabularies)} in "
+        f"{report.seconds:.1f} s",
         title_justify="left",
     )
     for col in ("", "added", "changed", "retired", "total"):
         table.add_column(col, justify="right")
-    for what in ("nodes", "edges"):
-        counts = (getattr(report, f"{what}_{k}") for k in ("added", "changed", "retired", "total"))
-        table.add_row("codes" if what == "nodes" else "edges", *map(str, counts))
+    for label, c in report.kinds.items():
+        table.add_row(label, *map(str, (c.added, c.changed, c.retired, c.total)))
     console.print(table)
-    if report.edges_skipped:
+    if report.skipped:
         line(
-            f"{report.edges_skipped} edges skipped because an end is not in the graph "
+            f"{report.skipped} edges skipped because an end is not in the graph "
             f"(load that vocabulary first), e.g. {'; '.join(report.skipped_examples)}"
         )
 
 
-SYNC_ROWS = (  # label, then the report's added / changed / retired-or-removed fields
-    ("codes", "codes_added", "codes_changed", "codes_retired"),
-    ("ALIGNED_WITH", "aligned_added", "aligned_changed", "aligned_removed"),
-    ("sites", "sites_added", None, None),
-    (":Latent", "latent_added", "latent_changed", "latent_removed"),
-    ("MASH_IS_A", "learned_added", "learned_changed", "learned_removed"),
-)
-
-
 def print_sync(report, dry_run: bool) -> None:
-    """The report of a sync: what was (or would be) added, changed, retired per kind."""
+    """The report of a sync (`graph.reconcile.Report`): what was (or would be) added, changed,
+    retired or removed per kind of learned content."""
     verb = "would change" if dry_run else "changed"
-    table = Table(title=f"sync {report.build} ({verb})")
+    table = Table(title=f"sync {report.subject} ({verb})")
     table.add_column("what")
     for col in ("added", "changed", "retired/removed"):
         table.add_column(col, justify="right")
-    for label, *fields in SYNC_ROWS:
-        table.add_row(label, *(str(getattr(report, f)) if f else "0" for f in fields))
+    for label, c in report.kinds.items():
+        table.add_row(label, *map(str, (c.added, c.changed, c.retired)))
     console.print(table)
     console.print(f"{report.changes} changes in {report.seconds:.1f} s")
 
