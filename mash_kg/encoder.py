@@ -29,7 +29,6 @@ frozen model on ICD-10-CM placement (README, Measured).
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mash_kg.poincare import distance, expmap0, logmap0, norm_to_radius
 from mash_kg.settings import EncoderSettings
 from mash_kg.text_embed import resolve_model
 
@@ -47,33 +47,6 @@ def _device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def ball_distance(u, v, c: float):
-    """Poincaré distance between rows of u and v (broadcasting), curvature -c (torch)."""
-    import torch
-
-    sq = ((u - v) ** 2).sum(-1)
-    uu = (u * u).sum(-1)
-    vv = (v * v).sum(-1)
-    denom = ((1 - c * uu) * (1 - c * vv)).clamp_min(1e-12)
-    return torch.acosh((1 + 2 * c * sq / denom).clamp_min(1 + 1e-7)) / math.sqrt(c)
-
-
-def ball_norm(u, c: float):
-    """Hyperbolic distance from the origin (torch)."""
-    import torch
-
-    r = (math.sqrt(c) * u.norm(dim=-1)).clamp(max=1 - 1e-6)
-    return 2 * torch.atanh(r) / math.sqrt(c)
-
-
-def expmap0(v, c: float):
-    """Tangent vector at the origin -> point on the ball (torch)."""
-    import torch
-
-    n = v.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    return torch.tanh(math.sqrt(c) * n) * v / (math.sqrt(c) * n)
 
 
 def hard_negative_table(
@@ -99,14 +72,6 @@ def hard_negative_table(
             out.setdefault(a, set()).add(b)
             out.setdefault(b, set()).add(a)
     return {c: np.array(sorted(v), dtype=np.int64) for c, v in out.items() if v}
-
-
-def logmap0(x, c: float):
-    """Point on the ball -> tangent vector at the origin (torch)."""
-    import torch
-
-    n = x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    return torch.atanh((math.sqrt(c) * n).clamp(max=1 - 1e-6)) * x / (math.sqrt(c) * n)
 
 
 def family_weights(families: np.ndarray, parent_of: dict[int, int]) -> np.ndarray:
@@ -318,7 +283,7 @@ def family_losses(z, at: dict[int, int], batch, s, c: float):
     protos = torch.stack([tangent[[at[int(r)] for r in m]].mean(0) for m in batch.members])
     zp = expmap0(protos, c)
     anchors = [at[int(a)] for a in batch.anchors]
-    d = ball_distance(z[anchors].unsqueeze(1), zp.unsqueeze(0), c)  # (anchors, families)
+    d = distance(z[anchors].unsqueeze(1), zp.unsqueeze(0), c)  # (anchors, families)
     target = torch.as_tensor(batch.target, device=z.device)
     d_pos = d[torch.arange(len(target)), target]
     neg = d.masked_fill(F.one_hot(target, d.shape[1]).bool(), float("inf"))
@@ -332,7 +297,9 @@ def family_losses(z, at: dict[int, int], batch, s, c: float):
     if not kid_rows:
         return cluster, infonce, torch.zeros((), device=z.device)
     fi, ki = map(list, zip(*kid_rows, strict=True))
-    centri = torch.relu(ball_norm(names_z[fi], c) - ball_norm(z[ki], c) + s.centripetal_margin)
+    centri = torch.relu(
+        norm_to_radius(names_z[fi], c) - norm_to_radius(z[ki], c) + s.centripetal_margin
+    )
     return cluster, infonce, centri.mean()
 
 

@@ -1,38 +1,22 @@
-"""The hierarchy encoder (`mash_kg.encoder`): ball maths against closed forms, hard negatives,
-family sampling, training into an ordinary model folder."""
+"""The hierarchy encoder (`mash_kg.encoder`): hard negatives, family sampling, training into an
+ordinary model folder. Its ball maths are mash_kg.poincare's (tests/test_poincare.py)."""
 
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from mash_kg.encoder import (
     EncoderSettings,
-    ball_distance,
-    ball_norm,
-    expmap0,
     family_weights,
     hard_negative_table,
-    logmap0,
     sample_families,
     train_encoder,
 )
 from mash_kg.text_embed import TextEmbedder, model_key, resolve_model
-from mash_kg.tree_embedding import norm_to_radius, poincare_distance
 
 # rows: 0 root; 1, 2 its children; 3, 4 under 1; 5, 6 under 2
 CHILD = np.array([1, 2, 3, 4, 5, 6])
 PARENT = np.array([0, 0, 1, 1, 2, 2])
-
-
-def test_ball_maths_match_the_closed_forms():
-    c = 1 / 16
-    v = torch.tensor([[0.5, -1.0, 2.0], [3.0, 0.1, -0.2]], dtype=torch.float64)
-    x = expmap0(v, c)
-    assert torch.allclose(logmap0(x, c), v, atol=1e-6)
-    assert np.allclose(ball_norm(x, c).numpy(), norm_to_radius(x.numpy(), c), atol=1e-6)
-    d = ball_distance(x[:1], x[1:], c).numpy()
-    assert np.allclose(d, poincare_distance(x.numpy()[:1], x.numpy()[1:], c)[0], atol=1e-6)
 
 
 def test_hard_negatives_are_the_parents_siblings_and_excludes1_partners():
