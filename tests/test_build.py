@@ -28,7 +28,7 @@ def _events(codes: list[str], seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["patient_id", "date", "code"])
 
 
-def _two_language_project(tmp_path: Path, model: str = "") -> Path:
+def two_language_project(tmp_path: Path, model: str = "") -> Path:
     """Two sites of ATC drugs, B's named in German and English; `model`: extra [model] lines."""
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -62,7 +62,7 @@ def _two_language_project(tmp_path: Path, model: str = "") -> Path:
 
 
 def test_a_site_with_names_in_two_languages_builds_with_the_one_the_model_reads(tmp_path):
-    cfg = _two_language_project(tmp_path)
+    cfg = two_language_project(tmp_path)
     res = CliRunner().invoke(cli, ["--config", str(cfg), "build"])
     assert res.exit_code == 0, res.output
     (folder,) = (tmp_path / "builds").iterdir()
@@ -94,7 +94,7 @@ def test_a_site_with_names_in_two_languages_builds_with_the_one_the_model_reads(
     ],
 )
 def test_bad_stage1_settings_stop_the_build_in_one_line(tmp_path, setting, problem):
-    cfg = _two_language_project(tmp_path, model=setting)
+    cfg = two_language_project(tmp_path, model=setting)
     res = CliRunner().invoke(cli, ["--config", str(cfg), "build"])
     assert res.exit_code != 0 and problem in res.output
     assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from mash_kg.cli import cli
+from tests.test_build import two_language_project
 
 
 @pytest.mark.neo4j
@@ -26,6 +27,9 @@ def test_eval_scores_the_held_out_edges(hier_build):
 
 
 def test_eval_of_a_build_without_holdout_is_one_clear_line(tmp_path):
-    (tmp_path / "manifest.json").write_text(json.dumps({"id": "b", "stages": ["I"]}))
-    res = CliRunner().invoke(cli, ["eval", str(tmp_path)])
+    cfg = two_language_project(tmp_path)  # [hierarchy] enabled = false: a Stage I build
+    built = CliRunner().invoke(cli, ["--config", str(cfg), "build"])
+    assert built.exit_code == 0, built.output
+    (folder,) = (tmp_path / "builds").iterdir()
+    res = CliRunner().invoke(cli, ["eval", str(folder)])
     assert res.exit_code == 1 and "has no Stage III" in res.output
