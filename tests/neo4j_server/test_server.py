@@ -1,4 +1,5 @@
-"""The bundled local Neo4j: real server, version, restart keeps the graph, Java checks."""
+"""The bundled local Neo4j (neo4j_server/server.py): real server, version, restart keeps the
+graph, Java checks, ports, concurrent starts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 
 import psutil
 import pytest
@@ -15,6 +15,7 @@ import pytest
 from mash_kg.errors import MashError
 from mash_kg.neo4j_server import credentials, process, server
 from mash_kg.neo4j_server.scratch import free_port
+from tests.neo4j_server import pid_file, settings_in
 
 
 @pytest.mark.neo4j
@@ -88,97 +89,6 @@ def test_port_in_use_is_one_clear_line(tmp_path):
             server.start(settings)
 
 
-# ------------------------------------------------------------------ the pid file names our server
-
-
-def _settings(home, **kw):
-    from mash_kg.config import Neo4jSettings
-
-    return Neo4jSettings(home=home, bolt_port=free_port(), http_port=0, **kw)
-
-
-def _pid_file(home):
-    (home / "run").mkdir(parents=True, exist_ok=True)
-    return home / "run" / "mash-kg-neo4j.pid"
-
-
-@pytest.fixture
-def bystander():
-    """A live process that is not Neo4j (what a reused pid points to)."""
-    proc = subprocess.Popen(["sleep", "300"])
-    yield proc
-    proc.kill()
-    proc.wait()
-
-
-def test_stop_never_signals_an_unrelated_process(tmp_path, bystander, capsys):
-    settings = _settings(tmp_path)
-    _pid_file(tmp_path).write_text(f"{bystander.pid}\n")  # the pid file format of older releases
-    assert server.stop(settings, timeout=5) is False
-    time.sleep(0.3)
-    assert bystander.poll() is None, "stop signalled a process that is not our Neo4j"
-    out = capsys.readouterr().out
-    assert f"Removed the stale pid file {_pid_file(tmp_path)}" in out
-    assert f"pid {bystander.pid} is not the Neo4j of this home (it runs: sleep 300)" in out
-    assert not _pid_file(tmp_path).exists()
-
-
-def _fake_neo4j(home):
-    """A process whose command line looks like our Neo4j of `home` (Python sleeping)."""
-    code = "import time; time.sleep(300)"
-    return subprocess.Popen([sys.executable, "-c", code, process.ENTRY_POINT, f"--home-dir={home}"])
-
-
-def test_a_reused_pid_is_not_signalled_even_when_the_command_looks_right(tmp_path, capsys):
-    """The start time recorded by `start` must match: the same command line is not enough."""
-    settings = _settings(tmp_path)
-    fake = _fake_neo4j(tmp_path)
-    try:
-        started = psutil.Process(fake.pid).create_time()
-        record = {"pid": fake.pid, "started": started - 120.0, "home": str(tmp_path)}
-        _pid_file(tmp_path).write_text(json.dumps(record))
-        assert server.stop(settings, timeout=5) is False
-        time.sleep(0.3)
-        assert fake.poll() is None
-        assert f"pid {fake.pid} now belongs to another process" in capsys.readouterr().out
-        # the same process with its true start time is ours: stop signals it and reaps it
-        record["started"] = started
-        _pid_file(tmp_path).write_text(json.dumps(record))
-        assert server.stop(settings, timeout=10) is True
-        assert fake.wait(5) is not None and not _pid_file(tmp_path).exists()
-    finally:
-        fake.kill()
-        fake.wait()
-
-
-def test_terminate_leaves_a_process_that_is_gone_alone(tmp_path):
-    """A process that exits between the identity check and the signal is no error."""
-    gone = subprocess.Popen(["sleep", "300"])
-    proc = psutil.Process(gone.pid)
-    gone.kill()
-    gone.wait()
-    process.terminate(proc, 5, tmp_path / "neo4j.log")  # no signal sent, nothing raised
-
-
-def test_a_neo4j_of_another_home_is_not_ours(tmp_path, capsys):
-    other = tmp_path / "other"
-    fake = _fake_neo4j(other)
-    try:
-        record = {
-            "pid": fake.pid,
-            "started": psutil.Process(fake.pid).create_time(),
-            "home": str(tmp_path),
-        }
-        _pid_file(tmp_path).write_text(json.dumps(record))
-        assert server.stop(_settings(tmp_path), timeout=5) is False
-        time.sleep(0.3)
-        assert fake.poll() is None
-        assert "is not the Neo4j of this home" in capsys.readouterr().out
-    finally:
-        fake.kill()
-        fake.wait()
-
-
 def test_stale_pid_file_is_reported_and_cleaned_by_the_cli(tmp_path):
     from click.testing import CliRunner
 
@@ -186,105 +96,24 @@ def test_stale_pid_file_is_reported_and_cleaned_by_the_cli(tmp_path):
 
     gone = subprocess.Popen(["true"])
     gone.wait()
-    _pid_file(tmp_path).write_text(f"{gone.pid}\n")
+    pid_file(tmp_path).write_text(f"{gone.pid}\n")
     result = CliRunner().invoke(cli, ["neo4j", "--home", str(tmp_path), "stop"])
     assert result.exit_code == 0, result.output
     assert f"process {gone.pid} is gone" in result.output
     assert "no process was signalled" in result.output
     assert "Neo4j was not running." in result.output
-    assert not _pid_file(tmp_path).exists()
-    _pid_file(tmp_path).write_text("not a pid\n")
+    assert not pid_file(tmp_path).exists()
+    pid_file(tmp_path).write_text("not a pid\n")
     result = CliRunner().invoke(cli, ["neo4j", "--home", str(tmp_path), "status"])
     assert result.exit_code == 3 and "it does not hold a pid" in result.output
-    assert not _pid_file(tmp_path).exists()
-
-
-def test_the_start_lock_waits_then_gives_up_with_one_line(tmp_path):
-    """While another start or stop holds the home's lock, the next one waits for it (the
-    real concurrent starts are in test_concurrent_starts_...), and past its timeout says so."""
-    (tmp_path / "run").mkdir()
-    lock = str(tmp_path / "run" / process.LOCK_NAME)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            (
-                "import fcntl, os, sys, time\n"
-                f"fd = os.open({lock!r}, os.O_RDWR | os.O_CREAT)\n"
-                "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(300)"
-            ),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "held"
-        lines = []
-        with pytest.raises(MashError, match="another `mash-kg neo4j start` or `stop` held"):
-            with process.home_lock(tmp_path, 1.0, lines.append):
-                pass
-        assert lines and "waiting up to 1 s" in lines[0]
-        assert not _pid_file(tmp_path).exists()
-    finally:
-        holder.kill()
-        holder.wait()
-    with process.home_lock(tmp_path, 1.0, lines.append):  # free once its holder is gone
-        pass
-
-
-# ------------------------------------------------------------------ password and folder modes
-
-
-def test_generated_password_is_owner_only_and_never_echoed(tmp_path):
-    home = tmp_path / "home"
-    settings = _settings(home)
-    with pytest.raises(
-        MashError, match=r"no password for the local Neo4j .* `mash-kg neo4j start`"
-    ):
-        _ = settings.password  # nothing generated yet, and no default to fall back on
-    credentials.secure_home(home)
-    lines: list[str] = []
-    password = credentials.local_password(settings, lines.append)
-    assert len(password) >= 24
-    assert credentials.local_password(settings, lines.append) == password  # generated once
-    assert settings.password == password  # what the CLI and the tests read
-    assert stat.S_IMODE((home / "password").stat().st_mode) == 0o600
-    for folder in (home, *(home / sub for sub in credentials.SUBDIRS)):
-        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
-    assert len(lines) == 1 and str(home / "password") in lines[0]
-    assert password not in lines[0] and password not in repr(settings)
-    assert _settings(home, password="explicit-pw").password == "explicit-pw"
-
-
-def test_secure_home_tightens_an_older_world_readable_home(tmp_path):
-    home = tmp_path / "home"
-    for sub in credentials.SUBDIRS:
-        (home / sub).mkdir(parents=True, mode=0o755)
-    (home / "password").write_text("x" * 12)
-    os.chmod(home, 0o755)
-    os.chmod(home / "password", 0o644)
-    credentials.secure_home(home)
-    assert stat.S_IMODE(home.stat().st_mode) == 0o700
-    assert stat.S_IMODE((home / "data").stat().st_mode) == 0o700
-    assert stat.S_IMODE((home / "password").stat().st_mode) == 0o600
-
-
-def test_no_default_password_for_another_server(tmp_path):
-    settings = _settings(tmp_path)
-    settings.uri = "neo4j://db.example.org:7687"
-    (tmp_path / "password").write_text("local-only-password\n")  # never sent elsewhere
-    with pytest.raises(MashError, match="NEO4J_PASSWORD is not set for the Neo4j at neo4j://db"):
-        _ = settings.password
+    assert not pid_file(tmp_path).exists()
 
 
 def test_too_short_password_is_refused_before_launching(tmp_path):
-    settings = _settings(tmp_path, password="short")
+    settings = settings_in(tmp_path, password="short")
     with pytest.raises(MashError, match="at least 8 characters"):
         server.start(settings)
-    assert not _pid_file(tmp_path).exists()
-
-
-# ------------------------------------------------------------------ a real start in a temp home
+    assert not pid_file(tmp_path).exists()
 
 
 def _cli(*args, env, timeout=600):
