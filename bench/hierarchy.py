@@ -193,13 +193,15 @@ class Tree:
         empty = pd.DataFrame(columns=["id", "other_id", "rank"])
         cooc = pd.DataFrame(columns=["site", "code_a", "code_b", "count"])
         log = _progress("encoder")
-        order = node_table(codes, self.nodes[cols])["id"]
+        nodes = node_table(codes, self.nodes[cols])
+        order = nodes["id"]
         self.to_space = np.empty(len(ids), dtype=np.int64)
         self.to_space[[self.row[i] for i in order]] = np.arange(len(order))
         space = run_stage2(
             codes,
             self.nodes[cols],
             edges,
+            nodes,
             frozen[[self.row[i] for i in order]],
             empty,
             cooc,
@@ -287,9 +289,9 @@ def placement(
         fam = family_vectors(space.text, sc, tc, tp)
         gnn_d = None
         if space.gnn_points is not None:
-            from mash_kg.tree_embedding import poincare_distance
+            from mash_kg.poincare import distance_matrix
 
-            gnn_d = poincare_distance(space.gnn_points[sh], space.gnn_points[sc])
+            gnn_d = distance_matrix(space.gnn_points[sh], space.gnn_points[sc])
         lexfam = lexical_families(space.lexical, sc, tc, tp)
 
         def rows(

@@ -149,6 +149,7 @@ def run_hierarchy(
         codes,
         ctx_nodes,
         ctx_edges,
+        nodes,
         text,
         counterparts,
         cooc,

@@ -249,6 +249,7 @@ def run_stage2(
     codes: pd.DataFrame,
     context_nodes: pd.DataFrame,
     context_edges: pd.DataFrame,
+    nodes: pd.DataFrame,
     text: np.ndarray,
     counterparts: pd.DataFrame,
     cooc: pd.DataFrame,
@@ -260,10 +261,12 @@ def run_stage2(
     log=None,
     heldout: pd.DataFrame | None = None,
 ) -> Space:
-    """Embed the build's codes and their context (see the module docstring). `text` holds the
-    unit vectors of the frozen text model of `node_table(codes, context_nodes)`'s rows;
-    `heldout` (child, parent) replaces the random `holdout` share (a benchmark's split)."""
-    nodes = node_table(codes, context_nodes)
+    """Embed the build's codes and their context (see the module docstring). `nodes` is
+    `node_table(codes, context_nodes)` and `text` the unit vectors of the frozen text model of
+    its rows (the caller embeds them); `heldout` (child, parent) replaces the random `holdout`
+    share (a benchmark's split)."""
+    if len(text) != len(nodes):
+        raise ValueError(f"text has {len(text)} rows for {len(nodes)} nodes")
     row = {c: i for i, c in enumerate(nodes["id"])}
     edges = split_edges(codes["id"], context_edges, settings.holdout, seed, heldout)
     pairs = encoder_pairs(edges.train, edges.maps, edges.hidden)

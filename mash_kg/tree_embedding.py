@@ -24,9 +24,6 @@ import numpy as np
 from mash_kg.poincare import distance_matrix, norm_to_radius, radius_to_norm
 from mash_kg.settings import TreeSettings
 
-# the former name, still imported from here by bench/hierarchy.py and tests outside Stage II
-poincare_distance = distance_matrix
-
 
 def node_radius(depth: np.ndarray | int, s: TreeSettings) -> np.ndarray:
     """Hyperbolic radius of a node at `depth` (1 = root): deeper is farther out."""

@@ -115,6 +115,7 @@ def test_run_stage2_embeds_the_context_and_hides_the_held_out_edges():
         CODES,
         CONTEXT,
         EDGES,
+        nodes,
         text,
         pd.DataFrame(columns=["id", "other_id", "rank"]),
         pd.DataFrame(columns=["site", "code_a", "code_b", "count"]),

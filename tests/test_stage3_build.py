@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mash_kg.poincare import distance_matrix
 from mash_kg.stage2 import HierarchySettings, Space
 from mash_kg.stage3 import descendants, family_vectors, latent_id, latent_name, run_stage3
-from mash_kg.tree_embedding import embed_forest, poincare_distance
+from mash_kg.tree_embedding import embed_forest
 
 
 # -- Stage III on a small hand-made space ----------------------------------------------------
@@ -88,7 +89,7 @@ def test_stage3_places_near_codes_and_groups_the_rest():
     assert group.norm < min(pts.loc["v", "norm"], pts.loc["w", "norm"])
     p = np.stack(pts["point"].to_numpy())
     assert np.isfinite(p).all() and (np.linalg.norm(p, axis=1) < 1).all()
-    d = poincare_distance(np.stack([pts.loc["u", "point"]]), np.stack(pts["point"].to_numpy()))[0]
+    d = distance_matrix(np.stack([pts.loc["u", "point"]]), np.stack(pts["point"].to_numpy()))[0]
     others = [i for i, k in enumerate(pts.index) if k not in ("u", "P1")]
     assert d[list(pts.index).index("P1")] < d[others].min()
 
