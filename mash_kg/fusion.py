@@ -205,13 +205,44 @@ def fuse(
     if bad:
         raise ValueError(f"unknown view fit {bad[0]!r}; use one of {', '.join(FITS)}")
     start = time.perf_counter()
-    names = list(views)
-    n, m = len(views["text"].source), len(views["text"].target)
+    n = len(views["text"].source)
     domains = np.full(n, "all", dtype=object) if domains is None else np.asarray(domains, object)
     anchors = np.asarray(anchors, dtype=np.int64).reshape(-1, 2)
+    weights, validation, notes = _domain_weights(
+        views, anchors, domains, min_anchors, folds, seed, opts
+    )
+    used = sorted({v for w in weights.values() for v in w})
+    fitted = {nm: _Fitted(views[nm], anchors, {**opts, "seed": seed}) for nm in used}
+    idx, score, label = _rank(views, fitted, weights, domains, k)
+    transport, mapped, tview = _plan_of(views, fitted, used, idx, label)
+    return Fusion(
+        idx,
+        score,
+        transport,
+        label.astype(str),
+        weights,
+        validation,
+        notes,
+        mapped,
+        time.perf_counter() - start,
+        plan_used=tview is not None,
+    )
+
+
+def _domain_weights(
+    views: dict[str, View],
+    anchors: np.ndarray,
+    domains: np.ndarray,
+    min_anchors: int,
+    folds: int,
+    seed: int,
+    opts: dict,
+) -> tuple[dict[str, dict[str, float]], dict[str, dict], list[str]]:
+    """Per domain the weight of each view (text alone where a map could not be validated),
+    the validation figures and the notes saying where text alone ranks."""
+    names = list(views)
     weights: dict[str, dict[str, float]] = {}
     validation: dict[str, dict] = {}
-    notes: list[str] = []
     per_domain = {
         str(d): int((domains[np.unique(anchors[:, 0])] == d).sum()) for d in np.unique(domains)
     }
@@ -232,6 +263,7 @@ def fuse(
             validation[d]["anchors"] = per_domain[d]
             if g != d:
                 validation[d]["validated_with"] = g
+    notes = []
     for d, c in sorted(per_domain.items()):
         if d not in group_of:
             weights[d] = {"text": 1.0}
@@ -247,8 +279,20 @@ def fuse(
                 f"anchors (text p@1 {v['p_at_1_text']}, best {v['p_at_1_best']}): "
                 "ranked by text alone"
             )
-    used = sorted({v for w in weights.values() for v in w})
-    fitted = {nm: _Fitted(views[nm], anchors, {**opts, "seed": seed}) for nm in used}
+    return weights, validation, notes
+
+
+def _rank(
+    views: dict[str, View],
+    fitted: dict[str, _Fitted],
+    weights: dict[str, dict[str, float]],
+    domains: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-k target rows of every source row by its domain's weighted views (best first),
+    their scores, and per row the views that ranked it."""
+    names = list(views)
+    n, m = len(views["text"].source), len(views["text"].target)
     k = min(k, m)
     idx = np.zeros((n, k), dtype=np.int64)
     score = np.zeros((n, k))
@@ -267,25 +311,25 @@ def fuse(
             order = np.lexsort((part, -vals), axis=1)  # ties: the lower target row first
             idx[rows] = np.take_along_axis(part, order, axis=1)
             score[rows] = np.take_along_axis(vals, order, axis=1)
+    return idx, score, label
+
+
+def _plan_of(
+    views: dict[str, View],
+    fitted: dict[str, _Fitted],
+    used: list[str],
+    idx: np.ndarray,
+    label: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray | None, str | None]:
+    """The transport plan's probability of each ranked pair (NaN where the plan did not rank
+    the row, or without a plan), the mapped source vectors and the transport view's name."""
     transport = np.full(idx.shape, np.nan)
-    mapped = None
     tview = next((nm for nm in used if views[nm].fit in METHODS), None)
-    if tview is not None:
-        mapped = fitted[tview].s
-        plan = fitted[tview].plan
-        if plan is not None:
-            transport = np.take_along_axis(plan, idx, axis=1)
-            ranked_by_plan = np.array([tview in lab.split("+") for lab in label])
-            transport[~ranked_by_plan] = np.nan
-    return Fusion(
-        idx,
-        score,
-        transport,
-        label.astype(str),
-        weights,
-        validation,
-        notes,
-        mapped,
-        time.perf_counter() - start,
-        plan_used=tview is not None,
-    )
+    if tview is None:
+        return transport, None, None
+    plan = fitted[tview].plan
+    if plan is not None:
+        transport = np.take_along_axis(plan, idx, axis=1)
+        ranked_by_plan = np.array([tview in lab.split("+") for lab in label])
+        transport[~ranked_by_plan] = np.nan
+    return transport, fitted[tview].s, tview
