@@ -16,15 +16,9 @@ from mash_kg.cli import cli
 from mash_kg.config import load_config
 from mash_kg.errors import InputError
 from mash_kg.project import load_project
+from tests.edits import replace_once
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "two_sites"
-
-
-def replaced(text: str, old: str, new: str) -> str:
-    """`text` with its one `old` replaced by `new`; a patch that no longer matches the file
-    (the example changed) fails here instead of silently doing nothing."""
-    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times, not once"
-    return text.replace(old, new)
 
 
 def test_init_writes_a_template_that_loads(tmp_path):
@@ -82,8 +76,10 @@ def test_build_on_the_two_site_example(tmp_path, monkeypatch):
     project = tmp_path / "two_sites"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
     cfg = project / "mash-kg.toml"
-    text = replaced(cfg.read_text(), "epochs = 200", "epochs = 40")
-    cfg.write_text(replaced(text, "[hierarchy]", "[hierarchy]\nenabled = false"))  # Stage I
+    # Stage I only, fewer neural OT steps; an edit that finds nothing fails (tests/edits.py)
+    replace_once(
+        cfg, ("epochs = 200", "epochs = 40"), ("[hierarchy]", "[hierarchy]\nenabled = false")
+    )
     settings = load_project(load_config(cfg))  # the patch took: a changed example fails here
     assert settings.model.epochs == 40 and settings.hierarchy.enabled is False
     res = CliRunner().invoke(cli, ["--config", str(cfg), "build"])
@@ -117,7 +113,7 @@ def test_build_with_a_bad_row_fails_in_one_line_and_leaves_no_build(tmp_path):
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
     events = project / "site_a" / "events.csv"
     lines = events.read_text().splitlines()
-    lines[5] = replaced(lines[5], lines[5].split(",")[1], "2020-13-45")
+    lines[5] = lines[5].replace(lines[5].split(",")[1], "2020-13-45")  # the build must refuse it
     events.write_text("\n".join(lines) + "\n")
     res = CliRunner().invoke(cli, ["--config", str(project / "mash-kg.toml"), "build"])
     assert res.exit_code == 1
