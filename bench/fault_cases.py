@@ -128,7 +128,7 @@ def _project(folder: Path, model: str = "", neo4j: str = "", sites: str = "") ->
 
 def make_case_files(folder: Path, b1: Path, b_stage1: Path | None = None) -> dict[str, str]:
     """Write every file the cases name under `folder`; `b1` is a complete Stage III build."""
-    from mash_kg.artefact import write_manifest
+    from mash_kg.content import reseal
 
     folder.mkdir(parents=True, exist_ok=True)
     f: dict[str, str] = {"dir": str(folder), "project": str(folder)}
@@ -185,12 +185,12 @@ def make_case_files(folder: Path, b1: Path, b_stage1: Path | None = None) -> dic
     h = pd.read_parquet(dest / "hierarchy.parquet")
     h.loc[0, "parent_label"] = "Code {id: row.e}) DETACH DELETE b //"
     h.to_parquet(dest / "hierarchy.parquet", index=False)
-    write_manifest(dest, {**manifest, "id": "injected"})
+    reseal(dest, {**manifest, "id": "injected"})
     f["build_injected"] = str(dest)
     dest = copy("empty")
     codes = pd.read_parquet(dest / "codes.parquet")
     codes.iloc[:0].to_parquet(dest / "codes.parquet", index=False)
-    write_manifest(dest, {**manifest, "id": "empty"})
+    reseal(dest, {**manifest, "id": "empty"})
     f["build_empty"] = str(dest)
     dest = copy("small")
     keep = codes["id"].drop_duplicates().iloc[:20]
@@ -198,12 +198,12 @@ def make_case_files(folder: Path, b1: Path, b_stage1: Path | None = None) -> dic
     for name, col in (("counterparts", "id"), ("hierarchy", "child")):
         df = pd.read_parquet(dest / f"{name}.parquet")
         df[df[col].isin(keep)].to_parquet(dest / f"{name}.parquet", index=False)
-    write_manifest(dest, {**manifest, "id": "small"})
+    reseal(dest, {**manifest, "id": "small"})
     f["build_small"] = str(dest)
     dest = copy("stage1")
     for name in ("hierarchy", "latent", "poincare", "candidates", "holdout"):
         (dest / f"{name}.parquet").unlink(missing_ok=True)
-    write_manifest(dest, {**manifest, "id": "stage1", "stages": ["I"]})
+    reseal(dest, {**manifest, "id": "stage1", "stages": ["I"]})
     f["build_stage1"] = str(dest)
 
     p = folder / "projects"

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 from _common import write_results  # noqa: E402
 from fault_cases import CASES, make_case_files  # noqa: E402
 
-from mash_kg.artefact import write_manifest  # noqa: E402
+from mash_kg.content import reseal  # noqa: E402
 from mash_kg.graph import connect  # noqa: E402
 from mash_kg.graph.lock import LockLost, acquire  # noqa: E402
 from mash_kg.graph.sync import apply_sync, plan_sync, read_target, sync_build  # noqa: E402
@@ -106,7 +106,7 @@ def derive(src: Path, dest: Path, seed: int, share: float) -> Path:
         drop = rng.choice(len(df), len(df) // 10, replace=False)
         df.drop(index=drop).to_parquet(path, index=False)
     manifest = json.loads((src / "manifest.json").read_text())
-    write_manifest(dest, {**manifest, "id": dest.name})
+    reseal(dest, {**manifest, "id": dest.name})
     return dest
 
 

@@ -36,8 +36,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import scratch_neo4j, write_results  # noqa: E402
 
-from mash_kg.artefact import TABLES, BuildWriter, derive  # noqa: E402
+from mash_kg.artefact import TABLES, BuildWriter  # noqa: E402
 from mash_kg.build import _vectors_column as _vectors  # noqa: E402
+from mash_kg.content import content_table, derive  # noqa: E402
 from mash_kg.graph import connect  # noqa: E402
 from mash_kg.graph.sync import sync_build  # noqa: E402
 from mash_kg.graph.writer import write_tables  # noqa: E402
@@ -157,6 +158,7 @@ def make_build(folder: Path) -> dict:
                 }
             ),
         )
+        out.write("content", content_table(out.reading()))
         out.seal(manifest)
     return {
         "codes": len(codes),

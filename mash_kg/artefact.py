@@ -1,5 +1,5 @@
 """The build folder: the one module that knows its layout. `mash-kg build` writes it through
-`BuildWriter`; sync, eval, plot, export, the CLI and the benchmarks open it with `Build.open`.
+`BuildWriter`; sync, eval, the CLI and the benchmarks open it with `Build.open`.
 
 A build folder ``<builds>/<build id>/`` holds one Parquet file per table of `TABLES` (columns
 below; vectors are fixed-size float lists) and ``manifest.json``: the build id,
@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,8 +265,8 @@ def latest_build(builds: Path) -> Path:
 
 class BuildWriter:
     """A build being written: tables go into a temporary folder under `builds`; `seal` adds
-    the content digests and the manifest and renames the folder to the build id. Used as a
-    context manager, a build that fails leaves nothing behind."""
+    the manifest and renames the folder to the build id. Used as a context manager, a build
+    that fails leaves nothing behind."""
 
     def __init__(self, builds: Path) -> None:
         self.builds = Path(builds)
@@ -294,40 +293,33 @@ class BuildWriter:
         else:
             data.to_parquet(path, index=False)
 
+    def reading(self) -> Build:
+        """The tables written so far, for reading (not verified: there is no manifest yet)."""
+        return Build(self.path, {"id": self.path.name})
+
     def seal(self, manifest: dict) -> Path:
-        """Seal the build (`write_manifest`) and rename it to `<builds>/<manifest id>`."""
+        """Check that every table of the manifest's stages was written, write the manifest
+        (`write_manifest`) and rename the folder to `<builds>/<manifest id>`."""
+        stages = {"I", *(manifest.get("stages") or [])}
+        missing = [n for n, spec in TABLES.items() if spec.stage in stages and not self.has(n)]
+        if missing:  # a programming error in the build, not a user's input
+            raise ValueError(f"a build of stages {sorted(stages)} lacks {', '.join(missing)}")
         write_manifest(self.path, manifest)
         final = self.builds / manifest["id"]
         self.path.rename(final)
         return final
 
+    def has(self, name: str) -> bool:
+        return (self.path / TABLES[name].file(name)).is_file()
+
 
 def write_manifest(folder: Path, manifest: dict) -> None:
-    """Seal a build folder: write its content digests (content.py), then `manifest` with a
-    fresh table index; the manifest is written last and atomically (a temporary file renamed),
-    so a folder with a manifest is complete."""
-    from mash_kg.content import write_digests
-
+    """Write `manifest` into a build folder whose tables are complete, with its layout version
+    and a fresh table index; the manifest is written last and atomically (a temporary file
+    renamed), so a folder with a manifest is complete. (A build derived from another, with
+    edited tables, is resealed by `content.reseal`, which rewrites the content table first.)"""
     folder = Path(folder)
-    (folder / TABLES["content"].file("content")).unlink(missing_ok=True)
-    manifest = {**manifest, "schema_version": SCHEMA_VERSION}
-    write_digests(Build(folder, manifest))  # what the graph should hold per code, for sync
-    manifest["tables"] = table_index(folder)
+    manifest = {**manifest, "schema_version": SCHEMA_VERSION, "tables": table_index(folder)}
     tmp = folder / ".manifest.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
     tmp.replace(folder / "manifest.json")
-
-
-def derive(
-    source: Path, dest: Path, build_id: str, edit: Callable[[Path], None] | None = None, **fields
-) -> Path:
-    """A build made from another (benchmarks, tests): `source` copied to `dest`, `edit(dest)`
-    changes its tables, and the copy is sealed under `build_id` with the manifest's `fields`
-    replaced."""
-    manifest = read_manifest(source)
-    shutil.copytree(source, dest)
-    (dest / "manifest.json").unlink()
-    if edit is not None:
-        edit(dest)
-    write_manifest(dest, {**manifest, **fields, "id": build_id})
-    return dest

@@ -2,7 +2,7 @@
 
 The folder's tables, their columns and the manifest are defined in one place,
 `mash_kg.artefact` (`TABLES`); this module runs the stages and hands their tables to an
-`artefact.BuildWriter`, which seals the folder (content digests, manifest) and renames it
+`artefact.BuildWriter`, which seals the folder (manifest with the table index) and renames it
 to the build id, so a half-written build never exists under its id.
 
 Steps: read the sites (`read_sites`), Stage I (`run_stage1`: names, text, co-occurrence,
@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from mash_kg import __version__, artefact
 from mash_kg.config import Neo4jSettings
+from mash_kg.content import content_table
 from mash_kg.cooccurrence import matrix_to_counts
 from mash_kg.errors import InputError
 from mash_kg.loaders import get_site_adapter
@@ -399,4 +400,5 @@ def run_build(
         out.write("counterparts", stage1.counterparts)
         for name, df in tables.items():
             out.write(name, points_table(df) if name == "poincare" else df)
+        out.write("content", content_table(out.reading()))  # what sync compares per code
         return out.seal(build_manifest(project, stage1, figures, started))

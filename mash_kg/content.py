@@ -300,6 +300,31 @@ def digests(target: Target) -> pd.DataFrame:
     )
 
 
-def write_digests(build: artefact.Build) -> None:
-    """Write the content table into a build being sealed (its other tables complete)."""
-    digests(_tables(build)).to_parquet(build.file("content"), index=False)
+def content_table(build: artefact.Build) -> pd.DataFrame:
+    """The content table (id, sites, sync_hash, edges_hash) of a build's other tables, written
+    by the build before it is sealed."""
+    return digests(_tables(build))
+
+
+def reseal(folder: Path, manifest: dict) -> None:
+    """Seal a build folder whose tables were edited (a build derived from another, in
+    benchmarks and tests): its content table computed again, then its manifest."""
+    folder = Path(folder)
+    build = artefact.Build(folder, manifest)
+    build.file("content").unlink(missing_ok=True)
+    content_table(build).to_parquet(build.file("content"), index=False)
+    artefact.write_manifest(folder, manifest)
+
+
+def derive(source: Path, dest: Path, build_id: str, edit=None, **fields) -> Path:
+    """A build made from another: `source` copied to `dest`, `edit(dest)` changes its tables,
+    and the copy is resealed under `build_id` with the manifest's `fields` replaced."""
+    import shutil
+
+    manifest = artefact.read_manifest(source)
+    shutil.copytree(source, dest)
+    (dest / "manifest.json").unlink()
+    if edit is not None:
+        edit(dest)
+    reseal(dest, {**manifest, **fields, "id": build_id})
+    return dest

@@ -12,6 +12,7 @@ import pytest
 from mash_kg import artefact
 from mash_kg.artefact import SCHEMA_VERSION, TABLES, Build, BuildWriter
 from mash_kg.build import in_graph
+from mash_kg.content import content_table, derive
 from mash_kg.errors import InputError
 
 
@@ -53,6 +54,7 @@ def _write(builds, build_id="b1", fail: bool = False):
             out.write(name, df)
         if fail:
             raise RuntimeError("a stage failed")
+        out.write("content", content_table(out.reading()))
         return out.seal({"id": build_id, "stages": ["I"], "reference_site": "A"})
 
 
@@ -73,6 +75,14 @@ def test_a_sealed_build_opens_with_its_tables_and_version(tmp_path):
 def test_a_failed_build_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         _write(tmp_path, fail=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_sealing_a_build_without_a_table_of_its_stages_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="lacks content"), BuildWriter(tmp_path) as out:
+        for name, df in _stage1_tables().items():
+            out.write(name, df)
+        out.seal({"id": "b1", "stages": ["I"]})
     assert list(tmp_path.iterdir()) == []
 
 
@@ -120,7 +130,7 @@ def test_derive_reseals_an_edited_copy(tmp_path):
         df = pd.read_parquet(folder / "counterparts.parquet")
         df.assign(score=0.5).to_parquet(folder / "counterparts.parquet", index=False)
 
-    dest = artefact.derive(src, tmp_path / "b2", "b2", edit)
+    dest = derive(src, tmp_path / "b2", "b2", edit)
     build = Build.open(dest)
     assert build.id == "b2" and build.frame("counterparts")["score"].tolist() == [0.5]
     before = Build.open(src).frame("content").set_index("id")["edges_hash"]

@@ -251,7 +251,7 @@ def grouped(build, tmp_path_factory):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mash_kg.artefact import derive
+    from mash_kg.content import derive
 
     a, b, c = pd.read_parquet(build / "codes.parquet")["id"].drop_duplicates().iloc[:3]
 

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from mash_kg.artefact import write_manifest
 from mash_kg.cli import cli
+from mash_kg.content import reseal
 from mash_kg.graph.sync import sync_build
 from mash_kg.graph.writer import write_tables
 from mash_kg.loaders import get_loader
@@ -37,7 +37,7 @@ def _changed_build(build: Path, dest: Path, n_changed: int, n_dropped: int) -> P
     cp.to_parquet(dest / "counterparts.parquet", index=False)
     manifest = json.loads((dest / "manifest.json").read_text())
     manifest["id"] = dest.name
-    write_manifest(dest, manifest)
+    reseal(dest, manifest)
     return dest
 
 
@@ -95,7 +95,7 @@ def test_curated_content_is_left_alone(graph, build, tmp_path):
     cp = pd.read_parquet(shrunk / "counterparts.parquet")
     keep = (cp["id"] != "LOINC:8480-6") & (cp["other_id"] != "LOINC:8480-6")
     cp[keep].to_parquet(shrunk / "counterparts.parquet", index=False)
-    write_manifest(shrunk, json.loads((shrunk / "manifest.json").read_text()))
+    reseal(shrunk, json.loads((shrunk / "manifest.json").read_text()))
     sync_build(graph, shrunk)
     node, _, _ = graph.execute_query(
         "MATCH (n:Code {id: 'LOINC:8480-6'}) RETURN properties(n) AS p"
@@ -289,7 +289,7 @@ def _injected(build: Path, dest: Path, label: str) -> Path:
         pa.table({"id": [a], "role": ["code"], "point": [[0.1, 0.2]]}), dest / "poincare.parquet"
     )
     manifest = json.loads((dest / "manifest.json").read_text())
-    write_manifest(dest, {**manifest, "id": dest.name})
+    reseal(dest, {**manifest, "id": dest.name})
     return dest
 
 
@@ -332,7 +332,7 @@ def test_an_empty_or_shrunken_build_never_wipes_the_learned_content(
     shutil.copytree(build, empty)
     codes = pd.read_parquet(empty / "codes.parquet")
     codes.iloc[:0].to_parquet(empty / "codes.parquet", index=False)
-    write_manifest(empty, {**json.loads((empty / "manifest.json").read_text()), "id": "empty"})
+    reseal(empty, {**json.loads((empty / "manifest.json").read_text()), "id": "empty"})
     res = CliRunner().invoke(cli, ["sync", str(empty)])
     assert res.exit_code == 1 and "has no codes" in res.output, res.output
     small = tmp_path / "small"
@@ -341,7 +341,7 @@ def test_an_empty_or_shrunken_build_never_wipes_the_learned_content(
     codes[codes["id"].isin(keep)].to_parquet(small / "codes.parquet", index=False)
     cp = pd.read_parquet(small / "counterparts.parquet")
     cp[cp["id"].isin(keep)].to_parquet(small / "counterparts.parquet", index=False)
-    write_manifest(small, {**json.loads((small / "manifest.json").read_text()), "id": "small"})
+    reseal(small, {**json.loads((small / "manifest.json").read_text()), "id": "small"})
     res = CliRunner().invoke(cli, ["sync", str(small)])
     assert res.exit_code == 1 and "--allow-retire" in res.output, res.output
     assert snapshot(graph) == before
@@ -385,7 +385,7 @@ def _stage3_like(build: Path, dest: Path) -> Path:
         folder / "candidates.parquet"
     )
     manifest = json.loads((folder / "manifest.json").read_text())
-    write_manifest(folder, {**manifest, "stages": ["I", "II", "III"]})
+    reseal(folder, {**manifest, "stages": ["I", "II", "III"]})
     return folder
 
 
