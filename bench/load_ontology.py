@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import scratch_neo4j, write_results  # noqa: E402
 
-from mash_kg.graph import connect  # noqa: E402
+from mash_kg.graph.connection import open_driver  # noqa: E402
 from mash_kg.graph.writer import _records, write_tables  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
 from mash_kg.neo4j_server.scratch import wipe  # noqa: E402
@@ -61,22 +61,23 @@ def main() -> None:
     runs, sample = (1, 500) if args.quick else (args.runs, args.naive_sample)
 
     with scratch_neo4j() as settings:
-        driver = connect(settings)
-        batched, report = [], None
-        for i in range(runs):
+        with open_driver(settings) as driver:
+            batched, report = [], None
+            for i in range(runs):
+                wipe(driver)
+                t0 = time.perf_counter()
+                tables = get_loader("icd10cm")()
+                report = write_tables(driver, tables)
+                batched.append(time.perf_counter() - t0)
+                print(f"batched run {i + 1}: {batched[-1]:.1f} s", flush=True)
+            nodes = driver.execute_query("MATCH (n:Code {vocab:'ICD10CM'}) RETURN count(n)")[0][0][
+                0
+            ]
+            edges = driver.execute_query(
+                "MATCH (:Code)-[r:IS_A {vocab:'ICD10CM'}]->(:Code) RETURN count(r)"
+            )[0][0][0]
             wipe(driver)
-            t0 = time.perf_counter()
-            tables = get_loader("icd10cm")()
-            report = write_tables(driver, tables)
-            batched.append(time.perf_counter() - t0)
-            print(f"batched run {i + 1}: {batched[-1]:.1f} s", flush=True)
-        nodes = driver.execute_query("MATCH (n:Code {vocab:'ICD10CM'}) RETURN count(n)")[0][0][0]
-        edges = driver.execute_query(
-            "MATCH (:Code)-[r:IS_A {vocab:'ICD10CM'}]->(:Code) RETURN count(r)"
-        )[0][0][0]
-        wipe(driver)
-        n_nodes, n_edges, naive_s = naive_load(driver, get_loader("icd10cm")(), sample)
-        driver.close()
+            n_nodes, n_edges, naive_s = naive_load(driver, get_loader("icd10cm")(), sample)
     per_row = naive_s / (n_nodes + n_edges)
     naive_full = per_row * (report.nodes_total + report.edges_total)
     median = statistics.median(batched)

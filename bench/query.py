@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import scratch_neo4j, write_results  # noqa: E402
 
-from mash_kg.graph import connect  # noqa: E402
+from mash_kg.graph.connection import open_driver  # noqa: E402
 from mash_kg.graph.views import run_view  # noqa: E402
 from mash_kg.graph.writer import write_tables  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
@@ -44,32 +44,31 @@ def main() -> None:
     args = ap.parse_args()
     tasks = {}
     with scratch_neo4j() as settings:
-        driver = connect(settings)
-        for source in ("icd10cm", "icd9cm", "phecode"):
-            write_tables(driver, get_loader(source)())
-        for name, params in CASES.items():
-            view = "descendants" if name.startswith("descendants") else name
-            rows = 0
-            for _ in range(5):
-                rows = len(run_view(driver, view, params))
-            times = []
-            for _ in range(args.runs):
-                t = time.perf_counter()
-                run_view(driver, view, params)
-                times.append((time.perf_counter() - t) * 1000)
-            tasks[name] = {
-                "n": args.runs,
-                "rows": rows,
-                "params": params,
-                "methods": {
-                    "neo4j": {
-                        "p50_ms": round(float(np.percentile(times, 50)), 2),
-                        "p95_ms": round(float(np.percentile(times, 95)), 2),
-                    }
-                },
-            }
-            print(name, tasks[name], flush=True)
-        driver.close()
+        with open_driver(settings) as driver:
+            for source in ("icd10cm", "icd9cm", "phecode"):
+                write_tables(driver, get_loader(source)())
+            for name, params in CASES.items():
+                view = "descendants" if name.startswith("descendants") else name
+                rows = 0
+                for _ in range(5):
+                    rows = len(run_view(driver, view, params))
+                times = []
+                for _ in range(args.runs):
+                    t = time.perf_counter()
+                    run_view(driver, view, params)
+                    times.append((time.perf_counter() - t) * 1000)
+                tasks[name] = {
+                    "n": args.runs,
+                    "rows": rows,
+                    "params": params,
+                    "methods": {
+                        "neo4j": {
+                            "p50_ms": round(float(np.percentile(times, 50)), 2),
+                            "p95_ms": round(float(np.percentile(times, 95)), 2),
+                        }
+                    },
+                }
+                print(name, tasks[name], flush=True)
     print(write_results("query", tasks))
 
 

@@ -39,7 +39,7 @@ from _common import scratch_neo4j, write_results  # noqa: E402
 from mash_kg.artefact import TABLES, BuildWriter  # noqa: E402
 from mash_kg.build import _vectors_column as _vectors  # noqa: E402
 from mash_kg.content import content_table, derive  # noqa: E402
-from mash_kg.graph import connect  # noqa: E402
+from mash_kg.graph.connection import open_driver  # noqa: E402
 from mash_kg.graph.sync import sync_build  # noqa: E402
 from mash_kg.graph.writer import write_tables  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
@@ -210,8 +210,7 @@ def main() -> None:
         shutil.rmtree(tmp / "changed", ignore_errors=True)
         changed = changed_copy(tmp / "full", tmp / "changed", 0.01)
         with scratch_neo4j(heap="4g", pagecache="2g") as settings:
-            driver = connect(settings)
-            try:
+            with open_driver(settings) as driver:
                 write_tables(driver, get_loader("icd10cm")())
                 full = sync_build(driver, tmp / "full")
                 print(f"full sync: {full.seconds:.1f} s, {full.changes} changes", flush=True)
@@ -230,8 +229,6 @@ def main() -> None:
                     f"1% sync: {[round(r.seconds, 2) for r in ones]} s, {one.changes} changes",
                     flush=True,
                 )
-            finally:
-                driver.close()
     ratio = one.seconds / full.seconds
     result = {
         "icd10cm_build": {
