@@ -20,7 +20,7 @@ def test_every_view_runs_as_is_in_cypher_shell(hier_synced, driver, neo4j_settin
     from mash_kg.graph.views import list_views
     from mash_kg.neo4j_server.server import ensure_cypher_shell
 
-    shell = ensure_cypher_shell(neo4j_settings)
+    shell = ensure_cypher_shell()
     shown: dict[str, tuple[int, int]] = {}  # view: (rows of run_view, lines cypher-shell printed)
     for view in list_views().values():
         params = [p.strip() for p in view.example.split(";") if p.strip()]
