@@ -1,6 +1,7 @@
 """Stage II on a tiny curated tree (mash_kg/stage2.py): the node table, the held-out split,
 the curated forest on the ball, the GNN's message graph, and run_stage2 end to end with the
-frozen text vectors (no model is loaded)."""
+frozen text vectors (no model is loaded); the encoder's inputs (held-out codes never in its
+pairs, Excludes1 notes as pairs)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from mash_kg.settings import EncoderSettings, HierarchySettings
 from mash_kg.stage2 import (
     choose_holdout,
     curated_forest,
+    encoder_pairs,
+    excludes_pairs,
     message_graph,
     node_table,
     run_stage2,
@@ -132,3 +135,33 @@ def test_run_stage2_embeds_the_context_and_hides_the_held_out_edges():
     fig = space.figures
     assert (fig["nodes"], fig["train_edges"], fig["heldout_edges"]) == (len(nodes), 4, 1)
     assert fig["encoder_steps"] == 0 and "reconstruction_map" in fig
+
+
+def test_held_out_codes_never_reach_the_encoder():
+    train = pd.DataFrame({"child": ["a", "b"], "parent": ["P", "Q"]})
+    maps = pd.DataFrame({"child": ["x", "h"], "parent": ["a", "b"]})
+    pairs = encoder_pairs(train, maps, hidden={"h"})
+    assert set(zip(pairs["child"], pairs["parent"], strict=True)) == {
+        ("a", "P"),
+        ("b", "Q"),
+        ("x", "P"),
+    }
+
+
+def test_excludes1_notes_become_pairs_of_known_codes():
+    ctx = pd.DataFrame(
+        {
+            "id": ["ICD10CM:A04", "ICD10CM:A28.2", "ICD10CM:A32"],
+            "vocab": "ICD10CM",
+            "excludes1": [
+                ["extraintestinal yersiniosis (A28.2)", "listeriosis (A32.-)", "unknown (Z99.9)"],
+                None,
+                [],
+            ],
+        }
+    )
+    pairs = excludes_pairs(ctx)
+    assert set(zip(pairs["a"], pairs["b"], strict=True)) == {
+        ("ICD10CM:A04", "ICD10CM:A28.2"),
+        ("ICD10CM:A04", "ICD10CM:A32"),
+    }

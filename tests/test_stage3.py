@@ -1,6 +1,8 @@
 """Stage III wired together (mash_kg/stage3.py run_stage3) on a small hand-made space: the
 tables' columns, figures that add up, points one level below the parent in its cone, and the
-latent table's points those of the points table. The parts: test_placement.py, test_latent.py."""
+latent table's points those of the points table; then placement on hand-made spaces (parents
+among every curated node, leaves and equivalents, latent names). The parts alone:
+test_placement.py, test_latent.py."""
 
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mash_kg.poincare import distance_matrix, norm_to_radius
 from mash_kg.settings import HierarchySettings
-from mash_kg.stage3 import run_stage3
-from mash_kg.tree_embedding import node_radius
+from mash_kg.stage2 import Space
+from mash_kg.stage3 import descendants, family_vectors, latent_id, latent_name, run_stage3
+from mash_kg.tree_embedding import embed_forest, node_radius
 from tests.spaces import tiny_space
 
 VECTORS = {
@@ -90,3 +94,172 @@ def test_stage3_and_the_picture_import_no_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+# -- Stage III on a small hand-made space ----------------------------------------------------
+def _space(
+    vectors: dict[str, tuple],
+    edges: list[tuple[str, str]],
+    codes: set[str],
+    heldout: list[tuple[str, str]] = (),
+) -> Space:
+    """A Space whose encoder vectors are given (unit-normalised), curated forest by
+    construction, no spelling evidence."""
+    ids = sorted(vectors)
+    row = {c: i for i, c in enumerate(ids)}
+    nodes = pd.DataFrame(
+        {
+            "id": ids,
+            "name": [f"name of {i}" for i in ids],
+            "domain": "diagnosis",
+            "vocab": "X",
+            "role": ["code" if i in codes else "context" for i in ids],
+        }
+    )
+    text = np.array([vectors[i] for i in ids], dtype=np.float64)
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    e = pd.DataFrame(edges, columns=["child", "parent"])
+    h = pd.DataFrame(list(heldout), columns=["child", "parent"])
+    train = e[~e["child"].isin(h["child"])]
+    s = HierarchySettings(dim=4)
+    points, depth = np.full((len(ids), s.dim), np.nan), np.zeros(len(ids), dtype=np.int64)
+    tree = sorted(set(train["child"]) | set(train["parent"]))
+    t_row = {c: i for i, c in enumerate(tree)}
+    pts, dep = embed_forest(
+        len(tree),
+        train["child"].map(t_row).to_numpy(),
+        train["parent"].map(t_row).to_numpy(),
+        s.dim,
+        s.tree(),
+    )
+    points[[row[c] for c in tree]], depth[[row[c] for c in tree]] = pts, dep
+    return Space(
+        nodes, points, depth, text, train, h, e, {}, base_text=text, roots=int((dep == 1).sum())
+    )
+
+
+def test_stage3_places_near_codes_and_groups_the_rest():
+    # two curated families (P1 with P1a, P2 with P2a); code u reads like P1's family; v and w
+    # read alike and like neither family (a latent group); z reads like nothing (left alone)
+    vec = {
+        "P1": (1, 0, 0, 0, 0),
+        "P1a": (1, 0.6, 0, 0, 0),
+        "P2": (0, 1, 0, 0, 0),
+        "P2a": (0.1, 1, 0, 0, 0),
+        "u": (1, 0.25, 0, 0, 0),
+        "v": (0, 0, 1, 0.05, 0),
+        "w": (0, 0, 1, 0.1, 0),
+        "z": (0, 0, 0, 0, 1),
+    }
+    space = _space(vec, [("P1a", "P1"), ("P2a", "P2")], {"u", "v", "w", "z"})
+    s = HierarchySettings(dim=4, parent_threshold=0.6, latent_cut=0.3, lexical_weight=0.0)
+    res = run_stage3(space, s)
+    top = res.candidates[res.candidates["rank"] == 1].set_index("id")["candidate"]
+    assert top["u"] == "P1"
+    scores = res.candidates.groupby("id")["score"].sum()
+    assert np.allclose(scores, 1.0)  # four candidates each (leaves too): probabilities
+    assert set(res.candidates["candidate"]) == {"P1", "P1a", "P2", "P2a"}
+    code_parents = res.hierarchy[res.hierarchy["parent_label"] == "Code"]
+    assert set(zip(code_parents["child"], code_parents["parent"], strict=True)) == {("u", "P1")}
+    (group,) = res.latent.itertuples()
+    assert sorted(group.members) == ["v", "w"] and group.id == latent_id(["w", "v"])
+    members = res.hierarchy[res.hierarchy["parent"] == group.id]
+    assert set(members["child"]) == {"v", "w"} and members["score"].between(0, 1).all()
+    assert res.figures["codes_left_unparented"] == 1  # z
+    # points: u one level below P1, in P1's cone; the group above its members; all inside
+    pts = res.points.set_index("id")
+    assert pts.loc["u", "depth"] == pts.loc["P1", "depth"] + 1
+    assert pts.loc["v", "depth"] == pts.loc["w", "depth"] == pts.loc[group.id, "depth"] + 1
+    assert group.norm < min(pts.loc["v", "norm"], pts.loc["w", "norm"])
+    p = np.stack(pts["point"].to_numpy())
+    assert np.isfinite(p).all() and (np.linalg.norm(p, axis=1) < 1).all()
+    d = distance_matrix(np.stack([pts.loc["u", "point"]]), np.stack(pts["point"].to_numpy()))[0]
+    others = [i for i, k in enumerate(pts.index) if k not in ("u", "P1")]
+    assert d[list(pts.index).index("P1")] < d[others].min()
+
+
+def test_stage3_never_proposes_a_code_or_its_descendants_as_its_parent():
+    vec = {"R": (1, 1, 0), "A": (1, 0, 0), "A1": (1, 0.1, 0), "B": (0, 1, 0), "B1": (0.1, 1, 0)}
+    edges = [("A", "R"), ("A1", "A"), ("B", "R"), ("B1", "B")]
+    space = _space(vec, edges, {"A", "A1"}, heldout=[("A", "R")])
+    res = run_stage3(space, HierarchySettings(dim=4))
+    proposed = set(res.candidates.loc[res.candidates["id"] == "A", "candidate"])
+    assert proposed == {"R", "B", "B1"}  # not A itself, not A1 below it; the leaf B1 may be
+    (row,) = res.holdout.itertuples()
+    assert (row.id, row.parent, row.candidates) == ("A", "R", 3)
+    assert descendants("R", {"R": ["A", "B"], "A": ["A1"]}) == {"A", "B", "A1"}
+
+
+def test_a_leaf_can_be_the_parent_and_a_near_copy_is_its_equivalent():
+    # G is a curated group whose only members were site codes (a leaf in the graph); L is a
+    # curated leaf. Local code g reads like G; e repeats L's name (cosine ~1): L's child,
+    # marked equivalent; the held-out code h's true parent G is a leaf once h is hidden
+    vec = {
+        "R": (1, 1, 1, 0),
+        "G": (1, 0, 0, 0),
+        "L": (0, 1, 0, 0),
+        "X": (0, 0, 1, 0),
+        "g": (1, 0.4, 0, 0),
+        "e": (0, 1, 0.01, 0),
+        "h": (1, 0, 0.4, 0),
+    }
+    edges = [("G", "R"), ("L", "R"), ("X", "R"), ("h", "G")]
+    space = _space(vec, edges, {"g", "e", "h"}, heldout=[("h", "G")])
+    res = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0, leaf_penalty=0.1))
+    top = res.candidates[res.candidates["rank"] == 1].set_index("id")
+    assert top.loc["g", "candidate"] == "G" and top.loc["g", "leaf"]
+    assert not top.loc["g", "equivalent"]  # close, but not a copy of G's name
+    assert top.loc["e", "candidate"] == "L" and top.loc["e", "equivalent"]
+    parents = res.hierarchy[res.hierarchy["parent_label"] == "Code"]
+    assert {("g", "G"), ("e", "L")} <= set(zip(parents["child"], parents["parent"], strict=True))
+    (row,) = res.holdout.itertuples()
+    assert (row.id, row.parent, row.rank) == ("h", "G", 1)
+    assert res.figures["equivalent_to_a_leaf"] == 1 and res.figures["placed_under_a_leaf"] >= 2
+
+
+def test_a_leaf_pays_the_leaf_penalty_unless_it_is_an_equivalent():
+    # x reads like the leaf a (cosine 0.9) more than like a's family P: without the penalty
+    # it would become a's child; with it, a's sibling (P's child). y nearly repeats b's name:
+    # an equivalent pays nothing
+    vec = {
+        "P": (1, 1, 0, 0),
+        "a": (1, 0, 0, 0),
+        "b": (0, 1, 0, 0),
+        "Q": (0, 0, 1, 0),
+        "q": (0, 0.2, 1, 0),
+        "x": (1, 0.2, 0, 0.4),
+        "y": (0.01, 1, 0, 0),
+    }
+    edges = [("a", "P"), ("b", "P"), ("q", "Q")]
+    space = _space(vec, edges, {"x", "y"})
+    none = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0, leaf_penalty=0.0))
+    top0 = none.candidates[none.candidates["rank"] == 1].set_index("id")["candidate"]
+    assert top0["x"] == "a"
+    res = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0))  # the default
+    top = res.candidates[res.candidates["rank"] == 1].set_index("id")
+    assert top.loc["x", "candidate"] == "P" and not top.loc["x", "leaf"]
+    assert top.loc["y", "candidate"] == "b" and top.loc["y", "equivalent"]
+
+
+def test_every_held_out_code_is_in_holdout_even_without_candidates():
+    # h is a lab code held out from a diagnosis tree: no candidate of its domain at all
+    vec = {"R": (1, 0, 0), "A": (1, 0.1, 0), "h": (0, 1, 0)}
+    space = _space(vec, [("A", "R"), ("h", "R")], {"h"}, heldout=[("h", "R")])
+    space.nodes.loc[space.nodes["id"] == "h", "domain"] = "lab"
+    res = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0))
+    (row,) = res.holdout.itertuples()
+    assert (row.id, row.parent, row.candidates) == ("h", "R", 0) and pd.isna(row.rank)
+
+
+def test_a_family_is_its_name_and_its_known_children():
+    text = np.eye(4)
+    fam = family_vectors(text, np.array([0, 1]), np.array([2, 3]), np.array([0, 0]))
+    assert np.allclose(fam[0], np.array([1, 0, 1, 1]) / np.sqrt(3))
+    assert np.allclose(fam[1], [0, 1, 0, 0])
+
+
+def test_latent_names_are_readable_and_deterministic():
+    names = ["Systolic blood pressure", "Diastolic blood pressure", "Blood pressure panel"]
+    assert latent_name(names) == "Blood pressure group (3 codes)"
+    assert latent_name(list(reversed(names))) == latent_name(names)
+    assert latent_name(["Asthma (disorder)", "Childhood asthma (disorder)"]).startswith("Asthma")
