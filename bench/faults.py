@@ -49,8 +49,10 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 from _common import write_results  # noqa: E402
 from fault_cases import CASES, make_case_files  # noqa: E402
 
-from mash_kg.content import reseal  # noqa: E402
+from mash_kg.artefact import TABLES  # noqa: E402
+from mash_kg.content import derive  # noqa: E402
 from mash_kg.graph import connect  # noqa: E402
+from mash_kg.graph.connection import open_driver  # noqa: E402
 from mash_kg.graph.lock import LockLost, acquire  # noqa: E402
 from mash_kg.graph.sync import apply_sync, plan_sync, read_target, sync_build  # noqa: E402
 from mash_kg.graph.writer import write_tables  # noqa: E402
@@ -90,24 +92,24 @@ def parallel_edges(driver) -> int:
     return int(records[0]["extra"])
 
 
-def derive(src: Path, dest: Path, seed: int, share: float) -> Path:
+def changed_copy(src: Path, dest: Path, seed: int, share: float) -> Path:
     """A copy of build `src` with `share` of its learned edge scores changed and a tenth of
     its ALIGNED_WITH and MASH_IS_A edges dropped, under a new id."""
     shutil.rmtree(dest, ignore_errors=True)
-    shutil.copytree(src, dest)
     rng = np.random.default_rng(seed)
-    for name in ("counterparts", "hierarchy"):
-        path = dest / f"{name}.parquet"
-        if not path.exists():
-            continue
-        df = pd.read_parquet(path)
-        pick = rng.choice(len(df), int(share * len(df)), replace=False)
-        df.loc[pick, "score"] = df.loc[pick, "score"] * 0.9
-        drop = rng.choice(len(df), len(df) // 10, replace=False)
-        df.drop(index=drop).to_parquet(path, index=False)
-    manifest = json.loads((src / "manifest.json").read_text())
-    reseal(dest, {**manifest, "id": dest.name})
-    return dest
+
+    def edit(folder: Path) -> None:
+        for name in ("counterparts", "hierarchy"):
+            path = folder / TABLES[name].file(name)
+            if not path.exists():
+                continue
+            df = pd.read_parquet(path)
+            pick = rng.choice(len(df), int(share * len(df)), replace=False)
+            df.loc[pick, "score"] = df.loc[pick, "score"] * 0.9
+            drop = rng.choice(len(df), len(df) // 10, replace=False)
+            df.drop(index=drop).to_parquet(path, index=False)
+
+    return derive(src, dest, dest.name, edit)
 
 
 def make_builds(work: Path, settings) -> tuple[Path, Path, Path]:
@@ -126,8 +128,8 @@ def make_builds(work: Path, settings) -> tuple[Path, Path, Path]:
         shutil.copytree(folder, work / "b1")
     return (
         work / "b1",
-        derive(work / "b1", work / "b2", 1, 0.3),
-        derive(work / "b1", work / "b3", 2, 0.2),
+        changed_copy(work / "b1", work / "b2", 1, 0.3),
+        changed_copy(work / "b1", work / "b3", 2, 0.2),
     )
 
 
@@ -255,13 +257,12 @@ def mixed_reads(settings, driver, b1: Path, b2: Path, syncs: int, readers: int =
     lock = threading.Lock()
 
     def reader() -> None:
-        drv = connect(settings, schema=False)
-        while not stop.is_set():
-            f = fingerprint(drv)
-            with lock:
-                counts["reads"] += 1
-                counts["mixed"] += int(f not in (f1, f2))
-        drv.close()
+        with open_driver(settings, schema=False) as drv:
+            while not stop.is_set():
+                f = fingerprint(drv)
+                with lock:
+                    counts["reads"] += 1
+                    counts["mixed"] += int(f not in (f1, f2))
 
     threads = [threading.Thread(target=reader) for _ in range(readers)]
     for t in threads:

@@ -3,7 +3,7 @@
 Every method reads names and the curated graph only: ids are opaque to them (in ICD and ATC
 the code string spells its parent). `full` runs exactly what `mash-kg build` does by default:
 stage2.run_stage2 (the forest embedded on the ball; the hierarchy encoder when enabled) and
-Stage III's parent score (stage3.family_vectors, lexical.lexical_families, score_candidates:
+Stage III's parent score (placement.family_vectors, lexical.lexical_families, score_candidates:
 softmax((cos(code, family) + w cos_spelling) / T), a candidate's family being its name and
 its known children). Tasks:
 
@@ -62,9 +62,9 @@ from _common import write_results  # noqa: E402
 from mash_kg.encoder import EncoderSettings  # noqa: E402
 from mash_kg.lexical import lexical_families, lexical_vectors  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
+from mash_kg.placement import EQUIVALENT_COS, family_vectors, score_candidates  # noqa: E402
 from mash_kg.settings import CacheSettings  # noqa: E402
 from mash_kg.stage2 import HierarchySettings, node_table, run_stage2  # noqa: E402
-from mash_kg.stage3 import EQUIVALENT_COS, family_vectors, score_candidates  # noqa: E402
 from mash_kg.text_embed import TextEmbedder  # noqa: E402
 from mash_kg.tree_embedding import embed_forest, reconstruction  # noqa: E402
 
@@ -377,7 +377,7 @@ def _all_nodes(tree: Tree, held: np.ndarray, par: dict, frozen: np.ndarray, spac
     fam = family_vectors(space.text, sc, tc, tp)
     lexfam = lexical_families(space.lexical, sc, tc, tp)
     # the build's leaf rule: a node without children in the training forest pays
-    # leaf_penalty unless the code nearly repeats its name (stage3.EQUIVALENT_COS)
+    # leaf_penalty unless the code nearly repeats its name (placement.EQUIVALENT_COS)
     leaf = ~np.isin(sc, np.unique(tp))
     base = space.base_text
 

@@ -22,14 +22,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import scratch_neo4j, write_results  # noqa: E402
 
 from mash_kg.graph.connection import open_driver  # noqa: E402
-from mash_kg.graph.writer import _records, write_tables  # noqa: E402
+from mash_kg.graph.reconcile.ontology import records  # noqa: E402
+from mash_kg.graph.writer import write_tables  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
 from mash_kg.neo4j_server.scratch import wipe  # noqa: E402
 
 
 def naive_load(driver, tables, n_nodes: int) -> tuple[int, int, float]:
     """One transaction per row: MERGE each node, then MERGE each edge between sample nodes."""
-    nodes = _records(tables.nodes.head(n_nodes), list(tables.nodes.columns))
+    nodes = records(tables.nodes.head(n_nodes), list(tables.nodes.columns))
     ids = {n["id"] for n in nodes}
     edges = tables.edges[tables.edges["start"].isin(ids) & tables.edges["end"].isin(ids)]
     t0 = time.perf_counter()
@@ -79,7 +80,7 @@ def main() -> None:
             wipe(driver)
             n_nodes, n_edges, naive_s = naive_load(driver, get_loader("icd10cm")(), sample)
     per_row = naive_s / (n_nodes + n_edges)
-    naive_full = per_row * (report.nodes_total + report.edges_total)
+    naive_full = per_row * (report.count("codes", "total") + report.count("edges", "total"))
     median = statistics.median(batched)
     print(
         f"batched median {median:.1f} s; naive {naive_s:.1f} s for {n_nodes + n_edges} rows "
@@ -89,7 +90,7 @@ def main() -> None:
         "load",
         {
             "icd10cm": {
-                "n": report.nodes_total,
+                "n": report.count("codes", "total"),
                 "speedup_batched_over_naive": round(naive_full / median, 1),
                 "methods": {
                     "batched": {
@@ -101,8 +102,8 @@ def main() -> None:
                         "includes": "reading the release from simple-icd-10-cm, diff, write",
                     },
                     "naive": {
-                        "nodes": report.nodes_total,
-                        "edges": report.edges_total,
+                        "nodes": report.count("codes", "total"),
+                        "edges": report.count("edges", "total"),
                         "seconds": round(naive_full, 1),
                         "extrapolated": True,
                         "sample_nodes": n_nodes,

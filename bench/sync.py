@@ -8,7 +8,7 @@ a full ICD-10-CM + WHO ICD-10 project has (it measures sync throughput, not mode
   ``embedding`` (the text model's vectors through one PCA, as Stage I's text half);
 - ALIGNED_WITH: each WHO code's top-5 ICD-10-CM codes by text cosine (62k edges);
 - MASH_IS_A: each WHO code's parents among ICD-10-CM codes that have children, scored by
-  Stage III's rule (stage3.score_candidates against the candidates' own names) - up to 3 per
+  Stage III's rule (placement.score_candidates against the candidates' own names) - up to 3 per
   code at threshold 0.3,
   and each code's ``poincare`` point (the first 32 PCA dimensions, scaled into the ball).
 The builds are sealed as `mash-kg build` seals them (content digests and the table index; that
@@ -43,8 +43,8 @@ from mash_kg.graph.connection import open_driver  # noqa: E402
 from mash_kg.graph.sync import sync_build  # noqa: E402
 from mash_kg.graph.writer import write_tables  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
+from mash_kg.placement import score_candidates  # noqa: E402
 from mash_kg.settings import CacheSettings  # noqa: E402
-from mash_kg.stage3 import score_candidates  # noqa: E402
 from mash_kg.text_embed import TextEmbedder  # noqa: E402
 
 
@@ -175,10 +175,11 @@ def changed_copy(src: Path, dest: Path, share: float, seed: int = 0) -> int:
 
     def edit(folder: Path) -> None:
         for name in ("hierarchy", "counterparts"):
-            df = pd.read_parquet(folder / f"{name}.parquet")
+            path = folder / TABLES[name].file(name)
+            df = pd.read_parquet(path)
             pick = rng.choice(len(df), max(1, int(share * len(df))), replace=False)
             df.loc[pick, "score"] = df.loc[pick, "score"] * 0.9
-            df.to_parquet(folder / f"{name}.parquet", index=False)
+            df.to_parquet(path, index=False)
             changed.append(len(pick))
 
     derive(src, dest, dest.name, edit)  # sealed like a build

@@ -1,5 +1,6 @@
 """The build folder: the one module that knows its layout. `mash-kg build` writes it through
-`BuildWriter`; sync, eval, the CLI and the benchmarks open it with `Build.open`.
+`BuildWriter`; sync, eval and the CLI open it with `Build.open`; benchmarks and tests that
+derive a build from another go through `content.derive` (which reseals it).
 
 A build folder ``<builds>/<build id>/`` holds one Parquet file per table of `TABLES` (columns
 below; vectors are fixed-size float lists) and ``manifest.json``: the build id,

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -255,11 +256,11 @@ class Stage1:
     def ids(self) -> list[str]:
         return [s.site for s in self.sites]
 
-    @property
+    @cached_property
     def codes(self) -> pd.DataFrame:
         return pd.concat([sv.codes for sv in self.vectors], ignore_index=True)
 
-    @property
+    @cached_property
     def cooccurrence(self) -> pd.DataFrame:
         """The cooccurrence table (site, code_a, code_b, count): one row per pair and site."""
         pairs = [

@@ -23,7 +23,6 @@ from mash_kg.errors import InputError
 
 # the two labels a MASH_IS_A end can have (the graph's shape never comes from data)
 END_LABELS = ("Code", "Latent")
-CONTENT = artefact.TABLES["content"].file("content")
 
 
 class Vectors:
@@ -144,18 +143,19 @@ class Target:
 
     @property
     def digests(self) -> pd.DataFrame:
-        """id, sites, sync_hash, edges_hash per code: the build's content table when its
-        manifest lists it (checked), else computed from the tables."""
+        """id, sites, sync_hash, edges_hash per code: a sealed build's content table (read by
+        `read_target`), else computed from the other tables (a build being sealed)."""
         if "digests" not in self._cache:
-            listed = CONTENT in (self.manifest.get("tables") or {})
-            self._cache["digests"] = self.source.frame("content") if listed else digests(self)
+            self._cache["digests"] = digests(self)
         return self._cache["digests"]
 
 
 def read_target(folder: Path) -> Target:
     """The build in `folder`, checked against its manifest: an empty, damaged or incomplete
     build, or a parent_label other than Code or Latent, is one clear line."""
-    target = _tables(artefact.Build.open(folder))
+    build = artefact.Build.open(folder)
+    target = _tables(build)
+    target._cache["digests"] = build.frame("content")  # read now, before a sync takes its lock
     if target.codes.empty:
         raise InputError(
             target.source.file("codes"),

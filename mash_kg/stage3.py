@@ -32,36 +32,18 @@ import numpy as np
 import pandas as pd
 
 from mash_kg import poincare
-from mash_kg.latent import LatentGroup, latent_groups, latent_id, latent_name, member_edges
+from mash_kg.latent import LatentGroup, latent_groups, member_edges
 from mash_kg.placement import (
-    BLOCK,
-    EQUIVALENT_COS,
     Candidates,
     Inputs,
     Placement,
     best_parent,
     candidate_set,
-    descendants,
-    family_vectors,
     place_codes,
-    score_candidates,
 )
 from mash_kg.settings import HierarchySettings
 from mash_kg.stage2 import Space
 from mash_kg.tree_embedding import child_slot
-
-# the placement and latent-group names bench/ and the tests still import from here
-__all__ = [
-    "BLOCK",
-    "EQUIVALENT_COS",
-    "Hierarchy",
-    "descendants",
-    "family_vectors",
-    "latent_id",
-    "latent_name",
-    "run_stage3",
-    "score_candidates",
-]
 
 HIERARCHY_COLUMNS = ["child", "parent", "score", "rank", "parent_label"]
 CANDIDATE_COLUMNS = ["id", "candidate", "rank", "score", "distance", "leaf", "equivalent"]

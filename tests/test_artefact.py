@@ -11,7 +11,6 @@ import pytest
 
 from mash_kg import artefact
 from mash_kg.artefact import SCHEMA_VERSION, TABLES, Build, BuildWriter
-from mash_kg.build import in_graph
 from mash_kg.content import content_table, derive
 from mash_kg.errors import InputError
 
@@ -136,9 +135,3 @@ def test_derive_reseals_an_edited_copy(tmp_path):
     before = Build.open(src).frame("content").set_index("id")["edges_hash"]
     after = build.frame("content").set_index("id")["edges_hash"]
     assert (before != after).tolist() == [True, False]  # X:1's outgoing edge changed, X:2 not
-
-
-def test_a_shared_code_keeps_the_reference_sites_vector():
-    codes = pd.DataFrame({"id": ["X:1", "X:2", "X:1", "X:3"], "site": ["B", "B", "A", "B"]})
-    assert in_graph(codes, "A").tolist() == [False, True, True, True]
-    assert in_graph(codes, "B").tolist() == [True, True, False, True]

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from mash_kg.build import in_graph
 from mash_kg.cli import cli
 from mash_kg.text_embed import TextEmbedder
 from tests.test_names import ATC
@@ -177,3 +178,9 @@ def test_build_writes_the_learned_hierarchy_tables(hier_build):
     lab_ids = set(codes.loc[codes["domain"] == "lab", "id"])
     assert not (hier["child"].isin(lab_ids) & (hier["parent_label"] == "Code")).any()
     assert latent["name"].str.endswith("codes)").all()
+
+
+def test_a_shared_code_keeps_the_reference_sites_vector():
+    codes = pd.DataFrame({"id": ["X:1", "X:2", "X:1", "X:3"], "site": ["B", "B", "A", "B"]})
+    assert in_graph(codes, "A").tolist() == [False, True, True, True]
+    assert in_graph(codes, "B").tolist() == [True, True, False, True]

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mash_kg import artefact
-from mash_kg.cli import _parse_params
+from mash_kg.cli.views import parse_params
 from mash_kg.errors import InputError, MashError
 from mash_kg.graph.views import list_views
 from mash_kg.loaders import get_loader
@@ -44,7 +44,7 @@ def test_view_parameters_are_typed_or_refused(name, raw):
 @given(st.lists(text, max_size=5))
 def test_query_pairs_parse_or_are_refused(pairs):
     try:
-        params = _parse_params(tuple(pairs))
+        params = parse_params(tuple(pairs))
     except MashError:
         return
     assert all(isinstance(k, str) and k and isinstance(v, str) for k, v in params.items())

@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mash_kg.latent import latent_id, latent_name
+from mash_kg.placement import descendants, family_vectors
 from mash_kg.poincare import distance_matrix, norm_to_radius
 from mash_kg.settings import HierarchySettings
 from mash_kg.stage2 import Space
-from mash_kg.stage3 import descendants, family_vectors, latent_id, latent_name, run_stage3
+from mash_kg.stage3 import run_stage3
 from mash_kg.tree_embedding import embed_forest, node_radius
 from tests.spaces import tiny_space
 

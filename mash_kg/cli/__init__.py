@@ -21,7 +21,6 @@ from mash_kg.cli.errors import MashGroup
 from mash_kg.cli.load import load
 from mash_kg.cli.phenotype import phenotype
 from mash_kg.cli.server import neo4j
-from mash_kg.cli.views import parse_params as _parse_params  # noqa: F401 (tests/test_properties)
 from mash_kg.cli.views import query
 from mash_kg.config import load_config
 from mash_kg.summary.cli import site

@@ -128,6 +128,13 @@ def print_report(report) -> None:
             f"{report.skipped} edges skipped because an end is not in the graph "
             f"(load that vocabulary first), e.g. {'; '.join(report.skipped_examples)}"
         )
+    _refused(report)
+
+
+def _refused(report) -> None:
+    """A dry run the real run's retire guard would stop says so."""
+    if report.refused:
+        line(f"the real run would be refused: {report.refused}")
 
 
 def print_sync(report, dry_run: bool) -> None:
@@ -142,6 +149,7 @@ def print_sync(report, dry_run: bool) -> None:
         table.add_row(label, *map(str, (c.added, c.changed, c.retired)))
     console.print(table)
     console.print(f"{report.changes} changes in {report.seconds:.1f} s")
+    _refused(report)
 
 
 # ------------------------------------------------------------------------------ build, eval

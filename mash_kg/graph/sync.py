@@ -24,7 +24,6 @@ from mash_kg.graph.reconcile import (
     MAX_RETIRE_SHARE,
     Plan,
     Report,
-    check_retire,
     diff_learned,
     read_learned,
     reconcile,
@@ -37,7 +36,6 @@ __all__ = [
     "SyncLocked",
     "apply_sync",
     "break_lock",
-    "check_retire",
     "ensure_vector_index",
     "plan_sync",
     "read_target",
@@ -61,8 +59,7 @@ def sync_build(
     transaction. A dry run takes no lock and writes nothing. `progress` is told the rows of
     each batch written."""
     t0 = time.perf_counter()
-    target = read_target(folder)
-    target.digests  # noqa: B018 - read (or computed) before the lock is taken
+    target = read_target(folder)  # the build and its digests, read before the lock is taken
     plan = reconcile(
         driver,
         f"sync of build {target.build}",

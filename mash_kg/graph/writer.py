@@ -23,10 +23,9 @@ from mash_kg.graph.reconcile import (
     read_ontology,
     reconcile,
 )
-from mash_kg.graph.reconcile.ontology import records as _records  # bench/load_ontology.py
 from mash_kg.tables import OntologyTables, validate
 
-__all__ = ["DEFAULT_BATCH", "RetireRefused", "TakeoverRefused", "_records", "write_tables"]
+__all__ = ["DEFAULT_BATCH", "RetireRefused", "TakeoverRefused", "write_tables"]
 
 
 def write_tables(

@@ -40,11 +40,14 @@ def build(tmp_path_factory) -> Path:
     return run_build(load_project(load_config(cfg)))
 
 
-def _blocked(driver) -> bool:
-    """Is a transaction other than this query's waiting for a lock?"""
+def _blocked(driver, statement: str) -> bool:
+    """Is a transaction waiting for a lock while running a query that contains `statement`
+    (the command's last statement: so all its batches before it were written)?"""
     records, _, _ = driver.execute_query(
         "SHOW TRANSACTIONS YIELD currentQuery, status "
-        "WHERE status STARTS WITH 'Blocked' RETURN count(*) AS n"
+        "WHERE status STARTS WITH 'Blocked' AND currentQuery CONTAINS $statement "
+        "RETURN count(*) AS n",
+        statement=statement,
     )
     return records[0]["n"] > 0
 
@@ -59,12 +62,13 @@ def _others_running(driver) -> int:
 
 @pytest.fixture
 def kill_inside_transaction(driver, neo4j_settings) -> Callable[[list[str], str], int]:
-    """`run(args, block)`: start `python -m mash_kg ARGS` against the test server and SIGKILL
-    it while its writing transaction is open and has written. The test's own transaction
-    first runs `block` (a write on nodes the command's last statement writes, never
-    committed), so the command stops inside its transaction, after its batches; once the
-    server shows it blocked, the process is killed, the blocker rolled back, and `run`
-    returns the process's exit status after the server has dropped the dead transaction."""
+    """`run(args, block, statement)`: start `python -m mash_kg ARGS` against the test server
+    and SIGKILL it while its writing transaction is open and has written. The test's own
+    transaction first runs `block` (a write on nodes the command's last statement writes,
+    never committed), so the command stops inside its transaction, after its batches; once the
+    server shows it blocked in a query containing `statement`, the process is killed, the
+    blocker rolled back, and `run` returns the process's exit status after the server has
+    dropped the dead transaction."""
     env = {
         **os.environ,
         "NEO4J_URI": neo4j_settings.bolt_uri,
@@ -72,7 +76,7 @@ def kill_inside_transaction(driver, neo4j_settings) -> Callable[[list[str], str]
         "NEO4J_PASSWORD": neo4j_settings.password,
     }
 
-    def run(args: list[str], block: str) -> int:
+    def run(args: list[str], block: str, statement: str) -> int:
         with driver.session() as session:
             tx = session.begin_transaction()
             tx.run(block).consume()
@@ -85,7 +89,7 @@ def kill_inside_transaction(driver, neo4j_settings) -> Callable[[list[str], str]
             )
             try:
                 deadline = time.monotonic() + 300
-                while not _blocked(driver):
+                while not _blocked(driver, statement):
                     if proc.poll() is not None or time.monotonic() > deadline:
                         out, err = (
                             proc.communicate(timeout=5) if proc.poll() is not None else ("", "")

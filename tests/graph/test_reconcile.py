@@ -97,7 +97,9 @@ def test_a_newer_release_changes_and_retires():
     assert rows(plan, "DELETE r") == [
         {"s": "LOCAL_LAB:LAB3", "e": "LOCAL_LAB:PANEL", "v": "LOCAL_LAB"}
     ]
-    assert plan.report.nodes_retired == 1 and plan.report.edges_added == 2  # the older names
+    assert (
+        plan.report.count("codes", "retired") == 1 and plan.report.count("edges", "added") == 2
+    )  # the older names
 
 
 def test_a_property_a_release_drops_is_removed_and_a_retired_code_comes_back():

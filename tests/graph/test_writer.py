@@ -20,7 +20,7 @@ def edges_source(name: str):
 
 def test_load_twice_is_a_no_op(graph):
     first = write_tables(graph, edges_source("edges_v1.csv"))
-    assert (first.nodes_added, first.edges_added) == (5, 4)
+    assert (first.count("codes", "added"), first.count("edges", "added")) == (5, 4)
     before = snapshot(graph)
     second = write_tables(graph, edges_source("edges_v1.csv"))
     assert second.changes == 0
@@ -34,9 +34,17 @@ def test_newer_release_reports_added_changed_retired(graph):
     report = write_tables(graph, edges_source("edges_v2.csv"))
     assert dry.changes == report.changes
     # LAB4 new; LAB1 renamed; LAB3 gone from the release
-    assert (report.nodes_added, report.nodes_changed, report.nodes_retired) == (1, 1, 1)
+    assert (
+        report.count("codes", "added"),
+        report.count("codes", "changed"),
+        report.count("codes", "retired"),
+    ) == (1, 1, 1)
     # LAB4->PANEL, LAB2->ROOT new; LAB3->PANEL retired
-    assert (report.edges_added, report.edges_changed, report.edges_retired) == (2, 0, 1)
+    assert (
+        report.count("edges", "added"),
+        report.count("edges", "changed"),
+        report.count("edges", "retired"),
+    ) == (2, 0, 1)
     lab3 = graph.execute_query("MATCH (n:Code {id: 'LOCAL_LAB:LAB3'}) RETURN n")[0][0]["n"]
     assert lab3["status"] == "retired" and lab3["retired_in"] == "edges_v2.csv"
     assert count(graph, "MATCH (:Code {id: 'LOCAL_LAB:LAB3'})-[r]-() RETURN count(r)") == 0
@@ -44,7 +52,11 @@ def test_newer_release_reports_added_changed_retired(graph):
     assert name["x"] == "Glucose serum (local)"
     # the old release again: LAB3 comes back to life, LAB4 retires
     back = write_tables(graph, edges_source("edges_v1.csv"))
-    assert (back.nodes_added, back.nodes_changed, back.nodes_retired) == (0, 2, 1)
+    assert (
+        back.count("codes", "added"),
+        back.count("codes", "changed"),
+        back.count("codes", "retired"),
+    ) == (0, 2, 1)
     assert count(graph, "MATCH (n:Code {status: 'active'}) RETURN count(n)") == 5
 
 
@@ -56,7 +68,7 @@ def test_other_sources_edges_and_properties_are_left_alone(graph):
         "CREATE (a)-[:MASH_IS_A {score: 0.9, build: 'b1'}]->(b)"
     )
     report = write_tables(graph, edges_source("edges_v2.csv"))
-    assert report.nodes_changed == 1
+    assert report.count("codes", "changed") == 1
     assert count(graph, "MATCH ()-[r:MASH_IS_A]->() RETURN count(r)") == 1
     assert count(graph, "MATCH (n:Code {id: 'LOCAL_LAB:LAB1'}) RETURN size(n.embedding)") == 2
 
@@ -119,7 +131,7 @@ def test_maps_to_with_missing_end_is_skipped_and_reported(graph):
         edge_groups=[("MAPS_TO", "source", "k")],
     )
     report = write_tables(graph, tables)
-    assert report.edges_added == 1 and report.edges_skipped == 1
+    assert report.count("edges", "added") == 1 and report.skipped == 1
     assert "LOCAL_LAB:NOPE" in report.skipped_examples[0]
 
 
@@ -172,10 +184,11 @@ def test_a_foreign_or_empty_file_never_retires_a_vocabulary(graph, tmp_path, cli
     )
     # a dry run shows what the guard would stop, and writes nothing
     dry = write_tables(graph, get_loader("edges")(files=[foreign], vocab="LOCAL_LAB"), dry_run=True)
-    assert dry.dry_run and dry.nodes_retired == 5
+    assert dry.dry_run and dry.count("codes", "retired") == 5 and "--allow-retire" in dry.refused
     args = ["load", "edges", "--file", str(foreign), "--vocab", "LOCAL_LAB", "--dry-run"]
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0 and "would change" in res.output, res.output
+    assert "the real run would be refused" in res.output
     assert snapshot(graph) == before
     res = CliRunner().invoke(
         cli, ["load", "edges", "--file", str(foreign), "--vocab", "LOCAL_LAB", "--allow-retire"]

@@ -48,26 +48,11 @@ class Counts:
     total: int = 0
 
 
-# the names reports had before there was one report type: `<kind>_<count>` -> kinds[...]
-_KIND_ALIASES = {
-    "nodes": "codes",
-    "edges": "edges",
-    "codes": "codes",
-    "aligned": "ALIGNED_WITH",
-    "sites": "sites",
-    "latent": ":Latent",
-    "learned": "MASH_IS_A",
-}
-_COUNT_ALIASES = {"added": "added", "changed": "changed", "retired": "retired"}
-_COUNT_ALIASES |= {"removed": "retired", "total": "total"}
-
-
 @dataclass
 class Report:
     """What a load or sync changed (or would change, in a dry run): per kind of content, in the
     order a report shows them ("codes", "edges" for a load; "codes", "ALIGNED_WITH", "sites",
-    ":Latent", "MASH_IS_A" for a sync). `subject` is the source loaded or the build synced.
-    The older names (`nodes_added`, `aligned_removed`, `source`, `build`, ...) still read."""
+    ":Latent", "MASH_IS_A" for a sync). `subject` is the source loaded or the build synced."""
 
     subject: str
     kinds: dict[str, Counts]
@@ -76,21 +61,15 @@ class Report:
     skipped_examples: list[str] = field(default_factory=list)
     dry_run: bool = False
     seconds: float = 0.0
+    refused: str | None = None  # dry run: the retire guard's refusal the real run would meet
 
     @property
     def changes(self) -> int:
         return sum(c.added + c.changed + c.retired for c in self.kinds.values())
 
-    def __getattr__(self, name: str):
-        if name in ("source", "build"):
-            return self.subject
-        if name == "edges_skipped":
-            return self.skipped
-        kind, _, count = name.rpartition("_")
-        kinds = self.__dict__.get("kinds") or {}
-        if _KIND_ALIASES.get(kind) in kinds and count in _COUNT_ALIASES:
-            return getattr(kinds[_KIND_ALIASES[kind]], _COUNT_ALIASES[count])
-        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
+    def count(self, kind: str, what: str) -> int:
+        """`what` (added, changed, retired or total) of `kind` ("codes", "ALIGNED_WITH", ...)."""
+        return getattr(self.kinds[kind], what)
 
 
 @dataclass(frozen=True)
@@ -193,11 +172,14 @@ def reconcile(
 ) -> Plan:
     """Make the graph hold a target: `make_plan` reads the graph and diffs. For a write, the
     lock (named `what`) is taken before it reads and held until the commit; a dry run takes no
-    lock, writes nothing and is not refused by the retire guard (it shows what would go)."""
+    lock, writes nothing and is not refused by the retire guard: it shows what would go, and
+    its report's `refused` says what the real run would be refused for."""
     t0 = time.perf_counter()
     if dry_run:
         plan = make_plan()
         plan.report.dry_run = True
+        if not allow_retire and plan.guard is not None:
+            plan.report.refused = plan.guard.refusal()
     else:
         with acquire(driver, what, database, notify) as lock:
             plan = make_plan()
