@@ -201,7 +201,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mash-kg-sync-bench-") as scratch:
         tmp = args.keep or Path(scratch)
         t0 = time.perf_counter()
-        if (tmp / "full" / "content.parquet").is_file():
+        if (tmp / "full" / "manifest.json").is_file():  # a sealed build (artefact.BuildWriter)
             sizes = json.loads((tmp / "sizes.json").read_text())
         else:
             shutil.rmtree(tmp / "full", ignore_errors=True)

@@ -20,8 +20,8 @@ import sys
 
 import numpy as np
 
-# geoopt's projection margins (geoopt.manifolds.stereographic.math.project), per dtype
-BALL_EPS = {np.dtype(np.float32): 4e-3, np.dtype(np.float64): 1e-5}
+# geoopt's projection margin for float64 (geoopt.manifolds.stereographic.math.project)
+BALL_EPS = 1e-5  # the NumPy path computes in float64
 TINY = np.finfo(np.float64).tiny  # floors a denominator that only the rim's points reach
 
 
@@ -120,7 +120,7 @@ def project(x, c: float = 1.0, eps: float | None = None):
     if _is_tensor(x):
         return _geoopt().project(x, k=_k(x, c), eps=-1 if eps is None else eps)
     x = _f64(x)
-    eps = BALL_EPS[x.dtype] if eps is None else eps
+    eps = BALL_EPS if eps is None else eps
     top = (1 - eps) / math.sqrt(c)
     n = np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-15)
     return np.where(n > top, x / n * top, x)

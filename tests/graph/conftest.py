@@ -18,6 +18,7 @@ import pytest
 from mash_kg.build import run_build
 from mash_kg.config import load_config
 from mash_kg.project import load_project
+from tests.edits import replace_once
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "two_sites"
 SECRET = "never-in-a-build-7"  # a password in the project file: must never reach a build
@@ -29,13 +30,9 @@ def build(tmp_path_factory) -> Path:
     project = tmp_path_factory.mktemp("sync") / "two_sites"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
     cfg = project / "mash-kg.toml"
-    text = cfg.read_text()
-    for old, new in (
-        ('"neural_ot"', '"sinkhorn"'),
-        ("[hierarchy]", "[hierarchy]\nenabled = false"),
-    ):
-        assert old in text, f"{cfg} no longer has {old}: update this fixture"
-        text = text.replace(old, new)
+    text = replace_once(
+        cfg, ('"neural_ot"', '"sinkhorn"'), ("[hierarchy]", "[hierarchy]\nenabled = false")
+    )
     cfg.write_text(text + f'\n[neo4j]\npassword = "{SECRET}"\n')
     return run_build(load_project(load_config(cfg)))
 
