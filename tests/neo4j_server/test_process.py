@@ -20,6 +20,9 @@ from tests.neo4j_server import pid_file, settings_in
 def bystander():
     """A live process that is not Neo4j (what a reused pid points to)."""
     proc = subprocess.Popen(["sleep", "300"])
+    deadline = time.monotonic() + 10
+    while not psutil.Process(proc.pid).cmdline() and time.monotonic() < deadline:
+        time.sleep(0.01)  # between fork and exec the process has no command line yet
     yield proc
     proc.kill()
     proc.wait()
