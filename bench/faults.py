@@ -54,7 +54,8 @@ from mash_kg.content import derive  # noqa: E402
 from mash_kg.graph import connect  # noqa: E402
 from mash_kg.graph.connection import open_driver  # noqa: E402
 from mash_kg.graph.lock import LockLost, acquire  # noqa: E402
-from mash_kg.graph.sync import apply_sync, plan_sync, read_target, sync_build  # noqa: E402
+from mash_kg.graph.reconcile import write  # noqa: E402
+from mash_kg.graph.sync import plan_sync, read_target, sync_build  # noqa: E402
 from mash_kg.graph.writer import write_tables  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
 from mash_kg.neo4j_server import server  # noqa: E402
@@ -285,7 +286,7 @@ def race(settings, driver, b1: Path, b2: Path, b3: Path, runs: int) -> dict:
         proc = cli(settings, "sync", str(b3))
         proc.communicate()
         try:
-            apply_sync(driver, plan, lock)
+            write(driver, plan, lock)
         except LockLost:
             out["refused"] += 1
         lock.release()

@@ -18,7 +18,7 @@ from pathlib import Path
 from neo4j import Driver
 
 from mash_kg.content import Target, read_target
-from mash_kg.graph.lock import LockLost, SyncLocked, WriteLock, break_lock
+from mash_kg.graph.lock import LockLost, SyncLocked, break_lock
 from mash_kg.graph.reconcile import (
     DEFAULT_BATCH,
     MAX_RETIRE_SHARE,
@@ -27,14 +27,12 @@ from mash_kg.graph.reconcile import (
     diff_learned,
     read_learned,
     reconcile,
-    write,
 )
 
 __all__ = [
     "MAX_RETIRE_SHARE",
     "LockLost",
     "SyncLocked",
-    "apply_sync",
     "break_lock",
     "ensure_vector_index",
     "plan_sync",
@@ -80,26 +78,6 @@ def sync_build(
 def plan_sync(driver: Driver, target: Target, database: str = "neo4j") -> Plan:
     """The difference between `target` and what the graph holds now (reads only)."""
     return diff_learned(target, read_learned(driver, target, database))
-
-
-def apply_sync(
-    driver: Driver,
-    plan: Plan,
-    lock: WriteLock,
-    *,
-    database: str = "neo4j",
-    batch_size: int = DEFAULT_BATCH,
-    progress: Callable[[int], None] | None = None,
-) -> None:
-    """Write `plan` in one transaction, after checking (inside it) that `lock` is still held."""
-    write(
-        driver,
-        plan,
-        lock,
-        database=database,
-        batch_size=batch_size,
-        progress=progress and (lambda _label, n: progress(n)),
-    )
 
 
 def ensure_vector_index(driver: Driver, dimensions: int, database: str = "neo4j") -> None:

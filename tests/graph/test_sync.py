@@ -204,7 +204,8 @@ def _parallel_edges(driver) -> int:
 
 def test_a_stale_plan_is_refused_and_a_rerun_converges(graph, build, tmp_path):
     from mash_kg.graph.lock import LockLost, acquire
-    from mash_kg.graph.sync import apply_sync, plan_sync, read_target
+    from mash_kg.graph.reconcile import write
+    from mash_kg.graph.sync import plan_sync, read_target
 
     sync_build(graph, build)
     b2 = _changed_build(build, tmp_path / "b2", n_changed=300, n_dropped=200)
@@ -216,7 +217,7 @@ def test_a_stale_plan_is_refused_and_a_rerun_converges(graph, build, tmp_path):
     sync_build(graph, b3)
     after_b3 = snapshot(graph)
     with pytest.raises(LockLost):
-        apply_sync(graph, plan, lock)
+        write(graph, plan, lock)
     assert snapshot(graph) == after_b3 and _parallel_edges(graph) == 0
     lock.release()  # not ours any more: releasing must not delete another's lock
     sync_build(graph, b2)
