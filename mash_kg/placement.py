@@ -127,11 +127,7 @@ def candidate_set(space: Space, s: HierarchySettings, row: dict[str, int]) -> Ca
     """Every curated node may be a parent, leaves included; its family: its name and its
     known children (the training edges)."""
     nodes = space.nodes
-    if "curated" in nodes.columns:
-        curated = nodes["curated"].fillna(False).to_numpy(bool)
-    else:  # a space made without node_table: the context and the curated edges' ends
-        ends = set(space.all_edges["child"]) | set(space.all_edges["parent"])
-        curated = ((nodes["role"] == "context") | nodes["id"].isin(ends)).to_numpy()
+    curated = nodes["curated"].fillna(False).to_numpy(bool)  # node_table's column
     rows = np.flatnonzero(curated).astype(np.int64)
     has_kids = np.zeros(len(nodes), dtype=bool)
     has_kids[[row[x] for x in set(space.train_edges["parent"]) if x in row]] = True

@@ -17,9 +17,8 @@ from mash_kg.latent import latent_id, latent_name
 from mash_kg.placement import descendants, family_vectors
 from mash_kg.poincare import distance_matrix, norm_to_radius
 from mash_kg.settings import HierarchySettings
-from mash_kg.stage2 import Space
 from mash_kg.stage3 import run_stage3
-from mash_kg.tree_embedding import embed_forest, node_radius
+from mash_kg.tree_embedding import node_radius
 from tests.spaces import tiny_space
 
 VECTORS = {
@@ -99,47 +98,6 @@ def test_stage3_and_the_picture_import_no_torch():
 
 
 # -- Stage III on a small hand-made space ----------------------------------------------------
-def _space(
-    vectors: dict[str, tuple],
-    edges: list[tuple[str, str]],
-    codes: set[str],
-    heldout: list[tuple[str, str]] = (),
-) -> Space:
-    """A Space whose encoder vectors are given (unit-normalised), curated forest by
-    construction, no spelling evidence."""
-    ids = sorted(vectors)
-    row = {c: i for i, c in enumerate(ids)}
-    nodes = pd.DataFrame(
-        {
-            "id": ids,
-            "name": [f"name of {i}" for i in ids],
-            "domain": "diagnosis",
-            "vocab": "X",
-            "role": ["code" if i in codes else "context" for i in ids],
-        }
-    )
-    text = np.array([vectors[i] for i in ids], dtype=np.float64)
-    text /= np.linalg.norm(text, axis=1, keepdims=True)
-    e = pd.DataFrame(edges, columns=["child", "parent"])
-    h = pd.DataFrame(list(heldout), columns=["child", "parent"])
-    train = e[~e["child"].isin(h["child"])]
-    s = HierarchySettings(dim=4)
-    points, depth = np.full((len(ids), s.dim), np.nan), np.zeros(len(ids), dtype=np.int64)
-    tree = sorted(set(train["child"]) | set(train["parent"]))
-    t_row = {c: i for i, c in enumerate(tree)}
-    pts, dep = embed_forest(
-        len(tree),
-        train["child"].map(t_row).to_numpy(),
-        train["parent"].map(t_row).to_numpy(),
-        s.dim,
-        s.tree(),
-    )
-    points[[row[c] for c in tree]], depth[[row[c] for c in tree]] = pts, dep
-    return Space(
-        nodes, points, depth, text, train, h, e, {}, base_text=text, roots=int((dep == 1).sum())
-    )
-
-
 def test_stage3_places_near_codes_and_groups_the_rest():
     # two curated families (P1 with P1a, P2 with P2a); code u reads like P1's family; v and w
     # read alike and like neither family (a latent group); z reads like nothing (left alone)
@@ -153,7 +111,7 @@ def test_stage3_places_near_codes_and_groups_the_rest():
         "w": (0, 0, 1, 0.1, 0),
         "z": (0, 0, 0, 0, 1),
     }
-    space = _space(vec, [("P1a", "P1"), ("P2a", "P2")], {"u", "v", "w", "z"})
+    space = tiny_space(vec, [("P1a", "P1"), ("P2a", "P2")], {"u", "v", "w", "z"})
     s = HierarchySettings(dim=4, parent_threshold=0.6, latent_cut=0.3, lexical_weight=0.0)
     res = run_stage3(space, s)
     top = res.candidates[res.candidates["rank"] == 1].set_index("id")["candidate"]
@@ -183,7 +141,7 @@ def test_stage3_places_near_codes_and_groups_the_rest():
 def test_stage3_never_proposes_a_code_or_its_descendants_as_its_parent():
     vec = {"R": (1, 1, 0), "A": (1, 0, 0), "A1": (1, 0.1, 0), "B": (0, 1, 0), "B1": (0.1, 1, 0)}
     edges = [("A", "R"), ("A1", "A"), ("B", "R"), ("B1", "B")]
-    space = _space(vec, edges, {"A", "A1"}, heldout=[("A", "R")])
+    space = tiny_space(vec, edges, {"A", "A1"}, heldout=[("A", "R")])
     res = run_stage3(space, HierarchySettings(dim=4))
     proposed = set(res.candidates.loc[res.candidates["id"] == "A", "candidate"])
     assert proposed == {"R", "B", "B1"}  # not A itself, not A1 below it; the leaf B1 may be
@@ -206,7 +164,7 @@ def test_a_leaf_can_be_the_parent_and_a_near_copy_is_its_equivalent():
         "h": (1, 0, 0.4, 0),
     }
     edges = [("G", "R"), ("L", "R"), ("X", "R"), ("h", "G")]
-    space = _space(vec, edges, {"g", "e", "h"}, heldout=[("h", "G")])
+    space = tiny_space(vec, edges, {"g", "e", "h"}, heldout=[("h", "G")])
     res = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0, leaf_penalty=0.1))
     top = res.candidates[res.candidates["rank"] == 1].set_index("id")
     assert top.loc["g", "candidate"] == "G" and top.loc["g", "leaf"]
@@ -233,7 +191,7 @@ def test_a_leaf_pays_the_leaf_penalty_unless_it_is_an_equivalent():
         "y": (0.01, 1, 0, 0),
     }
     edges = [("a", "P"), ("b", "P"), ("q", "Q")]
-    space = _space(vec, edges, {"x", "y"})
+    space = tiny_space(vec, edges, {"x", "y"})
     none = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0, leaf_penalty=0.0))
     top0 = none.candidates[none.candidates["rank"] == 1].set_index("id")["candidate"]
     assert top0["x"] == "a"
@@ -246,7 +204,7 @@ def test_a_leaf_pays_the_leaf_penalty_unless_it_is_an_equivalent():
 def test_every_held_out_code_is_in_holdout_even_without_candidates():
     # h is a lab code held out from a diagnosis tree: no candidate of its domain at all
     vec = {"R": (1, 0, 0), "A": (1, 0.1, 0), "h": (0, 1, 0)}
-    space = _space(vec, [("A", "R"), ("h", "R")], {"h"}, heldout=[("h", "R")])
+    space = tiny_space(vec, [("A", "R"), ("h", "R")], {"h"}, heldout=[("h", "R")])
     space.nodes.loc[space.nodes["id"] == "h", "domain"] = "lab"
     res = run_stage3(space, HierarchySettings(dim=4, lexical_weight=0.0))
     (row,) = res.holdout.itertuples()
