@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import scratch_neo4j, write_results  # noqa: E402
 
-from mash_kg.artefact import TABLES, BuildWriter  # noqa: E402
+from mash_kg.artefact import TABLES, BuildWriter, empty_table  # noqa: E402
 from mash_kg.build import _vectors_column as _vectors  # noqa: E402
 from mash_kg.content import content_table, derive  # noqa: E402
 from mash_kg.graph.connection import open_driver  # noqa: E402
@@ -128,7 +128,7 @@ def make_build(folder: Path) -> dict:
     t = time.perf_counter()
     with BuildWriter(folder.parent) as out:  # sealed as `mash-kg build` seals: digests + index
         out.write("codes", codes)
-        out.write("cooccurrence", _empty("cooccurrence"))
+        out.write("cooccurrence", empty_table("cooccurrence"))
         out.write("counterparts", counterparts)
         vec = _vectors(pca)
         out.write(
@@ -143,9 +143,9 @@ def make_build(folder: Path) -> dict:
             ),
         )
         out.write("hierarchy", hierarchy)
-        out.write("latent", _empty("latent"))
-        out.write("candidates", _empty("candidates"))
-        out.write("holdout", _empty("holdout"))
+        out.write("latent", empty_table("latent"))
+        out.write("candidates", empty_table("candidates"))
+        out.write("holdout", empty_table("holdout"))
         out.write(
             "poincare",
             pa.table(
@@ -184,10 +184,6 @@ def changed_copy(src: Path, dest: Path, share: float, seed: int = 0) -> int:
 
     derive(src, dest, dest.name, edit)  # sealed like a build
     return sum(changed)
-
-
-def _empty(name: str) -> pd.DataFrame:
-    return pd.DataFrame(columns=list(TABLES[name].columns))
 
 
 def main() -> None:

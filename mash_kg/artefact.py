@@ -229,7 +229,7 @@ class Build:
         """Table `name`, or an empty frame with its columns when the build has none (a Stage I
         build has no hierarchy)."""
         if not self.has(name):
-            return pd.DataFrame(columns=list(TABLES[name].columns))
+            return empty_table(name)
         return self.frame(name)
 
     def write_report(self, name: str, report: dict) -> Path:
@@ -240,6 +240,11 @@ class Build:
         tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
         return path
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """Table `name` with its columns and no rows."""
+    return pd.DataFrame(columns=list(TABLES[name].columns))
 
 
 def _missing(path: Path, columns: list[str] | None) -> str:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mash_kg import artefact
-from mash_kg.artefact import SCHEMA_VERSION, TABLES, Build, BuildWriter
+from mash_kg.artefact import SCHEMA_VERSION, TABLES, Build, BuildWriter, empty_table
 from mash_kg.content import content_table, derive
 from mash_kg.errors import InputError
 
@@ -43,7 +43,7 @@ def _stage1_tables() -> dict[str, pd.DataFrame]:
             "method": ["text_nn"],
         }
     )
-    cooc = pd.DataFrame(columns=list(TABLES["cooccurrence"].columns))
+    cooc = empty_table("cooccurrence")
     return {"codes": codes, "embeddings": emb, "counterparts": counterparts, "cooccurrence": cooc}
 
 
