@@ -34,12 +34,17 @@ def require_file(files: list[Path] | None, source: str, hint: str) -> Path:
 
 
 def read_rows(
-    path: Path, required: list[str], delimiter: str = ",", header: list[str] | None = None
+    path: Path,
+    required: list[str],
+    delimiter: str = ",",
+    header: list[str] | None = None,
+    verbatim: tuple[str, ...] = (),
 ) -> Iterator[tuple[int, dict]]:
     """Yield (row number, row) of a delimited file; row 1 is the header when the file has one.
 
     Checks the header has the `required` columns and every row has a value for each of them;
-    a file that is not UTF-8 text is one error naming the first bad line.
+    a file that is not UTF-8 text is one error naming the first bad line. Values lose their
+    leading and trailing spaces, except in the `verbatim` columns (names: kept as published).
     """
     path = Path(path)
     if not path.exists():
@@ -47,7 +52,7 @@ def read_rows(
     if path.is_dir():
         raise InputError(path, "is a folder, not a file", hint="pass the file itself")
     try:
-        yield from _rows(path, required, delimiter, header)
+        yield from _rows(path, required, delimiter, header, set(verbatim))
     except UnicodeDecodeError as exc:
         raise InputError(
             path,
@@ -70,7 +75,7 @@ def first_bad_line(path: Path) -> int | None:
 
 
 def _rows(
-    path: Path, required: list[str], delimiter: str, header: list[str] | None
+    path: Path, required: list[str], delimiter: str, header: list[str] | None, verbatim: set[str]
 ) -> Iterator[tuple[int, dict]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
@@ -98,9 +103,14 @@ def _rows(
                     raise InputError(
                         path, f"expected {len(header)} fields, found {len(values)}", row=n
                     )
-                row = {c: (values[i].strip() if i < len(values) else "") for c, i in idx.items()}
+                row = {
+                    c: (values[i] if c in verbatim else values[i].strip())
+                    if i < len(values)
+                    else ""
+                    for c, i in idx.items()
+                }
                 for c in required:
-                    if not row[c]:
+                    if not row[c].strip():
                         raise InputError(path, f"empty {c!r}", row=n)
                 yield n, row
         except csv.Error as exc:

@@ -123,12 +123,28 @@ def print_report(report) -> None:
     for label, c in report.kinds.items():
         table.add_row(label, *map(str, (c.added, c.changed, c.retired, c.total)))
     console.print(table)
-    if report.skipped:
+    if getattr(report, "counts", None):
+        print_release_counts(report)
+    if hasattr(report, "skipped_lines"):  # a load: each cause on its own line
+        for text in report.skipped_lines():
+            say(text)
+    elif report.skipped:
         line(
             f"{report.skipped} edges skipped because an end is not in the graph "
             f"(load that vocabulary first), e.g. {'; '.join(report.skipped_examples)}"
         )
     _refused(report)
+
+
+def print_release_counts(report) -> None:
+    """The count table of a loaded release (graph.reconcile.ontology.release_counts)."""
+    table = Table(title=f"{report.subject} release: {report.release}", title_justify="left")
+    columns = ["vocabulary", "codes", "IS_A", "MAPS_TO", "roots", "max_depth", "without_parent"]
+    for col in columns:
+        table.add_column(col.replace("_", " "), justify="left" if col == "vocabulary" else "right")
+    for row in report.counts:
+        table.add_row(*(f"{row[c]:,}" if isinstance(row[c], int) else row[c] for c in columns))
+    console.print(table)
 
 
 def _refused(report) -> None:

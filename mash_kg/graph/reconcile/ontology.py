@@ -3,7 +3,10 @@ source's vocabularies and edge groups, and the pure difference as a `Plan`.
 
 Codes that leave a release are marked ``status: 'retired'`` (never deleted: phenotypes and
 learned edges may still point at them); curated edges that leave it are deleted. Edges whose
-other end is in no release the graph holds are skipped and counted.
+other end is not in the graph are skipped and reported by cause: the code is absent from a
+vocabulary the graph holds (named with its release), or its vocabulary is not loaded. An IS_A
+edge that would close a cycle with the IS_A edges other loads wrote is refused, and so is a
+release that removes more than half of the edges (or codes) the graph holds of it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 import pandas as pd
 from neo4j import Driver
 
+from mash_kg.errors import InputError
 from mash_kg.graph.reconcile.engine import (
     Counts,
     Plan,
@@ -24,7 +28,7 @@ from mash_kg.graph.reconcile.engine import (
     TakeoverRefused,
     batches,
 )
-from mash_kg.tables import EDGE_TYPES, OntologyTables
+from mash_kg.tables import EDGE_TYPES, OntologyTables, is_a_cycle
 
 EdgeKey = tuple[str, str, str, str]  # start, end, type, owner value (vocab or source)
 
@@ -37,6 +41,48 @@ class OntologyHeld:
     nodes: dict[str, dict] = field(default_factory=dict)  # id -> properties
     present: set[str] = field(default_factory=set)  # ends outside the release found in the graph
     edges: dict[EdgeKey, dict] = field(default_factory=dict)
+    loaded: dict[str, str] = field(default_factory=dict)  # every :Vocabulary id -> its version
+    # IS_A edges (child, parent) other loads wrote above the release's outside ends
+    outside_is_a: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Skipped:
+    """Edges of one group left out for one cause (`absent`: the code is not in a vocabulary
+    the graph holds; `not_loaded`: its vocabulary is not in the graph)."""
+
+    group: str  # the edge group's owner value (a vocabulary for IS_A, a map source)
+    etype: str
+    vocab: str  # the vocabulary of the missing end
+    cause: str
+    count: int = 0
+    example: str = ""
+
+
+@dataclass
+class LoadReport(Report):
+    """A load's `Report` with its skipped edges by cause and the release's count table."""
+
+    release: str = ""  # the release's version, as its :Vocabulary nodes record it
+    skipped_by: list[Skipped] = field(default_factory=list)
+    counts: list[dict] = field(default_factory=list)  # release_counts rows
+    versions: dict[str, str] = field(default_factory=dict)  # vocabulary -> release, graph-wide
+
+    def skipped_lines(self) -> list[str]:
+        """One line per (group, vocabulary, cause), naming both sides' releases."""
+        out = []
+        for s in self.skipped_by:
+            why = (
+                f"{s.vocab} codes absent from the loaded {s.vocab}"
+                + (f" ({self.versions[s.vocab]})" if s.vocab in self.versions else "")
+                if s.cause == "absent"
+                else f"vocabulary {s.vocab} is not loaded"
+            )
+            out.append(
+                f"{s.count:,} {s.etype} edges of {s.group} ({self.release}) skipped: {why}; "
+                f"e.g. {s.example}"
+            )
+        return out
 
 
 def clean(value):
@@ -88,10 +134,13 @@ def read_ontology(driver: Driver, tables: OntologyTables, database: str) -> Onto
         vocabs=tables.vocabs,
     )
     held = OntologyHeld([dict(r) for r in vocabularies], {r["id"]: r["p"] for r in nodes})
+    loaded = q("MATCH (v:Vocabulary) RETURN v.id AS id, v.version AS version")
+    held.loaded = {r["id"]: str(r["version"]) for r in loaded}
     ends = set(tables.edges["start"]) | set(tables.edges["end"])
     for batch in batches(sorted(ends - set(tables.nodes["id"])), 20000):
         found = q("UNWIND $ids AS id MATCH (n:Code {id: id}) RETURN id", ids=batch)
         held.present.update(r["id"] for r in found)
+    held.outside_is_a = _outside_is_a(q, tables, held.present)
     for group_type, _, value in tables.edge_groups:
         etype, key = edge_query(group_type)
         found = q(
@@ -103,6 +152,28 @@ def read_ontology(driver: Driver, tables: OntologyTables, database: str) -> Onto
     return held
 
 
+def _outside_is_a(q, tables: OntologyTables, present: set[str]) -> list[tuple[str, str]]:
+    """The IS_A edges other loads wrote that lie above the release's IS_A parents outside it
+    (walked upwards level by level): what a new edge could close a cycle with."""
+    is_a = tables.edges[tables.edges["type"] == "IS_A"] if len(tables.edges) else tables.edges
+    frontier = sorted(set(is_a["end"]) & present) if len(is_a) else []
+    own = [v for t, _, v in tables.edge_groups if t == "IS_A"]
+    seen, out = set(frontier), []
+    while frontier:
+        found = []
+        for batch in batches(frontier, 20000):
+            found += q(
+                "UNWIND $ids AS id MATCH (a:Code {id: id})-[r:IS_A]->(b:Code) "
+                "WHERE NOT r.vocab IN $own RETURN a.id AS a, b.id AS b",
+                ids=batch,
+                own=own,
+            )
+        out += [(r["a"], r["b"]) for r in found]
+        frontier = sorted({r["b"] for r in found} - seen)
+        seen.update(frontier)
+    return out
+
+
 # ---------------------------------------------------------------------------------- the diff
 
 
@@ -111,10 +182,33 @@ def diff_ontology(tables: OntologyTables, held: OntologyHeld, allow_takeover: bo
     of a vocabulary another source loaded is refused unless `allow_takeover`."""
     if not allow_takeover:
         check_owner(tables, held)
-    report = Report(tables.source, {}, vocabularies=tables.vocabs)
+    version = "; ".join(tables.vocabularies["version"].astype(str).unique())
+    report = LoadReport(tables.source, {}, vocabularies=tables.vocabs, release=version)
+    report.versions = {**held.loaded, **dict.fromkeys(tables.vocabs, version)}
     node_steps, new_ids, guard = _node_steps(tables, held, report)
-    edge_steps = _edge_steps(tables, held, new_ids, report)
-    return Plan(report, [*node_steps, *edge_steps, _vocabulary_step(tables)], guard)
+    target = _target_edges(tables, held, new_ids | held.present, report)
+    check_cycle_across_loads(tables, target, held)
+    edge_steps, edge_guard = _edge_steps(tables, held, target, report)
+    report.counts = release_counts(tables, target)
+    worst = max((guard, edge_guard), key=lambda g: g.removed / g.held if g.held else 0.0)
+    return Plan(report, [*node_steps, *edge_steps, _vocabulary_step(tables)], worst)
+
+
+def check_cycle_across_loads(
+    tables: OntologyTables, target: dict[EdgeKey, dict], held: OntologyHeld
+) -> None:
+    """An InputError when the release's IS_A edges and those other loads wrote form a cycle
+    (a cycle inside the release alone is refused earlier, by `tables.validate`)."""
+    if not held.outside_is_a:
+        return
+    rows = [(s, e) for (s, e, t, _) in target if t == "IS_A"] + held.outside_is_a
+    cycle = is_a_cycle(pd.DataFrame(rows, columns=["start", "end"]))
+    if cycle:
+        raise InputError(
+            tables.origin or tables.source,
+            f"IS_A cycle with edges other loads wrote: {' -> '.join(cycle)}",
+            hint="a code cannot be its own ancestor: remove the edge of this release on it",
+        )
 
 
 def check_owner(tables: OntologyTables, held: OntologyHeld) -> None:
@@ -173,29 +267,40 @@ def _node_steps(
     return steps, new_ids, guard
 
 
-def _target_edges(tables: OntologyTables, known: set[str], report: Report) -> dict[EdgeKey, dict]:
-    """The release's edges whose both ends the graph will hold; the others are counted as
-    skipped in `report`, with up to three examples."""
+def _target_edges(
+    tables: OntologyTables, held: OntologyHeld, known: set[str], report: LoadReport
+) -> dict[EdgeKey, dict]:
+    """The release's edges whose both ends the graph will hold; the others are counted in
+    `report` by group, missing vocabulary and cause, with one example each."""
     edges = tables.edges
     columns = [c for c in edges.columns if c not in ("start", "end", "type")]
     out: dict[EdgeKey, dict] = {}
+    skipped: dict[tuple[str, str, str], Skipped] = {}
     rows = zip(edges["start"], edges["end"], edges["type"], records(edges, columns), strict=True)
     for s, e, t, props in rows:
+        group = props[EDGE_TYPES[t]]
         if s in known and e in known:
-            out[(s, e, t, props[EDGE_TYPES[t]])] = props
+            out[(s, e, t, group)] = props
             continue
         report.skipped += 1
+        missing = s if s not in known else e
+        vocab = missing.split(":", 1)[0]
+        cause = "absent" if vocab in held.loaded or vocab in tables.vocabs else "not_loaded"
+        entry = skipped.setdefault(
+            (group, vocab, cause), Skipped(group, t, vocab, cause, 0, f"{s} -[{t}]-> {e}")
+        )
+        entry.count += 1
         if len(report.skipped_examples) < 3:
-            missing = s if s not in known else e
             report.skipped_examples.append(f"{s} -[{t}]-> {e} ({missing} not in graph)")
+    report.skipped_by = sorted(skipped.values(), key=lambda k: (k.group, k.vocab, k.cause))
     return out
 
 
 def _edge_steps(
-    tables: OntologyTables, held: OntologyHeld, new_ids: set[str], report: Report
-) -> list[Step]:
-    """Create, update and delete rows per edge type of the release's edge groups."""
-    new = _target_edges(tables, new_ids | held.present, report)
+    tables: OntologyTables, held: OntologyHeld, new: dict[EdgeKey, dict], report: Report
+) -> tuple[list[Step], RetireGuard]:
+    """Create, update and delete rows per edge type of the release's edge groups, and the
+    guard on how many of the edges the graph holds of those groups would go."""
     create = {k: p for k, p in new.items() if k not in held.edges}
     update = {k: p for k, p in new.items() if k in held.edges and held.edges[k] != p}
     delete = [k for k in held.edges if k not in new]
@@ -210,7 +315,15 @@ def _edge_steps(
             Step(same + "SET r = row.p", _rows(update, etype, owner=True)),
             Step(same + "DELETE r", _rows(dict.fromkeys(delete), etype, owner=True)),
         ]
-    return [Step(s.query, s.rows, label="edges") for s in steps]
+    guard = RetireGuard(
+        len(delete),
+        len(held.edges),
+        f"{tables.origin or tables.source}: this load would remove",
+        f"edges the graph holds of {', '.join(sorted({g[2] for g in tables.edge_groups}))}",
+        ": is it the right file (a release without is_a lines, a flat list)? If the release "
+        "really drops them, run it again with --allow-retire (check first with --dry-run)",
+    )
+    return [Step(s.query, s.rows, label="edges") for s in steps], guard
 
 
 def _rows(edges: dict[EdgeKey, dict | None], etype: str, owner: bool = False) -> list[dict]:
@@ -236,3 +349,55 @@ def _vocabulary_step(tables: OntologyTables) -> Step:
         rows,
         {"keys": sorted(set(tables.nodes.columns) | {"status"}), "loader": tables.source},
     )
+
+
+# ---------------------------------------------------------------------------------- counts
+
+
+def release_counts(tables: OntologyTables, target: dict[EdgeKey, dict]) -> list[dict]:
+    """Per vocabulary of the release, what the graph holds once it is loaded: codes, IS_A
+    edges (its own), MAPS_TO edges of the release with an end in it, roots (codes with
+    children and no parent), max depth (edges from the deepest code up to a root) and codes
+    without a parent (roots and codes outside any hierarchy)."""
+    out = []
+    for vocab in tables.vocabs:
+        ids = set(tables.nodes.loc[tables.nodes["vocab"] == vocab, "id"])
+        parents: dict[str, list[str]] = {}
+        maps = 0
+        for s, e, t, owner in target:
+            if t == "IS_A" and owner == vocab:
+                parents.setdefault(s, []).append(e)
+            elif t == "MAPS_TO" and (s in ids or e in ids):
+                maps += 1
+        has_child = {p for ps in parents.values() for p in ps}
+        orphans = ids - set(parents)
+        out.append(
+            {
+                "vocabulary": vocab,
+                "codes": len(ids),
+                "IS_A": sum(map(len, parents.values())),
+                "MAPS_TO": maps,
+                "roots": len(orphans & has_child),
+                "max_depth": _max_depth(parents),
+                "without_parent": len(orphans),
+            }
+        )
+    return out
+
+
+def _max_depth(parents: dict[str, list[str]]) -> int:
+    """The longest chain of IS_A edges from a code up to a code without a parent."""
+    depth: dict[str, int] = {}
+    for start in parents:
+        stack = [start]
+        while stack:
+            node = stack[-1]
+            todo = [p for p in parents.get(node, []) if p not in depth]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            depth[node] = (
+                1 + max((depth[p] for p in parents[node]), default=-1) if (node in parents) else 0
+            )
+    return max(depth.values(), default=0)
