@@ -34,7 +34,7 @@ def load(
     vocab = vocab.upper()
     names: dict[str, str] = {}
     edges = []
-    for n, row in read_rows(path, ["child", "parent"]):
+    for n, row in read_rows(path, ["child", "parent"], verbatim=("child_name", "parent_name")):
         child, parent = row["child"], row["parent"]
         if child == parent:
             raise InputError(path, f"{child} is its own parent", row=n)

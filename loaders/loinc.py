@@ -40,7 +40,11 @@ def load(
         )
     core, mah = _find(files, "LoincTableCore.csv"), _find(files, "MultiAxialHierarchy.csv")
     nodes: dict[str, dict] = {}
-    for n, row in read_rows(core, ["LOINC_NUM", "COMPONENT", "LONG_COMMON_NAME", "CLASSTYPE"]):
+    for n, row in read_rows(
+        core,
+        ["LOINC_NUM", "COMPONENT", "LONG_COMMON_NAME", "CLASSTYPE"],
+        verbatim=("LONG_COMMON_NAME", "SHORTNAME"),
+    ):
         num = row["LOINC_NUM"]
         if "-" not in num or not num.replace("-", "").isdigit():
             raise InputError(
@@ -64,7 +68,7 @@ def load(
             "loinc_status": row.get("STATUS") or None,
         }
     edges = []
-    for n, row in read_rows(mah, ["CODE", "CODE_TEXT"]):
+    for n, row in read_rows(mah, ["CODE", "CODE_TEXT"], verbatim=("CODE_TEXT",)):
         code, parent = row["CODE"], row.get("IMMEDIATE_PARENT", "")
         if code not in nodes:
             if not code.startswith("LP"):

@@ -1,5 +1,8 @@
 """Any ontology in OBO 1.4 format: [Term] stanzas with id, name, synonym, is_a, is_obsolete.
 
+Lines end at \n only (a U+2028 inside a name stays in the name); a name is kept as published
+(only the space after `name:` is the separator).
+
 The vocabulary is the ids' prefix: terms whose prefix is the ontology's own (the most common
 prefix in the file, or the one `--vocab` names) become
 `:Code {id: 'HP:0000118', vocab: 'HP', code: '0000118'}`, so a site that codes in it writes
@@ -29,9 +32,12 @@ def parse_obo(path: Path) -> tuple[dict[str, str], list[dict]]:
     current: dict | None = None
     in_header, stanza = True, None
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(path, f"not UTF-8 text ({exc.reason})") from None
+    # lines end at \n (and \r\n) only: str.splitlines would also split at U+2028, U+0085,
+    # form feeds ..., turning the rest of a name into a line of its own (data into structure)
+    lines = [raw.removesuffix("\r") for raw in text.split("\n")]
     for n, raw in enumerate(lines, start=1):
         line = (
             raw.split(" !")[0].strip()
@@ -49,6 +55,8 @@ def parse_obo(path: Path) -> tuple[dict[str, str], list[dict]]:
         if ":" not in line:
             raise InputError(path, f"expected 'tag: value', found {line[:40]!r}", row=n)
         tag, value = (s.strip() for s in line.split(":", 1))
+        if tag == "name" and raw.startswith("name:"):
+            value = raw[len("name:") :].removeprefix(" ")  # the name as published
         if in_header:
             header.setdefault(tag, value)
         elif current is not None:

@@ -55,7 +55,9 @@ def load(files: list[Path] | None = None, **_: object) -> OntologyTables:
             raise InputError(
                 path, "file not found", hint="pass --file FOLDER with the PheCode CSVs"
             )
-        for n, row in read_rows(path, ["phecode", "ICD", "flag", "phecode_string"]):
+        for n, row in read_rows(
+            path, ["phecode", "ICD", "flag", "phecode_string"], verbatim=("phecode_string",)
+        ):
             if row["flag"] not in ("9", "10"):
                 raise InputError(path, f"flag {row['flag']!r} is not 9 or 10", row=n)
             phe = row["phecode"]

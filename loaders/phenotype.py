@@ -57,6 +57,24 @@ def _flag(value: object, path: Path, row: int, column: str) -> bool:
     raise InputError(path, f"{column} = {value!r} is not true or false", row=row)
 
 
+def check_repeats(path: Path, rows: list[dict], what: str = "row") -> None:
+    """One code listed twice in one phenotype with different flags is an error naming both
+    places (the same item twice is the same fact, and harmless)."""
+    seen: dict[tuple[str, str], dict] = {}
+    for r in rows:
+        first = seen.setdefault((r["phenotype"], r["code"]), r)
+        flags = ("descendants", "mapped", "excluded")
+        if any(first[f] != r[f] for f in flags):
+            differ = ", ".join(f"{f} {first[f]} vs {r[f]}" for f in flags if first[f] != r[f])
+            raise InputError(
+                path,
+                f"phenotype {r['phenotype']!r} lists {r['code']} twice with different flags "
+                f"({what} {first['row']} and {r['row']}: {differ})",
+                row=r["row"],
+                hint="keep one of the two, with the flags you mean",
+            )
+
+
 def read_atlas(path: Path, name: str | None = None) -> PhenotypeTables:
     path = Path(path)
     try:
@@ -92,6 +110,7 @@ def read_atlas(path: Path, name: str | None = None) -> PhenotypeTables:
                 "row": n,
             }
         )
+    check_repeats(path, rows, what="items")
     phenotypes = pd.DataFrame([{"id": pid, "name": pid, "source": str(path)}])
     return PhenotypeTables(phenotypes, pd.DataFrame(rows))
 
@@ -126,6 +145,7 @@ def read_csv(path: Path) -> PhenotypeTables:
                 "name": r.get("name"),
             }
         )
+    check_repeats(path, rows, what="rows")
     items = pd.DataFrame(rows)
     names = items.groupby("phenotype")["name"].first()
     phenotypes = pd.DataFrame(

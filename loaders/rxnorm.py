@@ -107,7 +107,9 @@ def load(
     tty: dict[str, str] = {}
     names: dict[str, str] = {}
     synonyms: dict[str, list[str]] = {}
-    for n, row in read_rows(conso, ["RXCUI", "SAB", "TTY", "STR"], delimiter="|", header=CONSO):
+    for n, row in read_rows(
+        conso, ["RXCUI", "SAB", "TTY", "STR"], delimiter="|", header=CONSO, verbatim=("STR",)
+    ):
         if not row["RXCUI"].isdigit():
             raise InputError(conso, f"RXCUI {row['RXCUI']!r} is not a number", row=n)
         if row["SAB"] != "RXNORM" or row["SUPPRESS"] not in ("", "N"):

@@ -1,4 +1,5 @@
-"""`mash-kg load SOURCE`: a terminology release into the graph."""
+"""`mash-kg load SOURCE`: a terminology release into the graph; one subcommand per source,
+each with its own --help (which file of which release it reads)."""
 
 from __future__ import annotations
 
@@ -9,51 +10,98 @@ import click
 from mash_kg.cli.context import config_of
 from mash_kg.cli.render import console, notice, print_report, progress_bars
 from mash_kg.config import Config
-from mash_kg.load import read_source, source_help
+from mash_kg.load import read_source
+
+# the options only some sources take; every source takes the others
+NAMED_SOURCES = ("obo", "edges")  # --vocab and --domain
+VERSIONED_SOURCES = ("obo", "edges", "atc", "rxnorm", "loinc")  # --version
+NO_FILE_SOURCES = ("icd10who",)
 
 
-@click.command()
-@click.argument("source")
-@click.option(
-    "--file",
-    "files",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Release file or folder (repeat when a source has several).",
-)
-@click.option("--vocab", default=None, help="Vocabulary id for obo / edges sources.")
-@click.option("--version", "version", default=None, help="Release version to record.")
-@click.option(
-    "--domain",
-    default="other",
-    type=click.Choice(["diagnosis", "medication", "lab", "procedure", "other"]),
-    help="Domain of codes for obo / edges sources.",
-)
-@click.option(
-    "--batch-size",
-    default=5000,
-    show_default=True,
-    type=click.IntRange(1, 100000),
-    help="Rows per UNWIND statement.",
-)
-@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-@click.option(
-    "--allow-retire",
-    is_flag=True,
-    help="Allow retiring more than half of a vocabulary's active codes.",
-)
-@click.option(
-    "--allow-takeover",
-    is_flag=True,
-    help="Allow replacing a vocabulary that another source loaded.",
-)
-@click.pass_context
-def load(ctx: click.Context, source: str, files: tuple[Path, ...], **options) -> None:
-    """Load an ontology SOURCE into Neo4j (see `mash-kg load --help` for sources)."""
-    print_report(load_with_progress(config_of(ctx), source, list(files), **options))
+def _common_options(source: str) -> list[click.Option]:
+    opts = []
+    if source not in NO_FILE_SOURCES:
+        opts.append(
+            click.Option(
+                ["--file", "files"],
+                multiple=True,
+                type=click.Path(path_type=Path),
+                help="Release file or folder (repeat when the source has several).",
+            )
+        )
+    if source in NAMED_SOURCES:
+        opts += [
+            click.Option(["--vocab"], default=None, help="Vocabulary id of the codes."),
+            click.Option(
+                ["--domain"],
+                default="other",
+                show_default=True,
+                type=click.Choice(["diagnosis", "medication", "lab", "procedure", "other"]),
+                help="Domain of the codes.",
+            ),
+        ]
+    if source in VERSIONED_SOURCES:
+        opts.append(click.Option(["--version"], default=None, help="Release version to record."))
+    return opts + [
+        click.Option(
+            ["--batch-size"],
+            default=5000,
+            show_default=True,
+            type=click.IntRange(1, 100000),
+            help="Rows per UNWIND statement.",
+        ),
+        click.Option(["--dry-run"], is_flag=True, help="Report what would change; write nothing."),
+        click.Option(
+            ["--allow-retire"],
+            is_flag=True,
+            help="Allow retiring more than half of the codes or edges the graph holds of it.",
+        ),
+        click.Option(
+            ["--allow-takeover"],
+            is_flag=True,
+            help="Allow replacing a vocabulary that another source loaded.",
+        ),
+    ]
 
 
-load.help = (load.help or "") + "\n\nSources: " + source_help()
+def _source_command(source: str) -> click.Command:
+    from mash_kg.loaders import REGISTRY, SOURCE_HELP
+
+    def run(files: tuple[Path, ...] = (), **options) -> None:
+        ctx = click.get_current_context()
+        print_report(load_with_progress(config_of(ctx), source, list(files), **options))
+
+    return click.Command(
+        source,
+        callback=run,
+        params=_common_options(source),
+        help=SOURCE_HELP[source],
+        short_help=REGISTRY[source][1],
+    )
+
+
+class LoadGroup(click.Group):
+    """The sources in the registry's order (not alphabetical)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+@click.group(cls=LoadGroup)
+def load() -> None:
+    """Load an ontology SOURCE into Neo4j: `mash-kg load SOURCE [--file ...]`; each source's
+    --help says which file of which release it reads. A load prints what changed, the edges
+    it skipped by cause and the release's count table."""
+
+
+def _register() -> None:
+    from mash_kg.loaders import REGISTRY
+
+    for source in REGISTRY:
+        load.add_command(_source_command(source))
+
+
+_register()
 
 
 def load_with_progress(
