@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+from fault_cases_loaders import CASES as LOADER_CASES  # bench/ on sys.path
+from fault_cases_loaders import make_loader_files
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "two_sites"
@@ -103,6 +105,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("config_empty_events", ["--config", "{cfg_empty_events}", "build"]),
     ("config_fhir_not_an_object", ["--config", "{cfg_fhir_list}", "build"]),
     ("config_missing", ["--config", "{dir}/none.toml", "build"]),
+    *LOADER_CASES,  # bench/fault_cases_loaders.py (issue 25 point 6)
 ]
 
 
@@ -165,6 +168,7 @@ def make_case_files(folder: Path, b1: Path, b_stage1: Path | None = None) -> dic
         "phenotype,code,name\np,ICD10CM:E11,Diab\xe8te\n".encode("latin-1"),
     )
     f["pheno_json"] = _write(folder / "pheno.json", '{"ConceptSets": [')
+    f.update(make_loader_files(folder / "loaders"))
 
     builds = folder / "builds"
     builds.mkdir(exist_ok=True)

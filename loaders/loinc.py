@@ -1,6 +1,13 @@
 """LOINC from the user's release: LoincTableCore.csv (terms) and MultiAxialHierarchy.csv
 (the multi-axial hierarchy of LOINC parts, LP codes, with terms at its leaves).
 
+Expected: a LOINC release as Regenstrief ships it (Loinc_2.xx.zip from loinc.org, free with an
+account; not in any registry), unpacked; `--file` names its folder (the two files are found
+below it: LoincTableCore/LoincTableCore.csv and
+AccessoryFiles/MultiAxialHierarchy/MultiAxialHierarchy.csv) or the two files. The release
+recorded is --version, else the name of the first folder above the files that starts with
+"Loinc" (Loinc_2.78), else the folder holding LoincTableCore.csv.
+
 Nodes: `LOINC:2345-7` for each term (named by LONG_COMMON_NAME, SHORTNAME as a synonym,
 domain lab for CLASSTYPE 1, else other) and `LOINC:LP...` for hierarchy parts. IS_A edges go
 from each CODE to its IMMEDIATE_PARENT; a term can sit under several parts.
@@ -27,6 +34,14 @@ def _find(files: list[Path], name: str) -> Path:
             if found:
                 return found[0]
     raise InputError(name, "file not found", hint="--file LOINC_RELEASE_FOLDER (or the file)")
+
+
+def _release_name(core: Path) -> str:
+    """The release folder's name (Loinc_2.78) above LoincTableCore.csv, else its folder."""
+    for parent in core.resolve().parents:
+        if parent.name.lower().startswith("loinc") and parent.name.lower() != "loinctablecore":
+            return parent.name
+    return core.parent.name
 
 
 def load(
@@ -99,7 +114,7 @@ def load(
             raise InputError(mah, f"parent {sorted(unknown)[0]} never appears as a CODE")
     return OntologyTables(
         source="loinc",
-        vocabularies=vocab_table([(VOCAB, version or core.parent.name, "Regenstrief LOINC")]),
+        vocabularies=vocab_table([(VOCAB, version or _release_name(core), "Regenstrief LOINC")]),
         nodes=make_nodes(list(nodes.values())),
         edges=edges_df,
         edge_groups=[("IS_A", "vocab", VOCAB)],

