@@ -60,3 +60,53 @@ def test_unknown_source_on_the_command_line_is_one_line():
     res = CliRunner().invoke(cli, ["load", "snomed"])
     assert res.exit_code == 2 and res.stderr.startswith("error: No such command 'snomed'")
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def _lab_held(tables, **extra):
+    """What the graph holds after loading `tables` (LAB from the edges fixture)."""
+    from mash_kg.graph.reconcile import OntologyHeld
+
+    nodes = {r["id"]: {**r, "status": "active"} for r in tables.nodes.to_dict("records")}
+    edges = {
+        (s, e, "IS_A", "LAB"): {"vocab": "LAB"}
+        for s, e in zip(tables.edges["start"], tables.edges["end"], strict=True)
+    }
+    vocabs = [{"id": "LAB", "loader": tables.source, "codes": len(nodes)}]
+    return OntologyHeld(vocabs, nodes, set(), edges, **extra)
+
+
+def test_the_retire_guard_counts_edges_not_only_codes(tmp_path):
+    """A release keeping every code and dropping every edge was written with exit 0."""
+    from mash_kg.graph.reconcile import check_retire, diff_ontology
+    from mash_kg.graph.reconcile.engine import RetireRefused
+
+    v1 = read_source("edges", [FIXTURES / "edges_v1.csv"], vocab="LAB")
+    flat = tmp_path / "flat.obo"
+    flat.write_text(
+        "format-version: 1.2\n\n"
+        + "".join(
+            f"[Term]\nid: {i}\nname: {n}\n\n"
+            for i, n in zip(v1.nodes["id"], v1.nodes["name"], strict=True)
+        )
+    )
+    release = read_source("obo", [flat], vocab="LAB")
+    plan = diff_ontology(release, _lab_held(v1), allow_takeover=True)
+    assert plan.report.count("codes", "retired") == 0 and plan.report.count("edges", "retired") == 4
+    with pytest.raises(RetireRefused, match="remove 4 of the 4 edges"):
+        check_retire(plan, allow_retire=False)
+    check_retire(plan, allow_retire=True)
+
+
+def test_an_is_a_cycle_with_other_loads_edges_is_refused(tmp_path):
+    """CYA:1 <- CYB:1 <- CYC:1 written by two other loads; CYA's release adding CYA:1 is_a
+    CYC:1 closes a cycle none of the three releases holds alone."""
+    from mash_kg.graph.reconcile import OntologyHeld, diff_ontology
+
+    obo = tmp_path / "cya.obo"
+    obo.write_text("format-version: 1.2\n\n[Term]\nid: CYA:1\nname: A\nis_a: CYC:1\n")
+    release = read_source("obo", [obo])
+    held = OntologyHeld(present={"CYC:1"}, outside_is_a=[("CYC:1", "CYB:1"), ("CYB:1", "CYA:1")])
+    with pytest.raises(InputError, match="IS_A cycle with edges other loads wrote: CYA:1 ->"):
+        diff_ontology(release, held)
+    held.outside_is_a = [("CYC:1", "CYB:1")]  # no path back: the edge is written
+    assert diff_ontology(release, held).report.count("edges", "added") == 1
