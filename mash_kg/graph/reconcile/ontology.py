@@ -57,6 +57,7 @@ class Skipped:
     cause: str
     count: int = 0
     example: str = ""
+    codes: set[str] = field(default_factory=set)  # the missing ends
 
 
 @dataclass
@@ -78,9 +79,13 @@ class LoadReport(Report):
                 if s.cause == "absent"
                 else f"vocabulary {s.vocab} is not loaded"
             )
+            codes = sorted(s.codes)
+            listed = ", ".join(codes[:5]) + (
+                f" and {len(codes) - 5:,} more" if len(codes) > 5 else ""
+            )
             out.append(
-                f"{s.count:,} {s.etype} edges of {s.group} ({self.release}) skipped: {why}; "
-                f"e.g. {s.example}"
+                f"{s.count:,} {s.etype} edges of {s.group} ({self.release}) skipped: {why} "
+                f"({len(codes):,} codes: {listed}); e.g. {s.example}"
             )
         return out
 
@@ -290,6 +295,7 @@ def _target_edges(
             (group, vocab, cause), Skipped(group, t, vocab, cause, 0, f"{s} -[{t}]-> {e}")
         )
         entry.count += 1
+        entry.codes.add(missing)
         if len(report.skipped_examples) < 3:
             report.skipped_examples.append(f"{s} -[{t}]-> {e} ({missing} not in graph)")
     report.skipped_by = sorted(skipped.values(), key=lambda k: (k.group, k.vocab, k.cause))
