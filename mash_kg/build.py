@@ -50,6 +50,7 @@ def load_site(spec: SiteSpec) -> SiteData:
             systems=spec.systems,
             code_preference=spec.code_preference,
             max_bad_rows=spec.max_bad_rows,
+            files=spec.files or None,
         )
     if spec.format == "omop":
         return adapter(spec.id, spec.path, prefer=spec.prefer)
