@@ -59,6 +59,7 @@ def test_the_default_build_adopting_cooccurrence_writes_aligned_vectors(tmp_path
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["model"]["align_method"] == "fused"
     assert "cooc" in manifest["sites"]["B"]["alignment"]["weights"]["lab"]
+    assert manifest["sites"]["B"]["names"]["name_sources"] == {"name": N}
     emb = pq.read_table(folder / "embeddings.parquet").to_pandas()
     widths = {site: {len(v) for v in rows["aligned"]} for site, rows in emb.groupby("site")}
     assert widths == {"A": {24}, "B": {24}}  # [text; co-occurrence; context] = 3 x dim/2
