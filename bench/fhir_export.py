@@ -193,17 +193,22 @@ def _top(idx: np.ndarray, gold: np.ndarray) -> dict:
     }
 
 
-def fhir_end_to_end(n_patients: int = 50, seed: int = 0) -> dict:
+def fhir_end_to_end(n_patients: int = 50) -> dict:
     """`mash-kg build` on the two export folders (default settings), scored against the
     codes B recoded; text_nn = the text model's cosine of the sites' own names, same run."""
     import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mash-kg-fhir-e2e-") as tmp:
+        return _end_to_end(Path(tmp), n_patients)
+
+
+def _end_to_end(work: Path, n_patients: int) -> dict:
     import time
 
     import pandas as pd
 
     from mash_kg.text_embed import TextEmbedder
 
-    work = Path(tempfile.mkdtemp(prefix="mash-kg-fhir-e2e-"))
     write_bulk_export(population("us", 1, n_patients), work / "site_a", "us", 1, n_patients)
     _, gold = write_document_export(
         population("es", 2, n_patients), work / "site_b", "es", 2, n_patients
