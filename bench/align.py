@@ -12,7 +12,13 @@ to opaque local codes with name variants; see synthea_task.py.
 few_anchors, cross_vocabulary, atc_languages (issue 15): see few_anchors.py; the default
 method `fused` is compared with text_nn of the same run in every task and anchor share.
 
+fhir_end_to_end (issue 20): `mash-kg build` with default settings on two FHIR export folders
+as a generator writes them (metadata files included), one site coding diagnoses and labs in
+its own vocabularies; see fhir_export.py.
+
 Run: python bench/align.py [--quick] [--task NAME ...] [--atc .../atc_only-utf8.csv]
+[--patients N]
+(with --task, the other tasks of bench/results/align.json are kept as they were)
 """
 
 from __future__ import annotations
@@ -187,9 +193,15 @@ def main() -> None:
             "few_anchors",
             "cross_vocabulary",
             "atc_languages",
+            "fhir_end_to_end",
         ],
     )
     ap.add_argument("--atc", type=Path, help="GNUmed's atc_only-utf8.csv (task atc_languages)")
+    ap.add_argument(
+        "--patients",
+        type=int,
+        help="Synthea patients per site of task fhir_end_to_end (default 50, --quick 20)",
+    )
     args = ap.parse_args()
     tasks_wanted = args.task or [
         "icd10cm_who",
@@ -197,6 +209,7 @@ def main() -> None:
         "few_anchors",
         "cross_vocabulary",
         "atc_languages",
+        "fhir_end_to_end",
     ]
     previous = RESULTS / "align.json"
     tasks = json.loads(previous.read_text())["tasks"] if previous.exists() and args.task else {}
@@ -206,6 +219,10 @@ def main() -> None:
         from synthea_task import synthea_sites
 
         tasks.update(synthea_sites(args.quick))
+    if "fhir_end_to_end" in tasks_wanted:
+        from fhir_export import fhir_end_to_end
+
+        tasks.update(fhir_end_to_end(n_patients=args.patients or (20 if args.quick else 50)))
     import few_anchors as fa
 
     chapters = fa.QUICK_CHAPTERS if args.quick else fa.ALL_CHAPTERS

@@ -123,7 +123,7 @@ def make_builds(work: Path, settings) -> tuple[Path, Path, Path]:
         shutil.rmtree(project, ignore_errors=True)
         shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
         cfg = project / "mash-kg.toml"
-        cfg.write_text(cfg.read_text().replace('"neural_ot"', '"sinkhorn"'))
+        cfg.write_text(cfg.read_text().replace('"fused"', '"sinkhorn"'))
         folder = run_build(load_project(load_config(cfg)), settings)
         shutil.rmtree(work / "b1", ignore_errors=True)
         shutil.copytree(folder, work / "b1")

@@ -15,6 +15,14 @@ crosswalk rows (own code -> other code: anchors when the other site has that cod
 displays and the concept's ``text`` become alternative names (``name_coding``, ``name_text``:
 the build embeds the names the text model reads best).
 
+A folder is read as exported: its ``.ndjson`` and ``.json`` files with FHIR resources; other
+files (a generator's metadata JSON without ``resourceType``, README, ...) are skipped and
+named in one line. A bulk-data ``$export`` manifest (JSON with an ``output`` list) says which
+NDJSON files hold which resource types: only those are read, and only of the kept types.
+``files`` (``[[sites]] files``) lists glob patterns under the folder to read instead, in any
+file name (each must hold FHIR resources). A resource in several files (one per document, as
+some generators write them) is read once, by type and id.
+
 A bad resource (a line that is not a JSON object, a coding that is not an object or has no
 code, no patient or date) is reported with file and line and skipped; when more than
 ``max_bad_rows`` of the resources are bad, loading stops with one line naming the first.
@@ -27,7 +35,8 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlparse
 
 import pandas as pd
 
@@ -86,6 +95,24 @@ class BadResource(Exception):
     """One resource that cannot be read; skipped and reported (up to max_bad_rows)."""
 
 
+class NotFhir(Exception):
+    """A found file that holds no FHIR resources (metadata, a manifest): skipped and named."""
+
+
+NDJSON_SUFFIXES = (".ndjson", ".jsonl")
+MANIFEST_MAX_BYTES = 1 << 20  # a bulk-data manifest lists files; larger JSON is data
+
+
+@dataclass
+class Source:
+    """A file to read: its path, whether it was named explicitly (then it must hold FHIR),
+    and the resource types a bulk-data manifest says it holds (None: not said)."""
+
+    path: Path
+    explicit: bool = False
+    types: frozenset[str] | None = None
+
+
 @dataclass
 class FhirRead:
     """What a FHIR extract gave: raw events, the codings' crosswalk, and what was skipped."""
@@ -95,6 +122,8 @@ class FhirRead:
     resources: int = 0  # resources of the kept types, plus lines that were not resources
     bad: list[str] = field(default_factory=list)  # "file: line N: problem", in order
     unknown_systems: dict[str, int] = field(default_factory=dict)  # system -> codings
+    skipped: list[str] = field(default_factory=list)  # "file (why)": found, not FHIR data
+    duplicates: int = 0  # resources read again in another file (same type and id), ignored
 
 
 def _get(resource: dict, dotted: str) -> object:
@@ -104,25 +133,40 @@ def _get(resource: dict, dotted: str) -> object:
     return value
 
 
-def _resources(path: Path) -> Iterator[tuple[str, object]]:
+def _lines(path: Path) -> Iterator[tuple[str, object]]:
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    yield f"line {n}", json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield f"line {n}", BadResource(f"not valid JSON ({exc.msg})")
+
+
+def _resources(source: Source) -> Iterator[tuple[str, object]]:
     """(where, resource) for every resource in an NDJSON or JSON file; where = 'line N' etc.
-    An NDJSON line that is not JSON comes back as a BadResource to count and skip."""
+    An NDJSON line that is not JSON comes back as a BadResource to count and skip; a found
+    (not explicit) JSON file without resourceType raises NotFhir."""
+    path = source.path
     try:
-        if path.suffix.lower() == ".ndjson":
-            with path.open(encoding="utf-8") as fh:
-                for n, line in enumerate(fh, start=1):
-                    if line.strip():
-                        try:
-                            yield f"line {n}", json.loads(line)
-                        except json.JSONDecodeError as exc:
-                            yield f"line {n}", BadResource(f"not valid JSON ({exc.msg})")
+        if path.suffix.lower() in NDJSON_SUFFIXES:
+            yield from _lines(path)
             return
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if source.explicit and exc.msg == "Extra data":  # several lines: NDJSON
+                yield from _lines(path)
+                return
+            raise
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not valid JSON ({exc.msg}, line {exc.lineno})") from None
     except UnicodeDecodeError as exc:
         raise InputError(path, f"not UTF-8 text ({exc.reason})") from None
     if not isinstance(doc, dict) or "resourceType" not in doc:
+        if not source.explicit:
+            raise NotFhir("JSON without resourceType")
         raise InputError(path, "not a FHIR resource or Bundle (no resourceType)")
     if doc["resourceType"] == "Bundle":
         entries = doc.get("entry") or []
@@ -138,18 +182,92 @@ def _resources(path: Path) -> Iterator[tuple[str, object]]:
         yield "resource", doc
 
 
-def _files(paths: list[Path]) -> list[Path]:
-    out: list[Path] = []
+def bulk_manifest(path: Path) -> dict | None:
+    """The bulk-data `$export` manifest `path` holds (a JSON object with an `output` list
+    and no resourceType), else None."""
+    if path.suffix.lower() != ".json" or path.stat().st_size > MANIFEST_MAX_BYTES:
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if isinstance(doc, dict) and "resourceType" not in doc and isinstance(doc.get("output"), list):
+        return doc
+    return None
+
+
+def _manifest_sources(folder: Path, manifest_path: Path, manifest: dict) -> dict[Path, Source]:
+    """The files a bulk-data manifest's `output` names (by the file name of each url, in the
+    manifest's folder), with their types; a named file that is missing is an error."""
+    out: dict[Path, Source] = {}
+    for n, entry in enumerate(manifest["output"], start=1):
+        url = entry.get("url") if isinstance(entry, dict) else None
+        rtype = entry.get("type") if isinstance(entry, dict) else None
+        if not isinstance(url, str) or not isinstance(rtype, str):
+            raise InputError(manifest_path, f"output {n} has no url and type strings")
+        name = PurePosixPath(urlparse(url).path).name
+        f = manifest_path.parent / name
+        if not f.is_file():
+            raise InputError(
+                manifest_path,
+                f"output {n} ({rtype}) names {name}, which is not in {manifest_path.parent}",
+                hint="copy the exported files beside their manifest",
+            )
+        src = out.setdefault(f, Source(f, types=frozenset()))
+        src.types = (src.types or frozenset()) | {rtype}
+    return out
+
+
+def _folder_sources(folder: Path) -> tuple[list[Source], list[str]]:
+    """The files of an export folder to read, and the others named with why they are not."""
+    found = sorted(f for f in folder.rglob("*") if f.is_file())
+    manifests = {f: m for f in found if (m := bulk_manifest(f)) is not None}
+    listed: dict[Path, Source] = {}
+    for f, m in manifests.items():
+        listed.update(_manifest_sources(folder, f, m))
+    sources, skipped = [], []
+    for f in found:
+        rel = f.relative_to(folder)
+        if f in manifests:
+            continue  # understood, not data
+        if manifests and f not in listed and f.parent in {m.parent for m in manifests}:
+            skipped.append(f"{rel} (not in the export manifest)")
+        elif f in listed:
+            sources.append(listed[f])
+        elif f.suffix.lower() in (".ndjson", ".json"):
+            sources.append(Source(f))
+        else:
+            skipped.append(f"{rel} (not .ndjson or .json)")
+    return sources, skipped
+
+
+def _files(paths: list[Path], patterns: list[str] | None = None) -> tuple[list[Source], list[str]]:
+    """The files to read and the found files skipped ("name (why)"); `patterns`: globs under
+    each folder naming the files to read instead (each must hold FHIR resources)."""
+    out: list[Source] = []
+    skipped: list[str] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.suffix.lower() in (".ndjson", ".json"))
+        if p.is_dir() and patterns:
+            hits = sorted({f for pat in patterns for f in p.glob(pat) if f.is_file()})
+            if not hits:
+                raise InputError(
+                    p,
+                    f"files = {patterns!r} match no file in this folder",
+                    hint="[[sites]] files are glob patterns relative to path, e.g. "
+                    '["**/*.ndjson.txt"]',
+                )
+            out += [Source(f, explicit=True) for f in hits]
+        elif p.is_dir():
+            found, skip = _folder_sources(p)
+            out += found
+            skipped += skip
         elif p.is_file():
-            out.append(p)
+            out.append(Source(p, explicit=True))
         else:
             raise InputError(p, "file or folder not found")
     if not out:
         raise InputError(", ".join(map(str, paths)), "no .ndjson or .json files found")
-    return out
+    return out, skipped
 
 
 def _patient(resource: dict) -> str | None:
@@ -223,32 +341,66 @@ def read_extract(
     paths: list[Path],
     systems: dict[str, str] | None = None,
     code_preference: list[str] | None = None,
+    files: list[str] | None = None,
 ) -> FhirRead:
-    """Raw events, crosswalk and bad resources of FHIR files (nothing is stopped here)."""
+    """Raw events, crosswalk, bad resources and skipped files of FHIR files (nothing is
+    stopped here but a file that cannot be read at all)."""
     codings = _Codings(systems or {}, code_preference or [])
     rows: list[tuple] = []
     cross: set[tuple[str, str, str, str]] = set()
     read = FhirRead(pd.DataFrame(), pd.DataFrame())
-    for path in _files(paths):
-        for where, res in _resources(path):
-            if isinstance(res, dict) and res.get("resourceType") not in DOMAIN:
-                continue  # Patient, Encounter, ...: not coded facts of Stage I
-            read.resources += 1
-            try:
-                if not isinstance(res, dict):
-                    kind = "JSON array" if isinstance(res, list) else type(res).__name__
-                    raise (
-                        res
-                        if isinstance(res, BadResource)
-                        else BadResource(f"a {kind}, not a FHIR resource object")
-                    )
-                rows += _events(res, codings, cross)
-            except BadResource as exc:
-                read.bad.append(f"{path}: {where}: {exc}")
+    sources, read.skipped = _files(paths, files)
+    seen: set[tuple[str, str]] = set()  # resources of the files read before this one
+    for source in sources:
+        if source.types is not None and not source.types & set(DOMAIN):
+            continue  # the manifest says: Patient, Encounter, ... only
+        here: set[tuple[str, str]] = set()
+        try:
+            for where, res in _resources(source):
+                if isinstance(res, dict) and res.get("resourceType") not in DOMAIN:
+                    continue  # Patient, Encounter, ...: not coded facts of Stage I
+                if isinstance(res, dict) and isinstance(res.get("id"), str):
+                    key = (str(res["resourceType"]), res["id"])
+                    if key in seen:  # the same resource in another document of the export
+                        read.duplicates += 1
+                        continue
+                    here.add(key)
+                read.resources += 1
+                try:
+                    if not isinstance(res, dict):
+                        kind = "JSON array" if isinstance(res, list) else type(res).__name__
+                        raise (
+                            res
+                            if isinstance(res, BadResource)
+                            else BadResource(f"a {kind}, not a FHIR resource object")
+                        )
+                    rows += _events(res, codings, cross)
+                except BadResource as exc:
+                    read.bad.append(f"{source.path}: {where}: {exc}")
+        except NotFhir as exc:
+            read.skipped.append(f"{_shown(source.path, paths)} ({exc})")
+        seen |= here
     read.events = pd.DataFrame(rows, columns=EVENT_COLUMNS)
     read.crosswalk = pd.DataFrame(sorted(cross), columns=CROSSWALK_COLUMNS)
     read.unknown_systems = codings.unknown
     return read
+
+
+def _shown(path: Path, roots: list[Path]) -> str:
+    """`path` relative to the folder it was found in."""
+    for r in map(Path, roots):
+        if r.is_dir() and path.is_relative_to(r):
+            return str(path.relative_to(r))
+    return str(path)
+
+
+def skipped_line(skipped: list[str], shown: int = 6) -> str:
+    """One line naming the files of a folder that were not read."""
+    more = f", and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return (
+        f"skipped {len(skipped)} file(s) that hold no FHIR data to read: "
+        f"{', '.join(skipped[:shown])}{more} (list files in [[sites]] files to read others)"
+    )
 
 
 def _events(res: dict, codings: _Codings, cross: set) -> list[tuple]:
@@ -276,10 +428,12 @@ def _events(res: dict, codings: _Codings, cross: set) -> list[tuple]:
     return out
 
 
-def read_events(paths: list[Path], systems: dict[str, str] | None = None) -> pd.DataFrame:
+def read_events(
+    paths: list[Path], systems: dict[str, str] | None = None, files: list[str] | None = None
+) -> pd.DataFrame:
     """Raw events: patient_id, date, code, vocab, domain, name (+ name_coding, name_text);
     bad resources are skipped (see `load_site` for the checked version)."""
-    return read_extract(paths, systems).events
+    return read_extract(paths, systems, files=files).events
 
 
 def _most_frequent(raw: pd.DataFrame, column: str) -> pd.DataFrame:
@@ -300,11 +454,13 @@ def load_site(
     systems: dict[str, str] | None = None,
     code_preference: list[str] | None = None,
     max_bad_rows: float = 0.01,
+    files: list[str] | None = None,
 ) -> SiteData:
     """A site from FHIR extracts: codes (named by their displays, counted), events, and the
-    crosswalk of its concepts' other codings; stops when bad resources exceed max_bad_rows."""
+    crosswalk of its concepts' other codings; stops when bad resources exceed max_bad_rows.
+    `files`: glob patterns of the files to read under a folder (default: as exported)."""
     where = ", ".join(map(str, paths))
-    read = read_extract(paths, systems, code_preference)
+    read = read_extract(paths, systems, code_preference, files)
     if read.bad:
         share = len(read.bad) / max(read.resources, 1)
         if share > max_bad_rows:
@@ -324,6 +480,11 @@ def load_site(
         if read.bad
         else []
     )
+    if read.skipped:
+        notes.append(skipped_line(read.skipped))
+        log.warning("site %s: %s", site, notes[-1])
+    if read.duplicates:
+        notes.append(f"{read.duplicates} resources read again in another file (same id): once")
     for system, n in sorted(read.unknown_systems.items()):
         notes.append(
             f"coding system {system} ({n} codings) is not mapped: read as a local "

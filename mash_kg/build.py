@@ -30,7 +30,7 @@ from mash_kg.content import content_table
 from mash_kg.cooccurrence import matrix_to_counts
 from mash_kg.errors import InputError
 from mash_kg.loaders import get_site_adapter
-from mash_kg.names import site_names
+from mash_kg.names import site_names, table_names
 from mash_kg.project import Project, SiteSpec
 from mash_kg.sites import SiteData, share_ids
 from mash_kg.stage1 import SiteVectors, align_to_reference, site_vectors
@@ -50,6 +50,7 @@ def load_site(spec: SiteSpec) -> SiteData:
             systems=spec.systems,
             code_preference=spec.code_preference,
             max_bad_rows=spec.max_bad_rows,
+            files=spec.files or None,
         )
     if spec.format == "omop":
         return adapter(spec.id, spec.path, prefer=spec.prefer)
@@ -298,11 +299,13 @@ def run_stage1(
     m = project.model
     n_codes = sum(len(s.codes) for s in sites)
     advance = step(f"text embeddings ({n_codes} codes)", n_codes)
-    # per site the names the model reads best (name_<lang> columns, FHIR displays)
+    # per code the name that identifies it (name_<lang> columns, FHIR displays; no placeholder)
     names, name_figures, warnings = site_names(
         [s.codes for s in sites], embedder.path, m.text_model
     )
     text = [embedder.embed(n, progress=advance) for n in names]
+    for s, n in zip(sites, names, strict=True):  # a placeholder is no code's name in the build
+        s.codes = s.codes.assign(name=table_names(s.codes, n))
     advance = step("co-occurrence, SPPMI, SVD", len(sites))
     vectors = site_vectors(
         sites,

@@ -32,11 +32,14 @@ _BLOCK = 1024
 class View:
     """One piece of evidence: vectors of the source and target codes, and how the source is
     brought into the target's space: 'none' (already one space: a text model's), 'procrustes'
-    (an orthogonal map fitted on the anchors) or an alignment method of `mash_kg.align`."""
+    (an orthogonal map fitted on the anchors) or an alignment method of `mash_kg.align`.
+    `alignment`: this view's vectors are the sites' alignment features, so its fitted map is
+    the site's alignment (its mapped source, its transport plan); at most one view is."""
 
     source: np.ndarray
     target: np.ndarray
     fit: str = "none"
+    alignment: bool = False
 
 
 @dataclass
@@ -50,7 +53,7 @@ class Fusion:
     weights: dict[str, dict[str, float]]  # domain -> view -> weight
     validation: dict[str, dict]  # domain -> anchors, held-out p@1 of text and of the choice
     notes: list[str]
-    mapped: np.ndarray | None  # the transport view's source mapped, when a map was fitted
+    mapped: np.ndarray | None  # the alignment view's source mapped, when that view ranked
     seconds: float = 0.0
     plan_used: bool = False
     extra: dict = field(default_factory=dict)
@@ -199,11 +202,7 @@ def fuse(
     cross-validated accuracy on held-out `anchors` ((source row, target row) pairs), per
     value of `domains` (one label per source row) that has at least `min_anchors` anchors
     (domains with fewer, but some, anchors together when theirs add up to `min_anchors`)."""
-    if "text" not in views:
-        raise ValueError("fusion needs a 'text' view (the fallback evidence)")
-    bad = [v.fit for v in views.values() if v.fit not in FITS]
-    if bad:
-        raise ValueError(f"unknown view fit {bad[0]!r}; use one of {', '.join(FITS)}")
+    _check_views(views)
     start = time.perf_counter()
     n = len(views["text"].source)
     domains = np.full(n, "all", dtype=object) if domains is None else np.asarray(domains, object)
@@ -211,6 +210,37 @@ def fuse(
     weights, validation, notes = _domain_weights(
         views, anchors, domains, min_anchors, folds, seed, opts
     )
+    f = rank_with(views, anchors, weights, domains, k, seed, **opts)
+    f.validation, f.notes, f.seconds = validation, notes, time.perf_counter() - start
+    return f
+
+
+def _check_views(views: dict[str, View]) -> None:
+    if "text" not in views:
+        raise ValueError("fusion needs a 'text' view (the fallback evidence)")
+    bad = [v.fit for v in views.values() if v.fit not in FITS]
+    if bad:
+        raise ValueError(f"unknown view fit {bad[0]!r}; use one of {', '.join(FITS)}")
+    if sum(v.alignment for v in views.values()) > 1:
+        raise ValueError("at most one view is the sites' alignment")
+
+
+def rank_with(
+    views: dict[str, View],
+    anchors: np.ndarray,
+    weights: dict[str, dict[str, float]],
+    domains: np.ndarray | None = None,
+    k: int = 5,
+    seed: int = 0,
+    **opts: object,
+) -> Fusion:
+    """Counterparts of every source row ranked by given per-domain view `weights` (what
+    `fuse` adopted), each view fitted on all `anchors`; no validation figures."""
+    _check_views(views)
+    start = time.perf_counter()
+    n = len(views["text"].source)
+    domains = np.full(n, "all", dtype=object) if domains is None else np.asarray(domains, object)
+    anchors = np.asarray(anchors, dtype=np.int64).reshape(-1, 2)
     used = sorted({v for w in weights.values() for v in w})
     fitted = {nm: _Fitted(views[nm], anchors, {**opts, "seed": seed}) for nm in used}
     idx, score, label = _rank(views, fitted, weights, domains, k)
@@ -221,8 +251,8 @@ def fuse(
         transport,
         label.astype(str),
         weights,
-        validation,
-        notes,
+        {},
+        [],
         mapped,
         time.perf_counter() - start,
         plan_used=tview is not None,
@@ -321,10 +351,12 @@ def _plan_of(
     idx: np.ndarray,
     label: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray | None, str | None]:
-    """The transport plan's probability of each ranked pair (NaN where the plan did not rank
-    the row, or without a plan), the mapped source vectors and the transport view's name."""
+    """The alignment view's plan probability of each ranked pair (NaN where that view did not
+    rank the row, or without a plan), its mapped source vectors and its name; all None when
+    the alignment view did not rank (another view's map, e.g. the co-occurrence block's
+    Procrustes, lives in another space and is never the site's alignment)."""
     transport = np.full(idx.shape, np.nan)
-    tview = next((nm for nm in used if views[nm].fit in METHODS), None)
+    tview = next((nm for nm in used if views[nm].alignment), None)
     if tview is None:
         return transport, None, None
     plan = fitted[tview].plan

@@ -2,10 +2,13 @@
 
 A site's codes table may carry names in several languages (``name``, ``name_de``,
 ``name_en``, ...; FHIR sites add ``name_coding``, the display of another coding of the same
-concept, and ``name_text``, the concept's text). The build embeds, per site, the column the
-model reads best: the one its tokenizer splits into the fewest pieces per word (a model's
-vocabulary holds whole words of the languages it was trained on and shreds the others),
-falling back to ``name`` where that column is empty.
+concept, and ``name_text``, the concept's text). The build embeds, per code, the name that
+identifies it: among the code's non-empty names, one that is not a placeholder (a name
+`PLACEHOLDER_CODES` or more codes of the site carry, such as a source system's "uncoded disease
+name" display), then one no other code of the site carries, then the column the model reads
+best (the one its tokenizer splits into the fewest pieces per word: a model's vocabulary holds
+whole words of the languages it was trained on and shreds the others). The figures count the
+codes named from each source; a site where a share of the chosen names are one name warns.
 
 The scripts a model was trained on are those with at least `MIN_SCRIPT_PIECES` word pieces
 of two or more letters in its vocabulary; a site whose chosen names are mostly in other
@@ -22,6 +25,8 @@ import pandas as pd
 
 MIN_SCRIPT_PIECES = 100
 WARN_SHARE = 0.5  # "mostly": more than half of the site's names
+PLACEHOLDER_CODES = 5  # a name this many codes of a site carry names none of them
+IDENTICAL_SHARE = 0.05  # warn when more than this share of a site's codes get one name
 
 
 def script_of(text: str) -> str | None:
@@ -59,26 +64,85 @@ def name_columns(codes: pd.DataFrame) -> list[str]:
     return ["name", *sorted(c for c in codes.columns if c.startswith("name_"))]
 
 
+def _carriers(values: pd.Series) -> pd.Series:
+    """Per row, how many rows of the column carry the same name (case and spaces aside; 0 for
+    an empty name)."""
+    key = values.astype(str).str.strip().str.casefold()
+    counts = key.map(key[key != ""].value_counts()).fillna(0).astype(int)
+    return counts.where(key != "", 0)
+
+
 def choose_names(
     codes: pd.DataFrame, tokenize, scripts: set[str], sample: int = 2000
 ) -> tuple[list[str], dict]:
-    """The names to embed for a site's codes, and figures: the column chosen, pieces per word
-    of every column, the share of chosen names in scripts the model was not trained on."""
+    """The name to embed of each of a site's codes, and figures: the column naming most codes,
+    the codes named from each source (``placeholder``: only a shared name was there), the
+    most carried names, pieces per word of every column, the share of chosen names in scripts
+    the model was not trained on."""
     columns = name_columns(codes)
     fertility = {}
     for c in columns:
         filled = [n for n in codes[c].astype(str) if n.strip()]
         if filled:
             fertility[c] = round(pieces_per_word(tokenize, filled[:sample]), 3)
-    best = min(fertility, key=lambda c: (fertility[c], c != "name")) if fertility else "name"
-    chosen = codes[best].astype(str) if best != "name" else codes["name"].astype(str)
-    texts = [b if b.strip() else n for b, n in zip(chosen, codes["name"].astype(str), strict=True)]
+    order = sorted(fertility, key=lambda c: (fertility[c], c != "name")) or ["name"]
+    carriers = {c: _carriers(codes[c]).to_numpy() for c in order}
+    values = {c: codes[c].astype(str).to_numpy() for c in order}
+    texts, sources = [], []
+    for i in range(len(codes)):
+        # the code's names: non-placeholder first, then carried by it alone, then best read
+        ranked = sorted(
+            (carriers[c][i] >= PLACEHOLDER_CODES, carriers[c][i] > 1, k, c)
+            for k, c in enumerate(order)
+            if carriers[c][i] > 0
+        )
+        if not ranked:
+            texts.append(str(codes["name"].iloc[i]))
+            sources.append("name")
+            continue
+        placeholder, _, _, c = ranked[0]
+        texts.append(values[c][i])
+        sources.append("placeholder" if placeholder else c)
     share = untrained_share(texts, scripts)
+    named = Counter(sources)
+    common = Counter(t.strip().casefold() for t in texts if t.strip()).most_common(1)
+    shared = {
+        str(v): int(n)
+        for c in order
+        for v, n in codes[c][carriers[c] >= PLACEHOLDER_CODES].value_counts().head(3).items()
+    }
     return texts, {
-        "name_column": best,
+        "name_column": max(order, key=lambda c: (named.get(c, 0), c == "name")),
+        "name_sources": dict(sorted(named.items())),
+        "placeholders": shared,
+        "identical": {"name": common[0][0], "codes": common[0][1]} if common else None,
         "pieces_per_word": fertility,
         "untrained_script_share": round(share, 4),
     }
+
+
+def identical_warning(site: str, figures: dict, n_codes: int) -> str | None:
+    """The warning line when a share of a site's chosen names are one name."""
+    same = figures.get("identical")
+    if not same or same["codes"] < PLACEHOLDER_CODES or same["codes"] <= IDENTICAL_SHARE * n_codes:
+        return None
+    return (
+        f"site {site}: {same['codes']} of {n_codes} codes "
+        f"({same['codes'] / max(n_codes, 1):.0%}) are named {same['name']!r}: their text "
+        "cannot tell them apart; give each code its own name (a display of one of its "
+        "codings, a name or name_<lang> column)"
+    )
+
+
+def table_names(codes: pd.DataFrame, texts: list[str]) -> list[str]:
+    """The codes table's names: each code's own name, unless it is empty or a placeholder
+    (then the name it was embedded by)."""
+    own = codes["name"].astype(str)
+    weak = _carriers(own).to_numpy()
+    return [
+        t if w == 0 or w >= PLACEHOLDER_CODES else o
+        for o, t, w in zip(own, texts, weak, strict=True)
+    ]
 
 
 def script_warning(site: str, figures: dict, model: str, scripts: set[str]) -> str | None:
@@ -114,5 +178,7 @@ def site_names(
         figures.append(fig)
         site = str(table["site"].iloc[0]) if len(table) else "?"
         if (w := script_warning(site, fig, model, scripts)) is not None:
+            warnings.append(w)
+        if (w := identical_warning(site, fig, len(table))) is not None:
             warnings.append(w)
     return texts, figures, warnings

@@ -32,6 +32,7 @@ class SiteSpec:
     systems: dict = field(default_factory=dict)  # fhir: coding system URI -> vocabulary
     code_preference: list[str] = field(default_factory=list)  # fhir: the site's own code first
     max_bad_rows: float = 0.01  # fhir: share of resources with a bad coding skipped, then stop
+    files: list[str] = field(default_factory=list)  # fhir: globs under path to read instead
     vocabularies: dict = field(default_factory=dict)  # the site's vocab name -> the graph's
 
 
@@ -158,6 +159,8 @@ def _sites(sections: list, model: ModelSettings, cfg: Path) -> list[SiteSpec]:
         if "id" not in section:
             raise InputError(cfg, f"[[sites]] number {n} has no id")
         spec = SiteSpec(id=str(section["id"]))
+        if isinstance(section.get("files"), str):  # one glob as itself
+            section = {**section, "files": [section["files"]]}
         _fill(spec, {k: v for k, v in section.items() if k != "id"}, f"[[sites]] {spec.id}", cfg)
         _check_site(spec, cfg)
         if spec.format == "summary":  # counted at the site: its window must be the project's
@@ -252,6 +255,10 @@ def _check_site(spec: SiteSpec, cfg: Path) -> None:
             f"{where}: systems: {bad[0]} is not a vocabulary name",
             hint='map a coding system URI to a vocabulary, e.g. "http://loinc.org" = "LOINC"',
         )
+    if any(not isinstance(v, str) or not v for v in spec.files):
+        raise InputError(cfg, f'{where}: files must be glob patterns (strings), e.g. ["*.txt"]')
+    if spec.files and spec.format != "fhir":
+        raise InputError(cfg, f"{where}: files is read by format 'fhir' only")
     if any(not isinstance(v, str) for v in spec.code_preference):
         raise InputError(cfg, f"{where}: code_preference must be a list of vocabulary names")
     for local, graph in spec.vocabularies.items():
@@ -337,7 +344,9 @@ log_every = 25
 #           systems = {"http://example.org/lab" = "DE_LAB"} maps coding systems to vocabularies;
 #           code_preference = ["DE_LAB", "LOINC"] picks the site's own code among a concept's
 #           codings (the others become anchors); max_bad_rows = 0.01 share of resources with a
-#           bad coding skipped (each named with file and line) before the build stops
+#           bad coding skipped (each named with file and line) before the build stops;
+#           other files of the folder (metadata, README) are skipped and named, a bulk-data
+#           $export manifest says which files to read; files = ["**/*.txt"] reads those instead
 #   omop:   path = a folder with concept and condition_occurrence / drug_exposure /
 #           measurement / procedure_occurrence; prefer = "source" (site codes) or "standard"
 

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from mash_kg.align import align_sites, counterparts
+from mash_kg.align import align_sites, counterparts, procrustes
 from mash_kg.cooccurrence import cooccurrence_matrix, counts_to_matrix, drop_small_cells
 from mash_kg.features import FEATURE_WEIGHTS, neighbour_text
-from mash_kg.fusion import View, fuse
+from mash_kg.fusion import Fusion, View, fuse
 from mash_kg.sites import SiteData
 from mash_kg.sppmi import sppmi, svd_embedding
 
@@ -186,7 +186,10 @@ def fused_views(
         "context": View(sv.context, ref.context),
         "cooc": View(sv.cooc, ref.cooc, "procrustes"),
         "transport": View(
-            sv.features(features, weights), ref.features(features, weights), transport
+            sv.features(features, weights),
+            ref.features(features, weights),
+            transport,
+            alignment=True,
         ),
     }
     # a view with no signal at either site (no co-occurrence given) only adds noise
@@ -195,6 +198,20 @@ def fused_views(
         for k, v in views.items()
         if k == "text" or (np.abs(v.source).sum() > 0 and np.abs(v.target).sum() > 0)
     }
+
+
+def aligned_features(
+    f: Fusion, source: np.ndarray, target: np.ndarray, anchors: np.ndarray
+) -> np.ndarray:
+    """A site's alignment features in the reference's feature space: the alignment view's map
+    where fusion ranked with it, else an orthogonal map fitted on the anchors (the features
+    as they are with fewer than two); always the reference's width."""
+    if f.mapped is not None:
+        return f.mapped
+    s, t = _unit(source), _unit(target)
+    if len(anchors) < 2:
+        return s
+    return s @ procrustes(s[anchors[:, 0]], t[anchors[:, 1]])
 
 
 COUNTERPART_COLUMNS = [
@@ -247,7 +264,7 @@ def align_to_reference(
                 **opts,
             )
             idx, score, prob, evidence = f.idx, f.score, f.transport, f.evidence
-            aligned[site] = f.mapped if f.mapped is not None else _unit(src)
+            aligned[site] = aligned_features(f, src, tgt, anchors)
             report[site] = {
                 "anchors": len(anchors),
                 "weights": f.weights,

@@ -129,7 +129,7 @@ def hier_build(driver, neo4j_settings, tmp_path_factory) -> tuple[Path, Path]:
     project = tmp_path_factory.mktemp("hier") / "two_sites"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
     cfg = project / "mash-kg.toml"
-    replace_once(cfg, ('align_method = "neural_ot"', 'align_method = "sinkhorn"'))
+    replace_once(cfg, ('align_method = "fused"', 'align_method = "sinkhorn"'))
     s = neo4j_settings
     with cfg.open("a") as fh:  # new tables: a second [encoder] or [neo4j] would not parse
         fh.write("\n[encoder]\nenabled = true\nsteps = 20\n")

@@ -33,7 +33,11 @@ def _text_top1(tx, ty):
 def test_too_few_anchors_keep_the_text_ranking_and_say_so():
     x, y, tx, ty, match = _pair()
     anchors = np.stack([np.arange(5), match[:5]], axis=1)
-    f = fuse({"text": View(tx, ty), "transport": View(x, y, "sinkhorn")}, anchors, min_anchors=20)
+    f = fuse(
+        {"text": View(tx, ty), "transport": View(x, y, "sinkhorn", alignment=True)},
+        anchors,
+        min_anchors=20,
+    )
     assert (f.idx[:, 0] == _text_top1(tx, ty)).all()  # exactly the text model's ranking
     assert f.weights == {"all": {"text": 1.0}} and set(f.evidence) == {"text"}
     assert f.notes and "5 anchor(s), too few to validate a map (need 20)" in f.notes[0]
@@ -43,7 +47,7 @@ def test_too_few_anchors_keep_the_text_ranking_and_say_so():
 def test_a_map_that_validates_on_held_out_anchors_is_adopted():
     x, y, tx, ty, match = _pair()
     anchors = np.stack([np.arange(60), match[:60]], axis=1)
-    f = fuse({"text": View(tx, ty), "transport": View(x, y, "sinkhorn")}, anchors)
+    f = fuse({"text": View(tx, ty), "transport": View(x, y, "sinkhorn", alignment=True)}, anchors)
     ev = np.arange(60, len(x))
     fused, text = (f.idx[ev, 0] == match[ev]).mean(), (_text_top1(tx, ty)[ev] == match[ev]).mean()
     assert text < 0.8 and fused > 0.95
@@ -68,7 +72,11 @@ def test_weights_are_chosen_per_domain_and_a_domain_without_anchors_keeps_text()
     x, y, tx, ty, match = _pair(n=400)
     domains = np.where(np.arange(400) < 200, "lab", "diagnosis")
     anchors = np.stack([np.arange(60), match[:60]], axis=1)  # all of them labs
-    f = fuse({"text": View(tx, ty), "transport": View(x, y, "sinkhorn")}, anchors, domains=domains)
+    f = fuse(
+        {"text": View(tx, ty), "transport": View(x, y, "sinkhorn", alignment=True)},
+        anchors,
+        domains=domains,
+    )
     assert "transport" in f.weights["lab"] and f.weights["diagnosis"] == {"text": 1.0}
     dx = np.arange(200, 400)
     assert (f.idx[dx, 0] == _text_top1(tx, ty)[dx]).all()
@@ -81,7 +89,7 @@ def test_domains_with_a_few_anchors_each_are_validated_together():
     domains = np.array(["lab", "diagnosis", "procedure", "medication"] * 100)
     rows = np.flatnonzero(np.isin(domains, ["lab", "diagnosis"]))[:24]  # 12 each, < 20
     f = fuse(
-        {"text": View(tx, ty), "transport": View(x, y, "sinkhorn")},
+        {"text": View(tx, ty), "transport": View(x, y, "sinkhorn", alignment=True)},
         np.stack([rows, match[rows]], axis=1),
         domains=domains,
     )

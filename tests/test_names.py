@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mash_kg.names import choose_names, model_reading, script_warning
+from mash_kg.names import (
+    choose_names,
+    identical_warning,
+    model_reading,
+    script_warning,
+    table_names,
+)
 from mash_kg.text_embed import TextEmbedder, resolve_model
 
 # real ATC substance names (GNUmed's list): English and German
@@ -121,3 +127,29 @@ def test_any_local_multilingual_model_folder_works_as_text_model(tmp_path):
     assert script_warning("RU", fig, str(folder), scripts) is None
     vectors = TextEmbedder(str(folder)).embed(names)
     assert vectors.shape == (3, 32) and np.allclose(np.linalg.norm(vectors, axis=1), 1)
+
+
+def test_names_are_chosen_per_code_and_a_placeholder_is_no_name(minilm):
+    tokenize, scripts = minilm
+    # a site's diagnoses: most own displays are the source system's placeholder, a secondary
+    # coding names them; two codes have their own display; one has the placeholder only
+    dx = ["Asthma", "Migraine", "Gout", "Anemia", "Sepsis", "Obesity", "Epilepsy", "Psoriasis"]
+    ph = "uncoded disease name"
+    codes = pd.DataFrame(
+        {
+            "site": "B",
+            "name": [ph] * 8 + ["Acute bronchitis", "Hypertension", ph],
+            "name_coding": [*dx, "Bronchitis, acute", "", ""],
+        }
+    )
+    texts, fig = choose_names(codes, tokenize, scripts)
+    assert texts == [*dx, "Acute bronchitis", "Hypertension", ph]
+    assert fig["name_sources"] == {"name": 2, "name_coding": 8, "placeholder": 1}
+    assert fig["name_column"] == "name_coding" and fig["placeholders"] == {ph: 9}
+    assert table_names(codes, texts) == texts  # the build's codes table: no placeholder
+    # one of 11 codes named by the placeholder: no warning; all of them: one line
+    assert identical_warning("B", fig, len(codes)) is None
+    only = pd.DataFrame({"site": "B", "name": [ph] * 10 + ["Asthma"]})
+    _, fig = choose_names(only, tokenize, scripts)
+    line = identical_warning("B", fig, len(only))
+    assert line.startswith(f"site B: 10 of 11 codes (91%) are named '{ph}'")

@@ -102,7 +102,10 @@ def test_build_on_the_two_site_example(tmp_path, monkeypatch):
     shared = set(b["id"]) & set(codes.loc[codes["site"] == "A", "id"])
     top = cp[cp["rank"] == 1].set_index("id")["other_id"]
     assert len(shared) > 50 and all(top[c] == c for c in shared)
-    assert cp["transport"].between(0, 1).all()
+    # the default (fused): a plan probability where the transport view ranked, else none
+    by_plan = cp["evidence"].str.contains("transport")
+    assert cp.loc[by_plan, "transport"].between(0, 1).all()
+    assert cp.loc[~by_plan, "transport"].isna().all()
     co = pd.read_parquet(folder / "cooccurrence.parquet")
     assert (co["count"] > 0).all() and set(co["site"]) == {"A", "B"}
     assert not list((project / "builds").glob(".*.tmp"))

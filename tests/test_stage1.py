@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from mash_kg.align import METHODS
 from mash_kg.features import FEATURE_WEIGHTS
+from mash_kg.fusion import WEIGHT_GRID, rank_with
 from mash_kg.sites import SiteData
 from mash_kg.stage1 import (
     COUNTERPART_COLUMNS,
+    SiteVectors,
     align_to_reference,
+    aligned_features,
     anchor_pairs,
     fused_views,
     site_vectors,
@@ -148,3 +155,53 @@ def test_align_to_reference_ranks_counterparts_of_every_code():
     # four shared codes are too few anchors to validate a map: the text ranks, and says so
     assert report["B"]["anchors"] == 4 and set(table["evidence"]) == {"text"}
     assert report["B"]["notes"] and set(aligned) == {"A", "B"}
+
+
+def _random_site(site: str, n: int, half: int, seed: int) -> SiteVectors:
+    rng = np.random.default_rng(seed)
+    codes = pd.DataFrame({"id": [f"{site}/L:{i}" for i in range(n)], "site": site})
+    return SiteVectors(
+        codes,
+        sp.csr_matrix((n, n)),
+        rng.standard_normal((n, half)),
+        rng.standard_normal((n, half)),
+        rng.standard_normal((n, half)),
+        raw_text=rng.standard_normal((n, 3 * half)),  # the text model's own width differs
+    )
+
+
+_WEIGHT = st.sampled_from([w for w in WEIGHT_GRID if w > 0])
+_ADOPTED = st.fixed_dictionaries(
+    {},
+    optional={"text": st.just(1.0), "context": _WEIGHT, "cooc": _WEIGHT, "transport": _WEIGHT},
+).filter(bool)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    weights=st.tuples(_ADOPTED, _ADOPTED),
+    transport=st.sampled_from(METHODS),
+    n_anchors=st.sampled_from([2, 6]),  # a map needs two (fuse adopts none without)
+    seed=st.integers(0, 2**16),
+)
+def test_aligned_vectors_have_the_reference_width_whatever_views_fusion_adopts(
+    weights, transport, n_anchors, seed
+):
+    """Every combination of adopted views (per domain) and transport maps, Procrustes
+    included (the co-occurrence view's fit too): the aligned vectors are the alignment
+    features in the reference's width, and only the alignment view gives a plan."""
+    sv, ref = _random_site("B", 24, 4, seed), _random_site("A", 20, 4, seed + 1)
+    views = fused_views(sv, ref, "both", FEATURE_WEIGHTS, transport)
+    domains = np.array(["lab", "diagnosis"] * 12)
+    anchors = np.stack([np.arange(n_anchors), np.arange(n_anchors)], axis=1)
+    per_domain = dict(zip(("lab", "diagnosis"), weights, strict=True))
+    f = rank_with(views, anchors, per_domain, domains, k=3, seed=seed, epochs=3, hidden=16)
+    src, tgt = sv.features("both", FEATURE_WEIGHTS), ref.features("both", FEATURE_WEIGHTS)
+    aligned = aligned_features(f, src, tgt, anchors)
+    assert aligned.shape == (24, tgt.shape[1]) and np.isfinite(aligned).all()
+    uses_transport = any("transport" in w for w in weights)
+    assert (f.mapped is not None) == uses_transport
+    for d, w in per_domain.items():
+        rows = domains == d
+        if "transport" not in w:
+            assert np.isnan(f.transport[rows]).all()

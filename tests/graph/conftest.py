@@ -31,7 +31,7 @@ def build(tmp_path_factory) -> Path:
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("builds"))
     cfg = project / "mash-kg.toml"
     text = replace_once(
-        cfg, ('"neural_ot"', '"sinkhorn"'), ("[hierarchy]", "[hierarchy]\nenabled = false")
+        cfg, ('"fused"', '"sinkhorn"'), ("[hierarchy]", "[hierarchy]\nenabled = false")
     )
     cfg.write_text(text + f'\n[neo4j]\npassword = "{SECRET}"\n')
     return run_build(load_project(load_config(cfg)))

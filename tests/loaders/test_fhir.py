@@ -211,3 +211,97 @@ def test_unreadable_resources_beyond_max_bad_rows_stop_in_one_line(tmp_path, lin
     msg = str(err.value)
     assert f"{nd}: {problem}" in msg and "1 of 3 resources unreadable" in msg
     assert "\n" not in msg
+
+
+def _cond(n, code="44054006", display="Diabetes mellitus type 2 (disorder)"):
+    return {
+        "resourceType": "Condition",
+        "id": f"c{n}",
+        "subject": {"reference": f"Patient/p{n % 3}"},
+        "onsetDateTime": f"2021-02-{1 + n % 28:02d}",
+        "code": {
+            "coding": [{"system": "http://snomed.info/sct", "code": code, "display": display}]
+        },
+    }
+
+
+def test_an_export_folder_reads_its_data_and_names_the_other_files_in_one_line(tmp_path, caplog):
+    _ndjson(tmp_path / "Condition.ndjson", [_cond(i) for i in range(4)])
+    (tmp_path / "nested").mkdir()
+    (tmp_path / "nested" / "p1.json").write_text(json.dumps(_bundle(_cond(9, "38341003"))))
+    (tmp_path / "_generator_metadata.json").write_text('{"generator": "sim", "seed": 1}')
+    (tmp_path / "README.md").write_text("# export of site B\n")
+    with caplog.at_level("WARNING"):
+        site = fhir.load_site("B", [tmp_path])
+    assert len(site.events) == 5 and set(site.codes["code"]) == {"44054006", "38341003"}
+    (line,) = [n for n in site.notes if n.startswith("skipped")]
+    assert "skipped 2 file(s)" in line
+    assert "_generator_metadata.json (JSON without resourceType)" in line
+    assert "README.md (not .ndjson or .json)" in line
+    assert line in caplog.text
+    # named explicitly, the same metadata file is an error, not a skip
+    with pytest.raises(InputError, match="not a FHIR resource or Bundle"):
+        fhir.load_site("B", [tmp_path / "_generator_metadata.json"])
+
+
+def test_a_bulk_data_manifest_names_the_files_and_types_to_read(tmp_path):
+    _ndjson(tmp_path / "Condition.ndjson", [_cond(i) for i in range(3)])
+    _ndjson(tmp_path / "Observation.ndjson", [_obs(1, {"system": LOINC, "code": "2345-7"})])
+    _ndjson(tmp_path / "Patient.ndjson", [{"resourceType": "Patient", "id": "p1"}])
+    # written beside the export by hand: not in the manifest, so not part of it
+    _ndjson(tmp_path / "Procedure.ndjson", ["{broken"])
+    manifest = {
+        "transactionTime": "2026-01-01T00:00:00Z",
+        "request": "https://fhir.example/$export",
+        "requiresAccessToken": True,
+        "output": [
+            {"type": "Condition", "url": "https://fhir.example/files/Condition.ndjson"},
+            {"type": "Patient", "url": "https://fhir.example/files/Patient.ndjson"},
+            {"type": "Observation", "url": "Observation.ndjson"},
+        ],
+        "error": [],
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    site = fhir.load_site("B", [tmp_path])
+    assert sorted(set(site.codes["domain"])) == ["diagnosis", "lab"] and len(site.events) == 4
+    (line,) = [n for n in site.notes if n.startswith("skipped")]
+    assert "Procedure.ndjson (not in the export manifest)" in line and "manifest.json" not in line
+    # a file the manifest names must be there
+    (tmp_path / "Patient.ndjson").unlink()
+    with pytest.raises(InputError) as err:
+        fhir.load_site("B", [tmp_path])
+    assert str(err.value).startswith(f"{tmp_path / 'manifest.json'}: output 2 (Patient) names")
+
+
+def test_files_globs_read_exports_with_other_names_and_a_resource_once(tmp_path):
+    # one resource in two documents of a patient (as some generators write them): read once
+    (tmp_path / "summary.fhir").write_text(json.dumps(_bundle(_cond(1), _cond(2, "38341003"))))
+    (tmp_path / "discharge.fhir").write_text(json.dumps(_bundle(_cond(1))))
+    (tmp_path / "conditions.txt").write_text(
+        "".join(json.dumps(_cond(n, "195662009")) + "\n" for n in range(10, 13))
+    )
+    (tmp_path / "notes.txt").write_text("not data\n")
+    with pytest.raises(InputError, match="no .ndjson or .json files found"):
+        fhir.load_site("B", [tmp_path])
+    site = fhir.load_site("B", [tmp_path], files=["*.fhir", "cond*.txt"])
+    assert len(site.events) == 5  # c1 once, c2, three NDJSON lines
+    assert any("1 resources read again in another file" in n for n in site.notes)
+    with pytest.raises(InputError, match=r"files = \['\*\.xml'\] match no file"):
+        fhir.load_site("B", [tmp_path], files=["*.xml"])
+    with pytest.raises(InputError, match="notes.txt: not valid JSON"):
+        fhir.load_site("B", [tmp_path], files=["*.txt"])
+
+
+def test_files_in_sites_is_a_glob_or_a_list_for_fhir_sites(tmp_path):
+    from mash_kg.config import load_config
+    from mash_kg.project import load_project
+
+    cfg = tmp_path / "mash-kg.toml"
+    cfg.write_text('[[sites]]\nid = "B"\nformat = "fhir"\npath = "fhir"\nfiles = "**/*.txt"\n')
+    assert load_project(load_config(cfg)).sites[0].files == ["**/*.txt"]
+    cfg.write_text('[[sites]]\nid = "B"\nformat = "fhir"\npath = "x"\nfiles = [1]\n')
+    with pytest.raises(InputError, match="files must be glob patterns"):
+        load_project(load_config(cfg))
+    cfg.write_text('[[sites]]\nid = "A"\ncodes = "c.csv"\nevents = "e.csv"\nfiles = ["*.csv"]\n')
+    with pytest.raises(InputError, match="files is read by format 'fhir' only"):
+        load_project(load_config(cfg))

@@ -22,7 +22,7 @@ def test_cli_summarize_then_build_equals_the_raw_build(tmp_path):
     text = replace_once(
         raw_cfg,
         ("epochs = 200", "epochs = 40"),
-        ('align_method = "neural_ot"', 'align_method = "procrustes"'),
+        ('align_method = "fused"', 'align_method = "procrustes"'),
         ("[hierarchy]", "[hierarchy]\nenabled = false"),
     )
     run = CliRunner()
