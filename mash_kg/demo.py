@@ -24,7 +24,9 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "two_sites" / "m
 PHENOTYPES = EXAMPLE.parent.parent / "phenotypes"
 PICTURE_ROOT = "ICD10CM:10"  # Diseases of the respiratory system (J00-J99)
 PICTURE_TITLE = "ICD-10-CM chapter 10 (respiratory) with site codes placed by Stage III"
-VOCABULARIES = ("icd10cm", "icd9cm", "phecode")  # the sources the demo loads, in order
+# loaded in order: every ICD release the PheCode maps point at (WHO ICD-10 included, so no map
+# row is skipped for a vocabulary the demo could have loaded) before the maps
+VOCABULARIES = ("icd10cm", "icd10who", "icd9cm", "phecode")
 
 EXAMPLES = [
     ("ancestors", {"code": "ICD10CM:E11.9"}, "Ancestors of ICD10CM:E11.9"),
