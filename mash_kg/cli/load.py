@@ -9,6 +9,7 @@ import click
 from mash_kg.cli.context import config_of
 from mash_kg.cli.render import console, notice, print_report, progress_bars
 from mash_kg.config import Config
+from mash_kg.inputs import InputPath
 from mash_kg.load import read_source, source_help
 
 
@@ -18,7 +19,7 @@ from mash_kg.load import read_source, source_help
     "--file",
     "files",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=InputPath(),  # a FIFO or a device is one clear line, never read
     help="Release file or folder (repeat when a source has several).",
 )
 @click.option("--vocab", default=None, help="Vocabulary id for obo / edges sources.")
