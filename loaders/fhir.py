@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from mash_kg.errors import InputError
+from mash_kg.inputs import load_json
 from mash_kg.sites import STANDARD_VOCABS, SiteData, code_id, site_from_events
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def _resources(path: Path) -> Iterator[tuple[str, object]]:
                         except json.JSONDecodeError as exc:
                             yield f"line {n}", BadResource(f"not valid JSON ({exc.msg})")
             return
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = load_json(path, "FHIR file", limit=4 * 2**30)  # bounded: file type, nesting
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not valid JSON ({exc.msg}, line {exc.lineno})") from None
     except UnicodeDecodeError as exc:

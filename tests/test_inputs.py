@@ -114,3 +114,13 @@ def test_the_cli_answers_hostile_inputs_in_one_line(tmp_path, args):
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode != 0 and len(lines) == 1, proc.stderr
     assert lines[0].startswith("error:") and "internal error" not in lines[0], lines
+
+
+def test_deep_fhir_json_is_one_line(tmp_path):
+    """A FHIR bundle nested 100,000 deep: RecursionError ('internal error') before the fix."""
+    from loaders.fhir import _resources
+
+    deep = tmp_path / "Condition.json"
+    deep.write_text('{"resourceType": "Bundle", "entry": ' + "[" * DEEP + "]" * DEEP + "}")
+    with pytest.raises(InputError, match="nests deeper than 64 levels"):
+        list(_resources(deep))
