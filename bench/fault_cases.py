@@ -235,3 +235,6 @@ def make_case_files(folder: Path, b1: Path, b_stage1: Path | None = None) -> dic
         fhir, sites='[[sites]]\nid = "A"\nformat = "fhir"\npath = "fhir"\nmax_bad_rows = 0.0\n'
     )
     return f
+
+
+CASES, make_case_files = __import__("fault_cases_safety").extend(CASES, make_case_files)

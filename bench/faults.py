@@ -21,7 +21,14 @@ Tasks (method ``mash_kg``):
   content) during syncs alternating B1 and B2: reads that saw neither state;
 - bad_inputs: each case of ``CASES`` run as a user would (`python -m mash_kg ...`): it must exit
   non-zero with one line on stderr starting with ``error:``, no traceback, and leave the graph
-  unchanged.
+  unchanged (fault_cases.py's cases and fault_cases_safety.py's hostile files and builds);
+- first_boot_signals: `mash-kg neo4j start` on a fresh home whose name has a space, quotes and
+  `ü`, sent SIGTERM, SIGHUP or SIGINT at a random moment of its first boot: no server of that
+  home may be left running, none may take Neo4j's initial neo4j/neo4j, and a start afterwards
+  must succeed.
+
+With --only, the tasks run are merged into bench/results/faults.json (the others are kept,
+each with the command and date of the run that measured it).
 
 Run: python bench/faults.py [--quick] [--keep DIR]   (--quick: fewer runs; not for the record)
 """
@@ -48,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from _common import write_results  # noqa: E402
 from fault_cases import CASES, make_case_files  # noqa: E402
+from fault_cases_safety import interrupted_first_boot  # noqa: E402
 
 from mash_kg.artefact import TABLES  # noqa: E402
 from mash_kg.content import derive  # noqa: E402
@@ -311,24 +319,102 @@ def bad_inputs(settings, driver, work: Path, b1: Path) -> dict:
         ),
     )
     out = {"cases": 0, "clear_error": 0, "graph_unchanged": 0, "traceback": 0, "failed": []}
-    for name, args in CASES:
-        before = content(driver)
+    initial = content(driver)
+    lock = threading.Lock()
+
+    def run(name: str, args: list[str]) -> None:
         argv = [a.format(**files) for a in args]
-        proc = cli(settings, *argv, cwd=files["project"])
+        proc = cli(settings, *argv, cwd=files["project"], stdin=subprocess.DEVNULL)
         _, err = proc.communicate()
         lines = [ln for ln in err.splitlines() if ln.strip()]
         clear = proc.returncode != 0 and len(lines) == 1 and lines[0].startswith("error:")
         clear = clear and "internal error" not in lines[0]
-        same = content(driver) == before
-        out["cases"] += 1
-        out["clear_error"] += int(clear)
-        out["graph_unchanged"] += int(same)
-        out["traceback"] += int("Traceback" in err)
-        if not (clear and same):
-            out["failed"].append(f"{name}: exit {proc.returncode}: {err.strip()[:300]}")
-            print(f"  bad input {name}: exit {proc.returncode}: {err.strip()[:300]}", flush=True)
-        driver.execute_query("MATCH (l:SyncLock) DELETE l")
+        same = content(driver) == initial  # no case may change it: each sees the first state
+        with lock:
+            out["cases"] += 1
+            out["clear_error"] += int(clear)
+            out["graph_unchanged"] += int(same)
+            out["traceback"] += int("Traceback" in err)
+            if not (clear and same):
+                out["failed"].append(f"{name}: exit {proc.returncode}: {err.strip()[:300]}")
+                print(f"  bad input {out['failed'][-1]}", flush=True)
+
+    # cases that may take the graph's write lock (loads and syncs of fault_cases.py) run one
+    # after another; the rest, which fail before touching the graph, in parallel lanes
+    serial = [c for c in CASES[:_FIRST_SAFETY] if c[0].startswith(("load_", "sync_"))]
+    rest = [c for c in CASES if c not in serial]
+
+    def lane(cases: list, serial: bool = False) -> None:
+        for name, args in cases:
+            run(name, args)
+            if serial:  # a lock a refused run left behind must not refuse the next one
+                driver.execute_query("MATCH (l:SyncLock) DELETE l")
+
+    threads = [threading.Thread(target=lane, args=(serial, True))]
+    threads += [threading.Thread(target=lane, args=(rest[k::LANES],)) for k in range(LANES)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    driver.execute_query("MATCH (l:SyncLock) DELETE l")
     return out
+
+
+LANES = 3  # parallel lanes of bad_inputs besides the serial one
+_FIRST_SAFETY = len(CASES) - len(__import__("fault_cases_safety").CASES)
+
+
+def first_boot_signals(scratch: Path, runs: int) -> dict:
+    """`runs` interrupted first boots (see the docstring), signals and moments drawn at random
+    within the JVM's clean boot time; then one start of the last home must succeed."""
+    from mash_kg.neo4j_server.scratch import free_port
+
+    rng = random.Random(20261203)
+    signals = [signal.SIGTERM, signal.SIGHUP, signal.SIGINT]
+    out = {"runs": 0, "left_running": 0, "initial_password_works": 0, "one_line_error": 0}
+    out.update(finished_before_signal=0, restart_ok=0, by_signal={}, failed=[])
+    home = scratch
+    for i in range(runs):
+        home = scratch / f'José\'s "hö me" {i}' / "neo4j"
+        sig = signals[i % len(signals)]
+        delay = rng.uniform(0.0, 40.0)  # a clean first boot took 40-50 s on this machine
+        r = interrupted_first_boot(home, sig, delay, free_port())
+        lines = r["stderr"].splitlines()
+        one_line = r["exit"] != 0 and len(lines) == 1 and lines[0].startswith("error:")
+        out["runs"] += 1
+        out["left_running"] += r["left_running"]
+        out["initial_password_works"] += int(r["initial_password_works"])
+        out["finished_before_signal"] += int(r["finished_before_signal"])
+        out["one_line_error"] += int(one_line or r["finished_before_signal"])
+        out["by_signal"][r["signal"]] = out["by_signal"].get(r["signal"], 0) + 1
+        bad = r["left_running"] or r["initial_password_works"] or not one_line
+        if bad and not r["finished_before_signal"]:
+            out["failed"].append({k: v for k, v in r.items()} | {"delay": round(delay, 2)})
+        print(f"  first boot {i}: {r['signal']} after {delay:.1f} s: {r}", flush=True)
+    from mash_kg.config import Neo4jSettings
+    from mash_kg.neo4j_server import server
+
+    settings = Neo4jSettings(home=home, bolt_port=free_port(), http_port=0, heap="512m")
+    settings.pagecache = "64m"
+    try:
+        server.start(settings, echo=lambda m: None)
+        out["restart_ok"] = 1
+    finally:
+        server.stop(settings)
+    return out
+
+
+def merge_results(tasks: dict) -> Path:
+    """Write `tasks` into bench/results/faults.json, keeping the tasks this run did not
+    measure (each stamped with the command and date of its own run)."""
+    path = ROOT / "bench" / "results" / "faults.json"
+    earlier = json.loads(path.read_text()) if path.exists() else {"tasks": {}}
+    kept = {}
+    for name, task in earlier.get("tasks", {}).items():
+        if name not in tasks:
+            task.setdefault("run", {"command": earlier.get("command"), "date": earlier.get("date")})
+            kept[name] = task
+    return write_results("faults", {**kept, **tasks})
 
 
 def main() -> None:
@@ -341,6 +427,13 @@ def main() -> None:
     args = ap.parse_args()
     n = (lambda full, quick: quick) if args.quick else (lambda full, quick: full)
     tasks: dict[str, dict] = {}
+    if args.only == ["first_boot_signals"]:  # needs no graph and no build
+        with tempfile.TemporaryDirectory(prefix="mash-kg-faults-") as scratch:
+            r = first_boot_signals(Path(scratch), n(10, 2))
+        tasks["first_boot_signals"] = {"n": r["runs"], "methods": {"mash_kg": r}}
+        print(tasks, flush=True)
+        print(merge_results(tasks) if not args.quick else "(--quick: results not written)")
+        return
     with tempfile.TemporaryDirectory(prefix="mash-kg-faults-") as scratch:
         work = args.keep or Path(scratch)
         work.mkdir(parents=True, exist_ok=True)
@@ -363,6 +456,7 @@ def main() -> None:
                     "race_sync",
                     "mixed_reads",
                     "bad_inputs",
+                    "first_boot_signals",
                 ]
             )
 
@@ -418,12 +512,14 @@ def main() -> None:
             if "bad_inputs" in want:
                 sync_build(driver, b1, allow_retire=True)
                 record("bad_inputs", bad_inputs(settings, driver, work, b1), "cases")
+            if "first_boot_signals" in want:
+                record("first_boot_signals", first_boot_signals(Path(scratch), n(10, 2)))
             driver.close()
-    if args.quick or args.only:
+    if args.quick:
         print(json.dumps(tasks, indent=2))
-        print("(--quick / --only: results not written)")
+        print("(--quick: results not written)")
         return
-    print(write_results("faults", tasks))
+    print(merge_results(tasks) if args.only else write_results("faults", tasks))
 
 
 if __name__ == "__main__":

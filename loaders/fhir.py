@@ -41,6 +41,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from mash_kg.errors import InputError
+from mash_kg.inputs import load_json
 from mash_kg.sites import STANDARD_VOCABS, SiteData, code_id, site_from_events
 
 log = logging.getLogger(__name__)
@@ -152,11 +153,10 @@ def _resources(source: Source) -> Iterator[tuple[str, object]]:
         if path.suffix.lower() in NDJSON_SUFFIXES:
             yield from _lines(path)
             return
-        text = path.read_text(encoding="utf-8")
         try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            if source.explicit and exc.msg == "Extra data":  # several lines: NDJSON
+            doc = load_json(path, "FHIR file", limit=4 * 2**30)  # bounded: file type, nesting
+        except InputError as exc:
+            if source.explicit and "Extra data" in str(exc):  # several lines: NDJSON
                 yield from _lines(path)
                 return
             raise

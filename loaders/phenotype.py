@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from mash_kg.errors import InputError
+from mash_kg.inputs import load_json
 from mash_kg.sites import read_table
 
 # OMOP vocabulary_id -> mash-kg vocabulary id (where they differ)
@@ -78,7 +79,7 @@ def check_repeats(path: Path, rows: list[dict], what: str = "row") -> None:
 def read_atlas(path: Path, name: str | None = None) -> PhenotypeTables:
     path = Path(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = load_json(path, "phenotype file")  # bounded: size, file type, nesting
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(path, f"not readable JSON ({exc})") from None
     expression = doc.get("expression", doc) if isinstance(doc, dict) else None

@@ -8,6 +8,11 @@ below; vectors are fixed-size float lists) and ``manifest.json``: the build id,
 row count and SHA-256, so that a truncated, replaced or half-copied table is refused with one
 line before anything reads it (or writes the graph from it). A build is written into a
 temporary folder and renamed when sealed: a folder with a manifest is complete.
+
+Opening a build reads each table's bytes once: the digest is taken of those bytes and the
+tables are parsed from them, so a file replaced after the check is never what is read. Its
+values are then checked (`validate`): finite scores and vectors, Poincaré points inside the
+unit ball, counterparts and hierarchy edges whose ends the build defines.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mash_kg.errors import InputError
@@ -155,6 +163,7 @@ class Build:
     def __init__(self, path: Path, manifest: dict) -> None:
         self.path = Path(path)
         self.manifest = manifest
+        self._bytes: dict[str, bytes] = {}  # verified tables: what was hashed is what is read
 
     @classmethod
     def open(cls, folder: Path, verify: bool = True) -> Build:
@@ -163,6 +172,7 @@ class Build:
         build = cls(Path(folder), read_manifest(folder))
         if verify:
             build.verify()
+            build.validate()
         return build
 
     @property
@@ -196,7 +206,14 @@ class Build:
             entry = index.get(file)
             if entry is None:
                 continue
-            if not isinstance(entry, dict) or file_digest(path) != entry.get("sha256"):
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise InputError(path, f"cannot read it ({exc.strerror})", hint=_HINT) from None
+            digest = hashlib.sha256(data).hexdigest()
+            if isinstance(entry, dict) and digest == entry.get("sha256"):
+                self._bytes[file] = data
+            else:
                 raise InputError(
                     path,
                     "differs from the build's manifest (truncated, replaced or half-copied)",
@@ -207,8 +224,10 @@ class Build:
         """Table `name` (columns `columns`, else all) as Arrow; a damaged file or a missing
         column is one clear line."""
         path = self.file(name)
+        data = self._bytes.get(path.name)
+        source = pa.BufferReader(data) if data is not None else path
         try:
-            table = pq.read_table(path, columns=None if columns is None else list(columns))
+            table = pq.read_table(source, columns=None if columns is None else list(columns))
         except FileNotFoundError:
             raise InputError(path, "missing from the build folder", hint=_HINT) from None
         except (pa.ArrowException, OSError, ValueError, KeyError) as exc:
@@ -220,6 +239,10 @@ class Build:
         if columns is None and missing:
             raise InputError(path, f"missing column(s) {', '.join(missing)}", hint=_HINT)
         return table
+
+    def validate(self) -> None:
+        """Check the values sync and eval rely on (see `validate_build`)."""
+        validate_build(self)
 
     def frame(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
         """Table `name` as a DataFrame (see `table`)."""
@@ -242,6 +265,98 @@ class Build:
         return path
 
 
+def _bad(build: Build, name: str, row: int, problem: str) -> InputError:
+    return InputError(
+        build.file(name),
+        problem,
+        row=row + 1,
+        hint="the build is damaged or was edited after it was made: build again",
+    )
+
+
+def _check_finite(build: Build, name: str, column: str) -> None:
+    """Every value of a numeric or vector column is finite (no NaN, no infinity)."""
+    table = build.table(name, [column])
+    col = table.column(column).combine_chunks()
+    if pa.types.is_list(col.type) or pa.types.is_fixed_size_list(col.type):
+        values = np.asarray(pc.list_flatten(col).to_numpy(zero_copy_only=False), dtype=float)
+        lengths = np.asarray(pc.list_value_length(col).to_numpy(zero_copy_only=False))
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row = int(np.searchsorted(np.cumsum(lengths), np.flatnonzero(bad)[0], side="right"))
+            raise _bad(build, name, row, f"{column} holds a NaN or infinite value")
+        return
+    values = np.asarray(col.to_numpy(zero_copy_only=False), dtype=float)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise _bad(build, name, row, f"{column} = {values[row]} is not a finite number")
+
+
+def _check_points(build: Build) -> None:
+    """Every Poincaré point lies strictly inside the unit ball."""
+    col = build.table("poincare", ["point"]).column("point").combine_chunks()
+    values = np.asarray(pc.list_flatten(col).to_numpy(zero_copy_only=False), dtype=float)
+    lengths = np.asarray(pc.list_value_length(col).to_numpy(zero_copy_only=False))
+    if not len(lengths):
+        return
+    norms = np.sqrt(np.add.reduceat(values**2, np.r_[0, np.cumsum(lengths)[:-1]]))
+    norms[lengths == 0] = 0.0
+    bad = ~(norms < 1.0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise _bad(build, "poincare", row, f"point of norm {norms[row]:.4f} lies outside the ball")
+
+
+def _check_refs(build: Build, name: str, column: str, known: set, mask=None) -> None:
+    """Every value of `column` (in rows `mask`, default all) is one of `known`."""
+    values = build.table(name, [column]).column(column).to_pylist()
+    for row, value in enumerate(values):
+        if (mask is None or mask[row]) and value not in known:
+            raise _bad(
+                build, name, row, f"{column} {str(value)[:60]!r} is not defined in the build"
+            )
+
+
+def _settings_top_k(manifest: dict) -> object:
+    """The `top_k` the build was made with, wherever its settings record it (None if not)."""
+    stack = [manifest.get("settings")]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "top_k" in item:
+                return item["top_k"]
+            stack.extend(item.values())
+    return None
+
+
+def validate_build(build: Build) -> None:
+    """The values sync and eval rely on, checked once the checksums matched: finite scores and
+    vectors, points inside the ball, counterparts whose both codes the build has, hierarchy
+    edges whose child it has and whose latent parent it defines, a top_k of at least 1."""
+    top_k = _settings_top_k(build.manifest)
+    if isinstance(top_k, int) and top_k < 1:
+        raise InputError(
+            build.path / "manifest.json",
+            f"the build was made with top_k = {top_k}: it has no counterparts to sync",
+            hint="set [model] top_k to 1 or more and build again",
+        )
+    codes = set(build.table("codes", ["id"]).column("id").to_pylist())
+    for column in ("vector", "aligned"):
+        _check_finite(build, "embeddings", column)
+    _check_finite(build, "counterparts", "score")
+    _check_refs(build, "counterparts", "id", codes)
+    _check_refs(build, "counterparts", "other_id", codes)
+    if not build.has_hierarchy:
+        return
+    _check_finite(build, "hierarchy", "score")
+    _check_points(build)
+    _check_refs(build, "hierarchy", "child", codes)
+    latent = set(build.table("latent", ["id"]).column("id").to_pylist())
+    labels = build.table("hierarchy", ["parent_label"]).column("parent_label").to_pylist()
+    _check_refs(build, "hierarchy", "parent", latent, [lab == "Latent" for lab in labels])
+
+
 def empty_table(name: str) -> pd.DataFrame:
     """Table `name` with its columns and no rows."""
     return pd.DataFrame(columns=list(TABLES[name].columns))
@@ -260,13 +375,27 @@ def _first(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
 
 
+def _created(folder: Path) -> datetime | None:
+    """When the build in `folder` was made: its manifest's created_at, else (a manifest
+    without it) when the manifest was written; None when there is no manifest."""
+    path = folder / "manifest.json"
+    try:
+        written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        created = datetime.fromisoformat(str(manifest["created_at"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return written if path.is_file() else None
+    return created if created.tzinfo else created.replace(tzinfo=UTC)
+
+
 def latest_build(builds: Path) -> Path:
-    """The newest complete build folder under `builds` (one with a manifest)."""
+    """The newest complete build under `builds`: the one whose manifest was created last (a
+    folder's name says nothing: a copy named `old-copy-...` is not newer)."""
     builds = Path(builds)
-    found = sorted(p for p in builds.glob("*") if (p / "manifest.json").is_file())
+    found = [(c, p.name, p) for p in builds.glob("*") if (c := _created(p)) is not None]
     if not found:
         raise InputError(builds, "no build yet", hint="run `mash-kg build` first")
-    return found[-1]
+    return max(found)[2]
 
 
 class BuildWriter:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mash_kg.errors import InputError, MashError
+from mash_kg.inputs import load_toml
 from mash_kg.settings import CacheSettings
 
 CONFIG_NAME = "mash-kg.toml"
@@ -204,7 +205,7 @@ def load_config(path: Path | None = None) -> Config:
 
 def _read_toml(cfg_path: Path) -> dict:
     try:
-        return tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        return load_toml(cfg_path)  # bounded: size, file type, nesting (inputs.py)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(cfg_path, f"not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:

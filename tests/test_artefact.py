@@ -135,3 +135,93 @@ def test_derive_reseals_an_edited_copy(tmp_path):
     before = Build.open(src).frame("content").set_index("id")["edges_hash"]
     after = build.frame("content").set_index("id")["edges_hash"]
     assert (before != after).tolist() == [True, False]  # X:1's outgoing edge changed, X:2 not
+
+
+# ---------------------------------------------------------------- values, read once, newest
+
+
+def _edited(tmp_path, table: str, change) -> Build:
+    src = _write(tmp_path / "builds")
+
+    def edit(folder):
+        if table is None:
+            change(folder)
+            return
+        df = pd.read_parquet(folder / f"{table}.parquet")
+        change(df)
+        df.to_parquet(folder / f"{table}.parquet", index=False)
+
+    return derive(src, tmp_path / "edited", "edited", edit)
+
+
+def _nan_aligned(folder):
+    """Row 2's aligned vector gets a NaN (written as a float, not as a missing value)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder / "embeddings.parquet")
+    vectors = table.column("aligned").to_pylist()
+    vectors[1] = [float("nan"), 0.0]
+    column = pa.array(vectors, type=table.schema.field("aligned").type, from_pandas=False)
+    table = table.set_column(table.schema.get_field_index("aligned"), "aligned", column)
+    pq.write_table(table, folder / "embeddings.parquet")
+
+
+@pytest.mark.parametrize(
+    "table, change, message",
+    [
+        ("counterparts", lambda df: df.__setitem__("score", np.nan), "score = nan is not a finite"),
+        ("counterparts", lambda df: df.__setitem__("score", np.inf), "score = inf is not a finite"),
+        (None, _nan_aligned, "aligned holds a NaN or infinite value"),
+        ("counterparts", lambda df: df.__setitem__("other_id", "X:9"), "other_id 'X:9' is not"),
+    ],
+)
+def test_values_are_checked_once_the_checksums_match(tmp_path, table, change, message):
+    """A resealed build (checksums match) with a NaN, an infinity or a dangling reference: sync
+    and eval read it as valid before the fix (NaN vectors were stored as zeros)."""
+    folder = _edited(tmp_path, table, change)
+    with pytest.raises(InputError, match=message) as exc:
+        Build.open(folder)
+    assert f"{table or 'embeddings'}.parquet, row " in str(exc.value)
+
+
+def test_points_outside_the_ball_are_refused(tmp_path):
+    pd.DataFrame(
+        {
+            "id": ["X:1", "X:2"],
+            "role": "code",
+            "point": [np.array([0.3, 0.4]), np.array([0.9, 0.9])],
+            "norm": [0.5, 1.27],
+            "depth": 1,
+        }
+    ).to_parquet(tmp_path / "poincare.parquet", index=False)
+    with pytest.raises(InputError, match="row 2: point of norm 1.2728 lies outside the ball"):
+        artefact._check_points(Build(tmp_path, {"id": "x"}))
+
+
+def test_a_build_made_with_top_k_zero_is_refused(tmp_path):
+    folder = _write(tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["settings"] = {"model": {"top_k": 0}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(InputError, match="top_k = 0: it has no counterparts"):
+        Build.open(folder)
+
+
+def test_what_was_verified_is_what_is_read(tmp_path):
+    """A table replaced between the check and the read: the verified bytes are read."""
+    folder = _write(tmp_path)
+    build = Build.open(folder)
+    codes = pd.read_parquet(folder / "codes.parquet")
+    codes.assign(name="swapped").to_parquet(folder / "codes.parquet", index=False)
+    assert build.frame("codes")["name"].tolist() == ["one", "two", "one"]
+
+
+def test_the_newest_build_is_chosen_by_creation_time_not_name(tmp_path):
+    new = _write(tmp_path, "20260101T000000-new")
+    old = _write(tmp_path, "old-copy-20250101")
+    for folder, when in ((new, "2026-01-01T00:00:00+00:00"), (old, "2025-01-01T00:00:00+00:00")):
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["created_at"] = when
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert artefact.latest_build(tmp_path) == new

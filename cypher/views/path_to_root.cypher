@@ -1,7 +1,7 @@
 // purpose: the curated path from a code up to its root (a chapter, a top category), root last
 // parameters: code (string) - a Code id such as 'ICD10CM:E11.9'
 // example: :param code => 'ICD10CM:E11.9'
-MATCH path = (c:Code {id: $code})-[:IS_A*0..]->(root:Code)
+MATCH path = (c:Code {id: $code})-[:IS_A*0..100]->(root:Code)
 WHERE NOT (root)-[:IS_A]->()
 WITH path ORDER BY length(path) DESC LIMIT 1
 UNWIND range(0, length(path)) AS step

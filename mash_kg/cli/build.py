@@ -76,7 +76,9 @@ def latest_build(config: Config) -> Path:
     from mash_kg.artefact import latest_build as newest
     from mash_kg.project import load_project
 
-    return newest(load_project(config).builds)
+    folder = newest(load_project(config).builds)
+    notice(f"no build given: using {folder}, the newest by its manifest's created_at")
+    return folder
 
 
 @click.command("eval")

@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from mash_kg import __version__
-from mash_kg.cli.render import err_console
+from mash_kg.cli.render import err_console, labelled
 from mash_kg.errors import MashError
 
 
@@ -54,7 +53,7 @@ def log_internal_error(exc: BaseException) -> Path | None:
 
 
 def _fail(line: str, code: int) -> None:
-    err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    err_console.print(labelled("error:", "bold red", line), highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

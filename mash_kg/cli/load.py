@@ -10,6 +10,7 @@ import click
 from mash_kg.cli.context import config_of
 from mash_kg.cli.render import console, notice, print_report, progress_bars
 from mash_kg.config import Config
+from mash_kg.inputs import InputPath
 from mash_kg.load import read_source
 
 # the options only some sources take; every source takes the others
@@ -25,7 +26,7 @@ def _common_options(source: str) -> list[click.Option]:
             click.Option(
                 ["--file", "files"],
                 multiple=True,
-                type=click.Path(path_type=Path),
+                type=InputPath(),  # a FIFO or a device is one clear line, never read
                 help="Release file or folder (repeat when the source has several).",
             )
         )

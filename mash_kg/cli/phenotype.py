@@ -9,6 +9,7 @@ import click
 from mash_kg.cli.context import config_of
 from mash_kg.cli.render import line
 from mash_kg.cli.views import show_rows
+from mash_kg.inputs import InputPath
 
 
 @click.group()
@@ -17,7 +18,7 @@ def phenotype() -> None:
 
 
 @phenotype.command("import")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=InputPath(dir_ok=False, what="phenotype file"))
 @click.option("--name", help="Phenotype id for an ATLAS JSON file (default: its name or file).")
 @click.pass_context
 def phenotype_import(ctx: click.Context, file: Path, name: str | None) -> None:

@@ -6,30 +6,66 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-console = Console()
-err_console = Console(stderr=True)
+# What a terminal would act on rather than show: C0 controls but tab and newline, DEL, C1
+# controls (ESC [ ... retitles or recolours a terminal, CSI 0x9b alone too), the Unicode line
+# and paragraph separators and the bidirectional overrides (which reorder what is shown).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """`text` with every character a terminal would act on written as a visible escape
+    (ESC -> \\x1b, U+202E -> \\u202e)."""
+    return _UNSAFE.sub(
+        lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text
+    )
+
+
+class SafeConsole(Console):
+    """A rich console that never interprets data: markup is off (a `[/]` in an OBO prefix, a
+    build id or a path is text), and the text of every segment it writes is passed through
+    `printable` (rich's own styles are control segments and stay). Styled output is built
+    from `Text` objects instead of markup."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(markup=False, **kw)
+
+    def _render_buffer(self, buffer) -> str:
+        return super()._render_buffer(
+            seg if seg.control else Segment(printable(seg.text), seg.style, seg.control)
+            for seg in buffer
+        )
+
+
+console = SafeConsole()
+err_console = SafeConsole(stderr=True)
+
+
+def labelled(label: str, style: str, text: str) -> Text:
+    """`label` in `style`, a space, then `text` as plain text."""
+    return Text.assemble((label, style), " ", text)
 
 
 def notice(line: str) -> None:
     """A message the user should see that is not an error (stderr, one line)."""
-    err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    err_console.print(labelled("note:", "yellow", line), highlight=False, soft_wrap=True)
 
 
 def warn(line: str) -> None:
-    err_console.print(f"[bold yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    err_console.print(labelled("warning:", "bold yellow", line), highlight=False, soft_wrap=True)
 
 
 def say(line: str) -> None:
     """One line, verbatim: paths and command lines are not markup, and the line is not
     wrapped."""
-    console.print(line, highlight=False, markup=False, soft_wrap=True)
+    console.print(line, highlight=False, soft_wrap=True)
 
 
 def line(text: str) -> None:
@@ -83,7 +119,7 @@ def print_rows(rows: list[dict], title: str = "") -> None:
 def print_views(views) -> None:
     """The views (`views.list_views().values()`) and their parameters."""
     for v in views:
-        console.print(f"[bold]{v.name}[/]  {v.purpose}", highlight=False)
+        console.print(Text.assemble((v.name, "bold"), f"  {v.purpose}"), highlight=False)
         for p, desc in v.parameters.items():
             console.print(f"    -p {p}=...  {desc}", highlight=False)
 

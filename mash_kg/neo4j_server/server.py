@@ -9,12 +9,15 @@ and the start/stop lock: process.py; the password and folder modes: credentials.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -183,16 +186,39 @@ def ensure_cypher_shell(cache: Path | None = None, echo=print) -> list[str]:
 # ---------------------------------------------------------------------------------- config
 
 
+def _conf_value(key: str, value: object) -> str:
+    """`value` as it may stand in neo4j.conf: printable ASCII only. Neo4j reads the file as
+    Latin-1 and has no escapes, so a path with `ü` would name another folder and a newline would
+    add a setting: such values are refused (paths never get here, see `write_conf`)."""
+    text = str(value)
+    if not text.isascii() or not text.isprintable():
+        raise MashError(
+            f"the Neo4j setting {key} = {text!r} has characters neo4j.conf cannot carry "
+            "(only printable ASCII): change it in mash-kg.toml"
+        )
+    return text
+
+
 def write_conf(settings: Neo4jSettings, dist: Path) -> Path:
-    """neo4j.conf for HOME (no secrets in it); HOME's folders are made owner-only first."""
+    """neo4j.conf for HOME (no secrets in it); HOME's folders are made owner-only first.
+
+    Every folder is given relative to HOME (Neo4j resolves it against `--home-dir`, which the
+    JVM decodes as UTF-8, see `jvm_env`), so a home with spaces, quotes or `ü` works: the
+    plugins folder of the cache is reached through the link HOME/plugins."""
     home = settings.home
     secure_home(home)
+    link = home / "plugins"
+    if link.is_symlink() or link.exists():
+        if not link.is_symlink():
+            raise MashError(f"{link} exists and is not mash-kg's link to the plugins: remove it")
+        link.unlink()
+    link.symlink_to(dist / "plugins", target_is_directory=True)
     lines = {
-        "server.directories.data": home / "data",
-        "server.directories.logs": home / "logs",
-        "server.directories.run": home / "run",
-        "server.directories.import": home / "import",
-        "server.directories.plugins": dist / "plugins",
+        "server.directories.data": "data",
+        "server.directories.logs": "logs",
+        "server.directories.run": "run",
+        "server.directories.import": "import",
+        "server.directories.plugins": "plugins",
         "server.default_listen_address": "127.0.0.1",
         "server.default_advertised_address": "127.0.0.1",
         "server.bolt.enabled": "true",
@@ -215,9 +241,61 @@ def write_conf(settings: Neo4jSettings, dist: Path) -> Path:
     conf = home / "conf" / "neo4j.conf"
     conf.write_text(
         "# written by `mash-kg neo4j start`; edit mash-kg.toml instead\n"
-        + "".join(f"{k}={v}\n" for k, v in lines.items())
+        + "".join(f"{k}={_conf_value(k, v)}\n" for k, v in lines.items()),
+        encoding="ascii",
     )
     return conf
+
+
+def jvm_env(settings: Neo4jSettings, conf: Path) -> dict[str, str]:
+    """The environment of Neo4j's JVMs: a UTF-8 locale, so that the home folder's name (argv,
+    NEO4J_HOME) reaches Java intact whatever the user's locale is."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LC_")}
+    env.update(LC_ALL="C.UTF-8", LANG="C.UTF-8")
+    env.update(NEO4J_HOME=str(settings.home), NEO4J_CONF=str(conf.parent))
+    return env
+
+
+def _argfile_quote(text: str) -> str:
+    """`text` as one argument of a java @argfile (double quotes, backslash escapes)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
+
+
+def has_system_database(home: Path) -> bool:
+    return (Path(home) / "data" / "databases" / "system").is_dir()
+
+
+def set_initial_password(
+    settings: Neo4jSettings, password: str, java: str, dist: Path, conf: Path
+) -> None:
+    """Give a new store's `neo4j` user `settings`' password before Neo4j first starts (Neo4j's
+    own `neo4j-admin dbms set-initial-password`, which writes data/dbms/auth.ini): the first
+    boot creates the system database with it, so Bolt never accepts neo4j/neo4j. The password
+    travels in an owner-only java @argfile, never on a command line."""
+    argfile = settings.home / "run" / f".set-initial-password.{os.getpid()}.args"
+    argfile.unlink(missing_ok=True)
+    fd = os.open(argfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("org.neo4j.cli.AdminTool\ndbms\nset-initial-password\n")
+            fh.write(_argfile_quote(password) + "\n")
+        proc = subprocess.run(
+            [java, "-cp", f"{dist / 'lib'}/*", f"@{argfile}"],
+            env=jvm_env(settings, conf),
+            cwd=settings.home,
+            capture_output=True,
+            text=True,
+            check=False,
+            umask=0o077,
+        )
+    finally:
+        argfile.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        raise MashError(
+            f"could not set the initial password of the new store in {settings.home} "
+            f"(neo4j-admin exit {proc.returncode}: {_first_line(RuntimeError(proc.stderr))})"
+        )
 
 
 def local_uri(settings: Neo4jSettings) -> str:
@@ -336,25 +414,77 @@ def _port_in_use(port: int) -> bool:
 # ---------------------------------------------------------------------------------- verbs
 
 
+class Interrupted(BaseException):
+    """A signal arrived while `start` ran (raised from the handler, so no `except Exception`
+    on the way swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """SIGINT, SIGTERM and SIGHUP raise `Interrupted` in the block (once: later ones are held
+    until the block has cleaned up); the previous handlers come back afterwards. Outside the
+    main thread (no handlers possible there) the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen: list[int] = []
+
+    def handler(signum, _frame):
+        seen.append(signum)
+        if len(seen) == 1:
+            raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    except Interrupted as exc:
+        raise MashError(
+            f"`neo4j start` was interrupted by {exc}: the server it launched (if any) was "
+            "stopped, nothing is left running"
+        ) from None
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGINT, SIGTERM and SIGHUP (delivered when the block ends): a process launched in
+    the block is always known to the cleanup that follows."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def start(settings: Neo4jSettings, echo=print, cache: Path | None = None) -> ServerStatus:
     """Start the local server (or find it running) and return once it answers on its own Bolt
-    port with its own password. Exclusive per home; a server it launched but could not secure
-    (password set) is stopped again, so none is left with neo4j/neo4j. The jars are fetched
-    once into `cache` (default: the cache root of `settings.CacheSettings`)."""
-    secure_home(settings.home)
-    with home_lock(settings.home, settings.start_timeout + 60, echo):
-        deadline = time.monotonic() + settings.start_timeout
-        password = local_password(settings, echo)
-        if our_server(settings.home, echo) is not None:
-            wait_for_bolt(settings, password, None, deadline, echo)
-            return status(settings, echo)
-        _launch_and_wait(settings, password, deadline, echo, cache)
-        return status(settings, echo)
+    port with its own password. Exclusive per home. A new store gets its password before the
+    first boot (`set_initial_password`), and a server this call launched is stopped again when
+    anything, a signal included (SIGINT, SIGTERM, SIGHUP), ends the call before it returns.
+    The jars are fetched once into `cache` (default: the cache root of `CacheSettings`)."""
+    with _signals_interrupt():
+        secure_home(settings.home)
+        with home_lock(settings.home, settings.start_timeout + 60, echo):
+            deadline = time.monotonic() + settings.start_timeout
+            password = local_password(settings, echo)
+            if our_server(settings.home, echo) is not None:
+                wait_for_bolt(settings, password, None, deadline, echo)
+                return status(settings, echo)
+            return _launch_and_wait(settings, password, deadline, echo, cache)
 
 
 def _launch_and_wait(
     settings: Neo4jSettings, password: str, deadline: float, echo, cache: Path | None
-) -> None:
+) -> ServerStatus:
     java = check_java()
     for port, what, var in (
         (settings.bolt_port, "Bolt", "MASH_KG_BOLT_PORT"),
@@ -367,43 +497,60 @@ def _launch_and_wait(
             )
     dist = ensure_server_jars(cache, echo=echo)
     conf = write_conf(settings, dist)
+    if not has_system_database(settings.home):
+        set_initial_password(settings, password, java, dist, conf)
     console = settings.home / "logs" / "console.log"
-    classpath = f"{dist / 'plugins'}/*:{dist / 'lib'}/*"
     cmd = [
         java,
         f"-Xms{settings.heap}",
         f"-Xmx{settings.heap}",
         *JVM_FLAGS,
         "-cp",
-        classpath,
+        f"{dist / 'plugins'}/*:{dist / 'lib'}/*",
         ENTRY_POINT,
         f"--home-dir={settings.home}",
         f"--config-dir={conf.parent}",
     ]
     # owner-only from the first byte, like everything Neo4j writes under the umask below
-    with os.fdopen(os.open(console, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
-        proc = subprocess.Popen(
-            cmd,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=settings.home,
-            start_new_session=True,
-            umask=0o077,  # the store and logs Neo4j writes: owner-only
-        )
+    out = os.open(console, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    proc = None
     try:
+        with _signals_held():
+            proc = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=settings.home,
+                env=jvm_env(settings, conf),
+                start_new_session=True,
+                umask=0o077,  # the store and logs Neo4j writes: owner-only
+            )
+        os.close(out)
+        out = -1
         write_pid(settings.home, proc.pid)
         wait_for_bolt(settings, password, proc, deadline, echo)
-    except BaseException:  # incl. Ctrl-C: never leave a server we could not secure
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        # the system database holds the account now: drop the password's hash the first boot read
+        (settings.home / "data" / "dbms" / "auth.ini").unlink(missing_ok=True)
+        return status(settings, echo)
+    except BaseException:  # a signal too: never leave a server behind that start launched
+        if out >= 0:
+            os.close(out)
+        if proc is not None:
+            _kill_launched(proc)
         pid_file(settings.home).unlink(missing_ok=True)
         raise
+
+
+def _kill_launched(proc: subprocess.Popen) -> None:
+    """Stop the server `start` launched: SIGTERM, then SIGKILL after 30 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def stop(settings: Neo4jSettings, timeout: float = 90.0, echo=print) -> bool:
