@@ -333,7 +333,7 @@ def _settings_top_k(manifest: dict) -> object:
 def validate_build(build: Build) -> None:
     """The values sync and eval rely on, checked once the checksums matched: finite scores and
     vectors, points inside the ball, counterparts whose both codes the build has, hierarchy
-    edges whose child it has and whose latent parent it defines, a top_k of at least 1."""
+    edges whose child (a code or latent group) and latent parent it defines, a top_k of at least 1."""
     top_k = _settings_top_k(build.manifest)
     if isinstance(top_k, int) and top_k < 1:
         raise InputError(
@@ -351,8 +351,8 @@ def validate_build(build: Build) -> None:
         return
     _check_finite(build, "hierarchy", "score")
     _check_points(build)
-    _check_refs(build, "hierarchy", "child", codes)
     latent = set(build.table("latent", ["id"]).column("id").to_pylist())
+    _check_refs(build, "hierarchy", "child", codes | latent)  # a latent group has a parent too
     labels = build.table("hierarchy", ["parent_label"]).column("parent_label").to_pylist()
     _check_refs(build, "hierarchy", "parent", latent, [lab == "Latent" for lab in labels])
 
