@@ -20,6 +20,7 @@ from mash_kg.cli.demo import demo
 from mash_kg.cli.errors import MashGroup
 from mash_kg.cli.load import load
 from mash_kg.cli.phenotype import phenotype
+from mash_kg.cli.review import review
 from mash_kg.cli.server import neo4j
 from mash_kg.cli.views import query
 from mash_kg.config import load_config
@@ -54,6 +55,7 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
 for _command in (neo4j, load, query, phenotype, init, build, eval_, sync, export, demo, site):
     cli.add_command(_command)
+cli.add_command(review)
 
 
 def main() -> None:
