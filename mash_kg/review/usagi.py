@@ -149,7 +149,8 @@ def read_csv(path: Path, reviewer: str) -> tuple[list[Decision], list[int]]:
                     hint="the header needs " + ", ".join(REQUIRED),
                 )
             out, numbers, seen = [], [], {}
-            for n, row in enumerate(reader, start=2):
+            for row in reader:
+                n = reader.line_num  # blank lines skipped by the reader still count
                 if None in row:
                     raise InputError(path, "more fields than the header has", row=n)
                 d = _decision(row, path, n, reviewer)
