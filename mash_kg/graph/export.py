@@ -10,6 +10,8 @@ Written to a folder (tab-separated, as Athena ships them):
 - CONCEPT_ANCESTOR.csv: every ancestor-descendant pair (itself included, level 0) of the
   merged IS_A + MASH_IS_A hierarchy, with min and max levels of separation.
 - edges.csv: start, end, type, vocab_or_source, score, build: every relationship, plain.
+- build.csv: the synced build whose learned content was exported (build, version, synced;
+  no row when none was synced): the active one, read once.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ RELATIONSHIPS = {
 }
 
 
-def _read(driver: Driver, query: str, database: str) -> pd.DataFrame:
-    records, _, keys = driver.execute_query(query, database_=database, routing_=RoutingControl.READ)
+def _read(driver: Driver, query: str, database: str, **params) -> pd.DataFrame:
+    records, _, keys = driver.execute_query(
+        query, params, database_=database, routing_=RoutingControl.READ
+    )
     return pd.DataFrame([dict(r) for r in records], columns=keys)
 
 
@@ -95,11 +99,21 @@ CODES = (
     "n.code AS code, n.domain AS domain, n.kind AS kind, n.status AS status, "
     "n.site AS site ORDER BY id"
 )
-LATENT = "MATCH (n:Latent) RETURN n.id AS id, n.name AS name, n.build AS build ORDER BY id"
+# learned content as the active build's version holds it (graph/versions.py)
+LATENT = (
+    "MATCH (n:Latent) WHERE coalesce(n.valid_from, 0) <= $v AND coalesce(n.valid_to, $v + 1) > $v "
+    "RETURN n.id AS id, n.name AS name, n.build AS build ORDER BY id"
+)
 EDGES = (
-    "MATCH (a)-[r:IS_A|MASH_IS_A|MAPS_TO|ALIGNED_WITH]->(b) RETURN a.id AS start, "
-    "b.id AS end, type(r) AS type, coalesce(r.vocab, r.source, r.method) AS vocab_or_source, "
+    "MATCH (a)-[r:IS_A|MASH_IS_A|MAPS_TO|ALIGNED_WITH]->(b) "
+    "WHERE coalesce(r.valid_from, 0) <= $v AND coalesce(r.valid_to, $v + 1) > $v "
+    "RETURN a.id AS start, b.id AS end, type(r) AS type, "
+    "coalesce(r.vocab, r.source, r.method) AS vocab_or_source, "
     "r.score AS score, r.build AS build ORDER BY start, end, type"
+)
+ACTIVE = (
+    "MATCH (b:Build {active: true}) WHERE b.seq IS NOT NULL "
+    "RETURN b.id AS build, b.seq AS version, b.synced_at AS synced"
 )
 VALID = {"valid_start_date": "19700101", "valid_end_date": "20991231"}
 
@@ -113,9 +127,11 @@ def export_graph(driver: Driver, out: Path, database: str = "neo4j") -> dict[str
         raise InputError(
             out, f"cannot create the folder ({exc.strerror})", hint="choose a folder you can write"
         ) from None
+    build = _read(driver, ACTIVE, database)  # the build exported, named in build.csv
+    v = int(build["version"].iloc[0]) if len(build) else 0
     codes = _read(driver, CODES, database)
-    latent = _read(driver, LATENT, database)
-    edges = _read(driver, EDGES, database)
+    latent = _read(driver, LATENT, database, v=v)
+    edges = _read(driver, EDGES, database, v=v)
     ids = sorted(set(codes["id"]) | set(latent["id"]))
     cid = {i: FIRST_ID + k for k, i in enumerate(ids)}
     tables = {
@@ -124,6 +140,7 @@ def export_graph(driver: Driver, out: Path, database: str = "neo4j") -> dict[str
         "CONCEPT_ANCESTOR.csv": ancestor_table(edges, cid),
         "concept_map.csv": pd.DataFrame({"concept_id": [cid[i] for i in ids], "id": ids}),
         "edges.csv": edges,
+        "build.csv": build,
     }
     for name, df in tables.items():
         tmp = out / f".{name}.tmp"
