@@ -30,8 +30,9 @@ UNWIND kept AS r
 WITH v, accepted, r, dropped WHERE NOT r.c.id IN dropped
 CALL {
   WITH r, v
-  WITH r, v WHERE EXISTS {
-    MATCH (r.c)-[:HAS_STATE]->(st:CodeState)
+  WITH r, v, r.c AS listed
+  WHERE EXISTS {
+    MATCH (listed)-[:HAS_STATE]->(st:CodeState)
     WHERE st.valid_from <= v AND coalesce(st.valid_to, v + 1) > v AND $site IN st.sites
   }
   RETURN r.c AS code, 'coded at the site' AS how, null AS via, 1.0 AS match_score
