@@ -9,7 +9,11 @@ on), synced. The review page is then served by waitress on 127.0.0.1 exactly as
 confidence first) is fetched over HTTP after 5 warm-up requests; p50/p95 over the timed ones.
 Task `edge_page`: one edge's page (candidates, path, neighbours, Poincaré picture) the same way.
 
-Run: python bench/review.py [--runs N]
+`--build DIR` syncs that build folder of the same example instead of building it again (a
+build `mash-kg build` made of examples/two_sites over ICD-10-CM, e.g. by the test session):
+the page's time depends on the graph, not on who built it; the results file names the build.
+
+Run: python bench/review.py [--runs N] [--build DIR]
 """
 
 from __future__ import annotations
@@ -44,11 +48,18 @@ from mash_kg.review.server import make_server  # noqa: E402
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "two_sites"
 
 
-def demo_graph(settings, work: Path) -> Path:
-    """The demo's graph: its ontologies and the example's build, synced; the build folder."""
+def demo_graph(settings, work: Path, given: Path | None = None) -> Path:
+    """The demo's graph: its ontologies and the example's build (`given`, else built here),
+    synced; the build folder."""
     with open_driver(settings) as driver:
         for source in ("icd10cm", "icd9cm", "phecode"):
             write_tables(driver, get_loader(source)())
+    if given is not None:
+        folder = work / "builds" / given.name
+        shutil.copytree(given, folder)
+        with open_driver(settings) as driver:
+            sync_build(driver, folder)
+        return folder
     project_dir = work / "two_sites"
     shutil.copytree(EXAMPLE, project_dir, ignore=shutil.ignore_patterns("builds"))
     config = replace(load_config(project_dir / "mash-kg.toml"), neo4j=settings)
@@ -88,10 +99,11 @@ def figures(times: list[float], n: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--build", type=Path, help="an example build folder to sync (see above)")
     args = ap.parse_args()
     tasks = {}
     with scratch_neo4j() as settings, tempfile.TemporaryDirectory() as tmp:
-        folder = demo_graph(settings, Path(tmp))
+        folder = demo_graph(settings, Path(tmp), args.build)
         with open_driver(settings) as driver:
             app = create_app(driver, builds=folder.parent, reviewer="bench")
             server = make_server(app, "127.0.0.1", 0)
@@ -103,6 +115,7 @@ def main() -> None:
                 total = int(re.search(r"of (\d+) learned edges", page).group(1))
                 tasks["queue_page"] = figures(times, len(rows))
                 tasks["queue_page"]["learned_edges"] = total
+                tasks["queue_page"]["build"] = folder.name
                 first = rows[0].replace("&amp;", "&")
                 times, _ = timed(base + first, args.runs)
                 tasks["edge_page"] = figures(times, 1)

@@ -84,3 +84,27 @@ def test_a_file_without_the_needed_columns(cli_env, review_graph, tmp_path):
 def test_serve_refuses_a_remote_bind_without_the_flag(cli_env):
     res = CliRunner().invoke(cli, ["review", "serve", "--host", "0.0.0.0"])
     assert res.exit_code == 1 and "pass --allow-remote" in _flat(res.stderr)
+
+
+def test_serve_prints_its_url_and_serves_the_queue(cli_env, review_graph):
+    import os
+    import re
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mash_kg", "review", "serve", "--port", "0", "--reviewer", "ana"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        first = proc.stdout.readline()
+        url = re.search(r"reviewing as ana at (http://127\.0\.0\.1:\d+/) ", first).group(1)
+        page = urllib.request.urlopen(url, timeout=60).read().decode()
+        assert 'remaining <b id="n-open">4</b>' in page
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
