@@ -19,7 +19,6 @@ from urllib.parse import urlencode
 import pandas as pd
 from flask import Flask, abort, flash, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from neo4j import Driver
 
 from mash_kg.graph import reader
 from mash_kg.graph.decisions import (
@@ -42,7 +41,7 @@ ORDERS = ("confidence", "frequency")
 
 
 def create_app(
-    driver: Driver,
+    driver,  # a neo4j driver (graph.connection.open_driver)
     *,
     database: str = "neo4j",
     builds: Path | None = None,

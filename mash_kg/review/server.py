@@ -10,8 +10,6 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from neo4j import Driver
-
 from mash_kg.errors import MashError
 
 
@@ -51,7 +49,7 @@ def make_server(app, host: str, port: int):
 
 
 def serve(
-    driver: Driver,
+    driver,  # a neo4j driver (graph.connection.open_driver)
     *,
     host: str = "127.0.0.1",
     port: int = 8765,
