@@ -7,9 +7,12 @@ import pytest
 
 GRAPH = """
 CREATE (b1:Build {id: 'B1', seq: 1, active: false}), (b2:Build {id: 'B2', seq: 2, active: true})
-CREATE (root:Code {id: 'T:R', name: 'Laboratory tests', vocab: 'T', domain: 'lab'})
-CREATE (chem:Code {id: 'T:CHEM', name: 'Chemistry', vocab: 'T', domain: 'lab'})
-CREATE (glu:Code {id: 'T:GLU', name: 'Glucose measurement', vocab: 'T', domain: 'lab'})
+CREATE (root:Code {id: 'T:R', name: 'Laboratory tests', vocab: 'T', domain: 'lab',
+                   poincare: [0.1, 0.0, 0.0]})
+CREATE (chem:Code {id: 'T:CHEM', name: 'Chemistry', vocab: 'T', domain: 'lab',
+                   poincare: [0.3, 0.1, 0.0]})
+CREATE (glu:Code {id: 'T:GLU', name: 'Glucose measurement', vocab: 'T', domain: 'lab',
+                  poincare: [0.45, 0.2, 0.05]})
 CREATE (hem:Code {id: 'T:HEM', name: 'Haematology', vocab: 'T', domain: 'lab'})
 CREATE (chem)-[:IS_A {vocab: 'T'}]->(root), (glu)-[:IS_A {vocab: 'T'}]->(chem),
        (hem)-[:IS_A {vocab: 'T'}]->(root)

@@ -39,7 +39,8 @@ def test_queue_counts_filters_and_order(client):
 def test_edge_page_decide_and_move(client, review_graph):
     page = client.get("/edge?relation=MASH_IS_A&child=A/LAB:1&parent=T:GLU").get_data(True)
     assert "T:R" in page and "Chemistry" in page  # the parent's path to the root
-    assert "glucose serum" in page and "<svg" not in page  # one point alone: no picture
+    assert "glucose serum" in page and page.count("<circle") == 5  # the disk, code, parent,
+    assert page.count("<line") == 3  # path (2 nodes): the edge and two steps up to the root
     token = _csrf(page)
     form = {"relation": "MASH_IS_A", "child": "A/LAB:1", "parent": "T:GLU", "build": "B2"}
     res = client.post(

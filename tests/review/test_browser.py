@@ -77,6 +77,21 @@ def _current_edge(browser) -> tuple[str, str]:
     )
 
 
+def _next_edge(browser, before: tuple[str, str]) -> tuple[str, str]:
+    """The edge the page shows once it has moved on from `before`."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def moved(b):
+        try:
+            now = _current_edge(b)
+        except StaleElementReferenceException:
+            return False
+        return now if now != before else False
+
+    return WebDriverWait(browser, 30).until(moved)
+
+
 def _review(browser, url: str) -> dict:
     """Accept, reject and move three edges of the queue; returns the edges."""
     from selenium.webdriver.common.by import By
@@ -89,12 +104,11 @@ def _review(browser, url: str) -> dict:
     browser.save_screenshot(str(SHOT))
     accepted = _current_edge(browser)
     browser.find_element(By.TAG_NAME, "body").send_keys("a")  # the keyboard shortcut
-    rejected = _current_edge(browser)
-    assert rejected != accepted, "after a decision the page moves to the next edge"
+    rejected = _next_edge(browser, accepted)  # after a decision: the next edge
     browser.find_element(By.ID, "comment").send_keys("not this family")
     browser.find_element(By.ID, "reject").click()
-    moved = _current_edge(browser)
-    assert moved not in (accepted, rejected)
+    moved = _next_edge(browser, rejected)
+    assert moved != accepted
     path = browser.find_elements(By.CSS_SELECTOR, ".path span code")
     assert len(path) > 1, f"{moved[1]} has no parent to move to"
     target = path[1].text  # the proposed parent's own parent
@@ -105,6 +119,7 @@ def _review(browser, url: str) -> dict:
         By.XPATH, f"//input[@name='new_parent'][@value='{target}']/following-sibling::button"
     )
     hit.click()
+    _next_edge(browser, moved)
     return {"accepted": accepted, "rejected": rejected, "moved": (*moved, target)}
 
 
@@ -166,3 +181,54 @@ def test_review_in_a_browser_then_rebuild_and_sync(
     depth = build.frame("poincare").set_index("id")["depth"]
     for c, p in curated:
         assert c not in placed and depth[c] == depth[p] + 1
+
+
+def test_accept_reject_move_and_reload_on_a_small_graph(browser, review_graph):
+    """The same clicks on the hand-made graph of conftest.py (quick: no build needed)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from mash_kg.review.app import create_app
+    from mash_kg.review.server import make_server
+
+    server = make_server(create_app(review_graph, reviewer="tester"), "127.0.0.1", 0)
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{server.effective_port}"
+    try:
+        browser.get(url + "/edge?relation=MASH_IS_A&child=A/LAB:1&parent=T:GLU")
+        if not SHOT.exists():  # the example build's page (the test above) is the better one
+            SHOT.parent.mkdir(parents=True, exist_ok=True)
+            browser.save_screenshot(str(SHOT))
+        browser.get(url + "/?relation=MASH_IS_A")
+        browser.find_element(By.ID, "start").click()
+        assert _current_edge(browser) == ("A/LAB:3", "T:CHEM")  # lowest confidence first
+        browser.find_element(By.TAG_NAME, "body").send_keys("a")
+        assert _next_edge(browser, ("A/LAB:3", "T:CHEM")) == ("A/LAB:2", "T:CHEM")
+        browser.find_element(By.ID, "q").send_keys("Haematology", Keys.ENTER)
+        WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "results"))
+        browser.find_element(By.ID, "comment").send_keys("a blood count")
+        browser.find_element(
+            By.XPATH, "//input[@name='new_parent'][@value='T:HEM']/following-sibling::button"
+        ).click()
+        assert _next_edge(browser, ("A/LAB:2", "T:CHEM")) == ("A/LAB:1", "T:GLU")
+        browser.find_element(By.ID, "reject").click()
+        WebDriverWait(browser, 30).until(lambda b: "/edge" not in b.current_url)
+        browser.get(url + "/?status=all")
+        browser.refresh()
+        assert browser.find_element(By.ID, "n-decided").text == "3"
+        assert browser.find_element(By.ID, "n-open").text == "1"  # the ALIGNED_WITH edge
+    finally:
+        server.close()
+    stored = review_graph.execute_query(
+        "MATCH (d:Decision) RETURN d.child AS c, d.parent AS p, d.decision AS d, "
+        "d.comment AS comment, d.reviewer AS who"
+    ).records
+    assert {(r["c"], r["p"]): r["d"] for r in stored} == {
+        ("A/LAB:3", "T:CHEM"): "accept",
+        ("A/LAB:2", "T:CHEM"): "reject",
+        ("A/LAB:2", "T:HEM"): "accept",
+        ("A/LAB:1", "T:GLU"): "reject",
+    }
+    assert {r["comment"] for r in stored} >= {"a blood count"}
+    assert {r["who"] for r in stored} == {"tester"}
