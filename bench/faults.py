@@ -3,8 +3,9 @@
 A throwaway bundled Neo4j gets ICD-10-CM and a small lab vocabulary; the bundled two-site
 example is built (Stages I-III) and two changed copies of that build are derived from it
 (scores changed, edges dropped, a new id), so that every sync has a known old and new state.
-The graph's *content* is compared (every node and edge with its properties; the :Build history,
-timestamps and which build last wrote an edge left out).
+The graph's *content* is what its active version shows (versions.version_content: curated
+content, the active build's learned rows and code states; timestamps, digests and which build
+last wrote a row left out); rollback and prune compare the list of builds as well.
 
 Tasks (method ``mash_kg``):
 - kill_sync: `mash-kg sync B2` onto the graph of B1, killed with SIGKILL at a random moment;
@@ -17,8 +18,14 @@ Tasks (method ``mash_kg``):
 - race_sync: a sync plans B2 under the lock, the lock is broken and a sync of B3 commits
   meanwhile; the stale plan must be refused (nothing written, no parallel edges) and a rerun
   converges;
-- mixed_reads: readers (each read one transaction computing a fingerprint of the learned
-  content) during syncs alternating B1 and B2: reads that saw neither state;
+- mixed_reads: readers that pin the active version, then read the learned equivalents of 40
+  codes with it (one transaction each), during syncs alternating B1 and B2 (>= 20 syncs and
+  >= 10,000 reads): reads whose rows differ from the pinned build's;
+- kill_rollback: `mash-kg sync --rollback B1` with B2 active, killed at random: old or new,
+  and the rerun converges;
+- kill_prune: `mash-kg builds prune --keep 1 --batch-size 20` over three versions, killed at
+  random: the builds before or after with the active content unchanged, and the rerun leaves
+  no learned row that no build shows;
 - bad_inputs: each case of ``CASES`` run as a user would (`python -m mash_kg ...`): it must exit
   non-zero with one line on stderr starting with ``error:``, no traceback, and leave the graph
   unchanged (fault_cases.py's cases and fault_cases_safety.py's hostile files and builds);
@@ -30,7 +37,8 @@ Tasks (method ``mash_kg``):
 With --only, the tasks run are merged into bench/results/faults.json (the others are kept,
 each with the command and date of the run that measured it).
 
-Run: python bench/faults.py [--quick] [--keep DIR]   (--quick: fewer runs; not for the record)
+Run: python bench/faults.py [--quick] [--keep DIR] [--only TASK ...]   (--quick: fewer runs, not
+for the record; --only: those tasks rerun, the others keep their earlier figures and run)
 """
 
 from __future__ import annotations
@@ -64,6 +72,14 @@ from mash_kg.graph.connection import open_driver  # noqa: E402
 from mash_kg.graph.lock import LockLost, acquire  # noqa: E402
 from mash_kg.graph.reconcile import write  # noqa: E402
 from mash_kg.graph.sync import plan_sync, read_target, sync_build  # noqa: E402
+from mash_kg.graph.versions import (  # noqa: E402
+    list_builds,
+    pin,
+    rollback,
+    unseen_rows,
+    version_content,
+)
+from mash_kg.graph.views import run_view  # noqa: E402
 from mash_kg.graph.writer import write_tables  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
 from mash_kg.neo4j_server import server  # noqa: E402
@@ -75,28 +91,29 @@ PY = sys.executable
 
 
 def content(driver) -> tuple:
-    """Every node and relationship with its properties, without history (see the docstring)."""
-    ignore = {"loaded_at", "synced_at", "build", "checked"}
-    nodes, _, _ = driver.execute_query(
-        "MATCH (n) WHERE NOT n:Build AND NOT n:SyncLock RETURN labels(n) AS l, properties(n) AS p"
-    )
-    rels, _, _ = driver.execute_query(
-        "MATCH (a)-[r]->(b) RETURN type(r) AS t, a.id AS s, b.id AS e, properties(r) AS p"
-    )
+    """What the active version shows (versions.version_content: curated content, the active
+    build's learned rows, each code's state), without which build last wrote a row."""
+    nodes, rels = version_content(driver)
 
-    def clean(p: dict) -> str:
-        return json.dumps({k: v for k, v in p.items() if k not in ignore}, sort_keys=True)
+    def clean(p: str) -> str:
+        return json.dumps({k: v for k, v in json.loads(p).items() if k != "build"}, sort_keys=True)
 
     return (
-        sorted((tuple(sorted(r["l"])), clean(r["p"])) for r in nodes),
-        sorted((r["t"], r["s"], r["e"], clean(r["p"])) for r in rels),
+        sorted((n[0], clean(n[1]), clean(n[2])) for n in nodes),
+        sorted((*r[:3], clean(r[3])) for r in rels),
     )
+
+
+def builds_and_content(driver) -> tuple:
+    """The synced builds (id, active) and the active version's content (prune's state)."""
+    return [(b["id"], b["active"]) for b in list_builds(driver)], content(driver)
 
 
 def parallel_edges(driver) -> int:
+    """Edges beyond one per pair and type among those valid in the newest version."""
     records, _, _ = driver.execute_query(
-        "MATCH (a)-[r]->(b) WITH a, b, type(r) AS t, count(r) AS n WHERE n > 1 "
-        "RETURN coalesce(sum(n - 1), 0) AS extra"
+        "MATCH (a)-[r]->(b) WHERE r.valid_to IS NULL WITH a, b, type(r) AS t, count(r) AS n "
+        "WHERE n > 1 RETURN coalesce(sum(n - 1), 0) AS extra"
     )
     return int(records[0]["extra"])
 
@@ -180,10 +197,12 @@ def kill_runs(
     old: tuple,
     new: tuple,
     kill_server: bool = False,
+    state_of=content,
 ) -> tuple[dict, object]:
     """Run `cmd` from the state `reset` makes, kill it (or the server) at a random moment
-    within its clean duration, then check the graph holds `old` or `new` content and that a
-    rerun reaches `new`. Returns the figures and the driver (a new one after a server kill)."""
+    within its clean duration, then check the graph holds `old` or `new` content (`state_of`)
+    and that a rerun reaches `new` (and leaves no learned row that no build shows). Returns
+    the figures and the driver (a new one after a server kill)."""
     clean = timed(settings, *cmd)
     rng = random.Random(20261128)
     out = {
@@ -211,13 +230,14 @@ def kill_runs(
             proc.kill()
             proc.wait()
         out["killed_before_end"] += int(killed)
-        state = content(driver)
+        state = state_of(driver)
         out["old_or_new"] += int(state in (old, new))
         out["duplicate_edges"] += parallel_edges(driver)
         rerun = cli(settings, *cmd)
         _, err = rerun.communicate()
-        state = content(driver)
+        state = state_of(driver)
         ok = rerun.returncode == 0 and state == new and parallel_edges(driver) == 0
+        ok = ok and unseen_rows(driver) == 0
         out["converged"] += int(ok)
         out["duplicate_edges"] += parallel_edges(driver)
         out["runs"] += 1
@@ -246,42 +266,53 @@ def release(path: Path, n: int, seed: int) -> Path:
     return path
 
 
-def mixed_reads(settings, driver, b1: Path, b2: Path, syncs: int, readers: int = 4) -> dict:
-    query = (
-        "CALL { MATCH ()-[r:ALIGNED_WITH]->() RETURN count(r) AS a, sum(r.rank) AS ar } "
-        "CALL { MATCH ()-[r:MASH_IS_A]->() RETURN count(r) AS m, sum(r.rank) AS mr } "
-        "CALL { MATCH (n:Latent) RETURN count(n) AS l } RETURN [a, ar, m, mr, l] AS f"
-    )
-
-    def fingerprint(drv) -> tuple:
-        with drv.session(database=settings.database) as s:
-            return tuple(s.execute_read(lambda tx: tx.run(query).single()["f"]))
-
+def mixed_reads(
+    settings, driver, b1: Path, b2: Path, syncs: int, want_reads: int, readers: int = 3
+) -> dict:
+    """Readers that pin the active version (versions.pin), then read the learned
+    equivalents of many codes (the `equivalents` view, one transaction each) with that build,
+    while syncs alternate B1 and B2: a read is mixed when a code's rows differ from what the
+    pinned build holds (measured on a quiet graph first). Runs at least `syncs` syncs and
+    until `want_reads` reads were made."""
     sync_build(driver, b1, allow_retire=True)
-    f1 = fingerprint(driver)
+    codes = sorted(pd.read_parquet(b1 / "counterparts.parquet")["id"].drop_duplicates())[:40]
+
+    def reads(drv, build: str) -> dict:
+        return {c: run_view(drv, "equivalents", {"code": c, "build": build}) for c in codes}
+
+    expected = {b1.name: reads(driver, b1.name)}
     sync_build(driver, b2, allow_retire=True)
-    f2 = fingerprint(driver)
+    expected[b2.name] = reads(driver, b2.name)
     stop = threading.Event()
-    counts = {"reads": 0, "mixed": 0}
+    counts = {"reads": 0, "mixed": 0, "pinned_sessions": 0}
     lock = threading.Lock()
 
     def reader() -> None:
         with open_driver(settings, schema=False) as drv:
             while not stop.is_set():
-                f = fingerprint(drv)
+                build = pin(drv).build  # fixed once, then many reads
+                bad = 0
+                for c in codes:
+                    bad += int(
+                        run_view(drv, "equivalents", {"code": c, "build": build})
+                        != (expected[build][c])
+                    )
                 with lock:
-                    counts["reads"] += 1
-                    counts["mixed"] += int(f not in (f1, f2))
+                    counts["reads"] += len(codes)
+                    counts["mixed"] += bad
+                    counts["pinned_sessions"] += 1
 
     threads = [threading.Thread(target=reader) for _ in range(readers)]
     for t in threads:
         t.start()
-    for i in range(syncs):
-        sync_build(driver, b1 if i % 2 == 0 else b2, allow_retire=True)
+    done = 0
+    while done < syncs or counts["reads"] < want_reads:
+        sync_build(driver, b1 if done % 2 == 0 else b2, allow_retire=True)
+        done += 1
     stop.set()
     for t in threads:
         t.join()
-    return {"runs": syncs, **counts, "distinct_states": int(f1 != f2)}
+    return {"runs": done, **counts, "distinct_states": int(expected[b1.name] != expected[b2.name])}
 
 
 def race(settings, driver, b1: Path, b2: Path, b3: Path, runs: int) -> dict:
@@ -308,6 +339,41 @@ def race(settings, driver, b1: Path, b2: Path, b3: Path, runs: int) -> dict:
 
 
 EXPECTED: dict[str, tuple] = {}
+
+
+def kill_rollback(settings, driver, b1: Path, b2: Path, runs: int) -> tuple[dict, object]:
+    """`mash-kg sync --rollback B1` with B2 active, killed at random: B2 or B1 active, each
+    version's content intact, and a rerun makes B1 active."""
+    sync_build(driver, b1, allow_retire=True)
+    sync_build(driver, b2, allow_retire=True)
+    old = builds_and_content(driver)
+    rollback(driver, b1.name)
+    new = builds_and_content(driver)
+
+    def reset(drv) -> None:
+        rollback(drv, b2.name)
+
+    reset(driver)
+    cmd = ["sync", "--rollback", b1.name]
+    return kill_runs(settings, driver, runs, cmd, reset, old, new, state_of=builds_and_content)
+
+
+def kill_prune(settings, driver, b1: Path, b2: Path, b3: Path, runs: int) -> tuple[dict, object]:
+    """`mash-kg builds prune --keep 1` (small batches) over versions of B2, B3 and B1 (active),
+    killed at random: the builds before or after, the active version's content unchanged, and
+    a rerun leaves no learned row that no build shows."""
+
+    def reset(drv) -> None:
+        for b in (b2, b3, b1):
+            sync_build(drv, b, allow_retire=True)
+
+    reset(driver)
+    old = builds_and_content(driver)
+    cmd = ["builds", "prune", "--keep", "1", "--batch-size", "20"]
+    timed(settings, *cmd)
+    new = builds_and_content(driver)
+    reset(driver)
+    return kill_runs(settings, driver, runs, cmd, reset, old, new, state_of=builds_and_content)
 
 
 def bad_inputs(settings, driver, work: Path, b1: Path) -> dict:
@@ -455,6 +521,8 @@ def main() -> None:
                     "kill_server_sync",
                     "race_sync",
                     "mixed_reads",
+                    "kill_rollback",
+                    "kill_prune",
                     "bad_inputs",
                     "first_boot_signals",
                 ]
@@ -508,7 +576,14 @@ def main() -> None:
             if "race_sync" in want:
                 record("race_sync", race(settings, driver, b1, b2, b3, n(5, 2)))
             if "mixed_reads" in want:
-                record("mixed_reads", mixed_reads(settings, driver, b1, b2, n(8, 2)), "reads")
+                r = mixed_reads(settings, driver, b1, b2, n(20, 4), n(10000, 400))
+                record("mixed_reads", r, "reads")
+            if "kill_rollback" in want:
+                r, driver = kill_rollback(settings, driver, b1, b2, n(10, 2))
+                record("kill_rollback", r)
+            if "kill_prune" in want:
+                r, driver = kill_prune(settings, driver, b1, b2, b3, n(10, 2))
+                record("kill_prune", r)
             if "bad_inputs" in want:
                 sync_build(driver, b1, allow_retire=True)
                 record("bad_inputs", bad_inputs(settings, driver, work, b1), "cases")

@@ -124,20 +124,28 @@ def run_hierarchy(
     `work`/encoder), the Poincaré space, the learned hierarchy; returns the tables to write
     and their figures."""
     from mash_kg.graph.connection import open_driver
-    from mash_kg.graph.reader import read_context
-    from mash_kg.stage2 import node_table, run_stage2
+    from mash_kg.graph.reader import read_context, read_decisions
+    from mash_kg.stage2 import choose_holdout, node_table, run_stage2
     from mash_kg.stage3 import run_stage3
 
     h, enc = project.hierarchy, project.encoder
-    advance = step("reading the curated context from Neo4j", 1)
+    advance = step("reading the curated context and the review decisions from Neo4j", 1)
     with open_driver(settings, schema=False) as driver:
-        ctx_nodes, ctx_edges = read_context(driver, sorted(set(codes["id"])), settings.database)
+        decisions = read_decisions(driver, settings.database)
+        accepted = decisions[(decisions["decision"] == "accept")]
+        seeds = set(codes["id"]) | set(accepted["parent"])  # a parent a reviewer chose
+        ctx_nodes, ctx_edges = read_context(driver, sorted(seeds), settings.database)
     advance(1)
     vocabs = graph_vocabularies(settings)
     # curated = of a loaded vocabulary: codes an earlier sync created are no parents
     ctx_nodes = ctx_nodes[ctx_nodes["vocab"].isin(set(vocabs))].reset_index(drop=True)
     keep = set(ctx_nodes["id"])
     ctx_edges = ctx_edges[ctx_edges["child"].isin(keep) & ctx_edges["parent"].isin(keep)]
+    # the held-out split is drawn from the curated edges alone, so decisions never change it
+    is_a = ctx_edges[ctx_edges["type"] == "IS_A"][["child", "parent"]]
+    heldout = choose_holdout(codes["id"], is_a, h.holdout, project.model.seed)
+    reviewed, negatives, review = review_edges(decisions, set(codes["id"]), keep, is_a)
+    ctx_edges = pd.concat([ctx_edges, reviewed.assign(type="IS_A")], ignore_index=True)
     warnings = check_meeting(codes, ctx_nodes, vocabs, project.path)
     nodes = node_table(codes, ctx_nodes)
     advance = step(f"text embeddings of the context ({len(nodes)} codes)", len(nodes))
@@ -162,11 +170,12 @@ def run_hierarchy(
         encoder_dir=work / "encoder",
         seed=project.model.seed,
         log=advance,
+        heldout=heldout,
     )
     if not enc.enabled:
         advance(1)
     advance = step("Stage III: parents and latent groups", 1)
-    result = run_stage3(space, h)
+    result = run_stage3(space, h, negatives=negatives)
     advance(1)
     tables = {
         "poincare": result.points,
@@ -177,7 +186,38 @@ def run_hierarchy(
     }
     if len(space.encoder_training):
         tables["encoder_training"] = space.encoder_training
-    return tables, {"stage2": space.figures, "stage3": result.figures, "warnings": warnings}
+    figures = {"stage2": space.figures, "stage3": result.figures, "warnings": warnings}
+    return tables, {**figures, "review": review}
+
+
+def review_edges(
+    decisions: pd.DataFrame, codes: set[str], context: set[str], is_a: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """What the review decisions (graph.decisions.decision_table) teach a build: (curated
+    training edges, hard negatives, figures). Training: the accepted MASH_IS_A edges (a move's
+    new parent included) of the build's codes whose parent is a curated node of the context;
+    negatives: every rejected MASH_IS_A pair (Stage III never proposes one); the figures count
+    both and what could not be used (an accepted group parent, a code the build lacks)."""
+    mash = decisions[decisions["relation"] == "MASH_IS_A"]
+    acc = mash[mash["decision"] == "accept"][["child", "parent"]].drop_duplicates()
+    rej = mash[mash["decision"] == "reject"][["child", "parent"]].drop_duplicates()
+    usable = acc["child"].isin(codes) & acc["parent"].isin(context)
+    curated = set(zip(is_a["child"], is_a["parent"], strict=True))
+    new = np.array([p not in curated for p in zip(acc["child"], acc["parent"], strict=True)])
+    train = acc[usable.to_numpy() & new.astype(bool)] if len(acc) else acc
+    aligned = decisions[decisions["relation"] == "ALIGNED_WITH"]["decision"].value_counts()
+    figures = {
+        "decisions": int(len(decisions)),
+        "accepted_edges": int(len(acc)),
+        "corrected_edges": int((mash["moved_from"].notna() & (mash["decision"] == "accept")).sum()),
+        "training_edges": int(len(train)),
+        "accepted_not_used": int((~usable).sum()),
+        "hard_negatives": int(len(rej)),
+        "discuss": int((mash["decision"] == "discuss").sum()),
+        "aligned_accepted": int(aligned.get("accept", 0)),
+        "aligned_rejected": int(aligned.get("reject", 0)),
+    }
+    return train.reset_index(drop=True), rej.reset_index(drop=True), figures
 
 
 def graph_vocabularies(settings: Neo4jSettings) -> dict[str, int]:
@@ -366,6 +406,7 @@ def build_manifest(project: Project, stage1: Stage1, hierarchy: dict, started: f
         "encoder": dict(vars(project.encoder)),
         "stage2": hierarchy.get("stage2"),
         "stage3": hierarchy.get("stage3"),
+        "review": hierarchy.get("review"),
         "warnings": stage1.warnings + (hierarchy.get("warnings") or []),
         "stages": ["I", "II", "III"] if hierarchy else ["I"],
         "seconds": round(time.perf_counter() - started, 1),

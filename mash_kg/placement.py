@@ -149,6 +149,7 @@ class Inputs(NamedTuple):
     row: dict[str, int]  # node id -> row
     kids: dict[str, list[str]]  # curated children (every IS_A of the context)
     truth: dict[str, set[str]]  # held-out code -> its true parents
+    banned: dict[str, set[str]] = {}  # code -> parents a reviewer rejected (never proposed)
 
 
 class Placement(NamedTuple):
@@ -191,14 +192,21 @@ def block_scores(
 
 
 def without_own_descendants(
-    ids: np.ndarray, scores: np.ndarray, pool: Pool, kids: dict[str, list[str]]
+    ids: np.ndarray,
+    scores: np.ndarray,
+    pool: Pool,
+    kids: dict[str, list[str]],
+    banned: dict[str, set[str]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(scores, allowed): a code is never its own parent, nor the parent of its own curated
-    descendants; their scores become 0 and the rest are renormalised."""
+    descendants, nor a parent a reviewer rejected for it (`banned`); their scores become 0
+    and the rest are renormalised."""
     scores = scores.copy()
     allowed = np.ones(scores.shape, dtype=bool)
+    banned = banned or {}
     for k, cid in enumerate(ids):
-        bad = [pool.index[x] for x in descendants(cid, kids) | {cid} if x in pool.index]
+        out = descendants(cid, kids) | {cid} | banned.get(cid, set())
+        bad = [pool.index[x] for x in out if x in pool.index]
         if bad:
             scores[k, bad], allowed[k, bad] = 0.0, False
             scores[k] /= max(scores[k].sum(), 1e-300)
@@ -232,7 +240,7 @@ def place_block(ids: np.ndarray, pool: Pool, inp: Inputs) -> Placement:
     s = inp.settings
     code_rows = np.array([inp.row[x] for x in ids])
     scores, cos, equivalent = block_scores(code_rows, pool, inp.space, s)
-    scores, allowed = without_own_descendants(ids, scores, pool, inp.kids)
+    scores, allowed = without_own_descendants(ids, scores, pool, inp.kids, inp.banned)
     order = np.argsort(-scores, axis=1, kind="stable")
     out = Placement([], [], [], [])
     for k, cid in enumerate(ids):

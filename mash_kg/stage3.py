@@ -86,19 +86,29 @@ def hierarchy_rows(
     return pd.DataFrame(rows, columns=HIERARCHY_COLUMNS)
 
 
-def run_stage3(space: Space, s: HierarchySettings) -> Hierarchy:
+def run_stage3(
+    space: Space, s: HierarchySettings, negatives: pd.DataFrame | None = None
+) -> Hierarchy:
     """Parents, latent groups and points for the codes of `space` without a curated parent
-    (the tables of the module docstring)."""
+    (the tables of the module docstring). `negatives` (child, parent): pairs a reviewer
+    rejected, never proposed (a code gets its next candidate instead)."""
     row = {cid: i for i, cid in enumerate(space.nodes["id"])}
     codes = unparented_codes(space)
     cands = candidate_set(space, s, row)
     kids = space.all_edges.groupby("parent")["child"].agg(list).to_dict()
     truth = space.heldout.groupby("child")["parent"].agg(set).to_dict()
-    placed = place_codes(codes, cands, Inputs(space, s, row, kids, truth))
+    banned = {}
+    if negatives is not None and len(negatives):
+        banned = negatives.groupby("child")["parent"].agg(set).to_dict()
+    placed = place_codes(codes, cands, Inputs(space, s, row, kids, truth, banned))
     domain = space.nodes["domain"].fillna("").to_numpy()
     names = list(space.nodes["name"])
     groups = latent_groups(placed.unplaced, space.text, names, row, domain, s)
     hierarchy = hierarchy_rows(placed, groups, cands, space, s, row)
+    if banned:  # a latent group's edges too
+        pairs = zip(hierarchy["child"], hierarchy["parent"], strict=True)
+        hierarchy = hierarchy[[p not in banned.get(c, ()) for c, p in pairs]]
+        hierarchy = hierarchy.reset_index(drop=True)
     points = _points(space, s, hierarchy, groups, row)
     latent = latent_table(groups, points)
     candidates = pd.DataFrame(placed.candidates, columns=CANDIDATE_COLUMNS)

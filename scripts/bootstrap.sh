@@ -21,6 +21,20 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   fi
 fi
 
+# --- Chromium and its driver (Debian packages): the review page's browser test ------------
+# tests/review/test_browser.py drives `mash-kg review serve` in headless Chromium via selenium
+browser_pkgs=()
+if ! command -v chromium >/dev/null 2>&1; then browser_pkgs+=(chromium); fi
+if ! command -v chromedriver >/dev/null 2>&1; then browser_pkgs+=(chromium-driver); fi
+if [ ${#browser_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing ${browser_pkgs[*]} with apt-get (the review page's browser test)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${browser_pkgs[@]}" >/dev/null
+  else
+    say "note: ${browser_pkgs[*]} missing; the browser test of the review page needs them (apt-get install chromium chromium-driver)"
+  fi
+fi
+
 # --- Python 3.11 and uv -------------------------------------------------------------------
 PY="${PYTHON:-}"
 if [ -z "$PY" ]; then

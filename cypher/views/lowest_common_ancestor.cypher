@@ -1,6 +1,6 @@
 // purpose: the lowest common ancestors of two codes in the curated hierarchy (a code counts as its own ancestor)
-// parameters: a (string) - a Code id; b (string) - another Code id
-// example: :param a => 'ICD10CM:E11.9'; :param b => 'ICD10CM:E10.9'
+// parameters: a (string) - a Code id; b (string) - another Code id; build (string, default '') - a synced build id (mash-kg builds), or '' for the active one (curated content: the same in every build)
+// example: :param a => 'ICD10CM:E11.9'; :param b => 'ICD10CM:E10.9'; :param build => ''
 MATCH pa = (:Code {id: $a})-[:IS_A*0..]->(anc:Code)
 MATCH pb = (:Code {id: $b})-[:IS_A*0..]->(anc)
 WITH anc, min(length(pa)) + min(length(pb)) AS total, min(length(pa)) AS from_a, min(length(pb)) AS from_b

@@ -1,11 +1,20 @@
-// purpose: the codes of a phenotype at one site, each with why: the rule (listed, descendant, mapped), the edges walked (curated IS_A, learned MASH_IS_A), their confidence (product of learned scores), and how the site has it (coded there, else aligned to a concept); one row per code, its strongest reason
-// parameters: phenotype (string) - a Phenotype id; site (string) - a Site id; max_rank (integer, default 1, 1..100) - deepest ALIGNED_WITH rank followed
-// example: :param phenotype => 'type2_diabetes'; :param site => 'B'; :param max_rank => 1
+// purpose: the codes of a phenotype at one site in one synced build, each with why: the rule (listed, descendant, mapped), the edges walked (curated IS_A, learned MASH_IS_A), their confidence (product of learned scores), and how the site has it (coded there, else aligned to a concept); one row per code, its strongest reason
+// parameters: phenotype (string) - a Phenotype id; site (string) - a Site id; max_rank (integer, default 1, 1..100) - deepest ALIGNED_WITH rank followed; learned (string, default 'all') - 'all', 'accepted' or 'none'; build (string, default '') - a synced build id (mash-kg builds), or '' for the active one
+// example: :param phenotype => 'type2_diabetes'; :param site => 'B'; :param max_rank => 1; :param learned => 'all'; :param build => ''
+OPTIONAL MATCH (version:Build) WHERE version.seq IS NOT NULL AND (($build = '' AND version.active) OR version.id = $build)
+WITH coalesce(max(version.seq), 0) AS v
+CALL {
+  OPTIONAL MATCH (d:Decision {decision: 'accept'})
+  RETURN collect(d.key) AS accepted
+}
 MATCH (p:Phenotype {id: $phenotype})-[inc:INCLUDES]->(root:Code)
 CALL {
-  WITH inc, root
+  WITH inc, root, v, accepted
   MATCH path = (c:Code)-[:IS_A|MASH_IS_A*0..]->(root)
-  WHERE length(path) = 0 OR inc.descendants
+  WHERE (length(path) = 0 OR inc.descendants)
+    AND all(r IN relationships(path) WHERE coalesce(r.valid_from, 0) <= v AND coalesce(r.valid_to, v + 1) > v
+            AND (type(r) = 'IS_A' OR $learned = 'all'
+                 OR ($learned = 'accepted' AND type(r) + '|' + startNode(r).id + '|' + endNode(r).id IN accepted)))
   RETURN c, CASE length(path) WHEN 0 THEN 'listed' ELSE 'descendant' END AS rule,
          [r IN relationships(path) | type(r)] AS edges,
          reduce(s = 1.0, r IN relationships(path) | s * coalesce(r.score, 1.0)) AS confidence
@@ -15,18 +24,28 @@ CALL {
   WHERE inc.mapped
   RETURN c, 'mapped' AS rule, ['MAPS_TO'] AS edges, 1.0 AS confidence
 }
-WITH collect({excluded: inc.excluded, root: root.id, c: c, rule: rule, edges: edges, confidence: confidence}) AS rows
-WITH [r IN rows WHERE r.excluded | r.c.id] AS dropped, [r IN rows WHERE NOT r.excluded] AS kept
+WITH v, accepted, collect({excluded: inc.excluded, root: root.id, c: c, rule: rule, edges: edges, confidence: confidence}) AS rows
+WITH v, accepted, [r IN rows WHERE r.excluded | r.c.id] AS dropped, [r IN rows WHERE NOT r.excluded] AS kept
 UNWIND kept AS r
-WITH r, dropped WHERE NOT r.c.id IN dropped
+WITH v, accepted, r, dropped WHERE NOT r.c.id IN dropped
 CALL {
-  WITH r
-  WITH r WHERE $site IN coalesce(r.c.sites, [])
+  WITH r, v
+  WITH r, v, r.c AS listed
+  WHERE EXISTS {
+    MATCH (listed)-[:HAS_STATE]->(st:CodeState)
+    WHERE st.valid_from <= v AND coalesce(st.valid_to, v + 1) > v AND $site IN st.sites
+  }
   RETURN r.c AS code, 'coded at the site' AS how, null AS via, 1.0 AS match_score
   UNION
-  WITH r
+  WITH r, v, accepted
   MATCH (s:Code)-[a:ALIGNED_WITH]-(other:Code {id: r.c.id})
-  WHERE $site IN coalesce(s.sites, []) AND NOT $site IN coalesce(r.c.sites, []) AND a.rank <= $max_rank
+  WHERE coalesce(a.valid_from, 0) <= v AND coalesce(a.valid_to, v + 1) > v AND a.rank <= $max_rank
+    AND ($learned = 'all'
+         OR ($learned = 'accepted' AND 'ALIGNED_WITH|' + startNode(a).id + '|' + endNode(a).id IN accepted))
+    AND EXISTS { MATCH (s)-[:HAS_STATE]->(st:CodeState)
+                 WHERE st.valid_from <= v AND coalesce(st.valid_to, v + 1) > v AND $site IN st.sites }
+    AND NOT EXISTS { MATCH (other)-[:HAS_STATE]->(st:CodeState)
+                     WHERE st.valid_from <= v AND coalesce(st.valid_to, v + 1) > v AND $site IN st.sites }
   RETURN s AS code, 'aligned (rank ' + toString(a.rank) + ')' AS how, r.c.id AS via, a.score AS match_score
 }
 WITH code, r, how, via, match_score, dropped WHERE NOT code.id IN dropped

@@ -2,7 +2,8 @@
 failure is one line and a non-zero exit (errors.MashGroup).
 
 One module per command group: server (neo4j start/stop/status/shell), load, views (query),
-phenotype, build (init/build/eval/sync/export), demo; `mash_kg.summary.cli` adds `site`.
+phenotype, build (init/build/eval/sync/export), versions (builds, builds prune, diff), demo;
+`mash_kg.summary.cli` adds `site`.
 render.py shows reports and rows; errors.py turns exceptions into one line.
 """
 
@@ -20,7 +21,9 @@ from mash_kg.cli.demo import demo
 from mash_kg.cli.errors import MashGroup
 from mash_kg.cli.load import load
 from mash_kg.cli.phenotype import phenotype
+from mash_kg.cli.review import review
 from mash_kg.cli.server import neo4j
+from mash_kg.cli.versions import builds, diff
 from mash_kg.cli.views import query
 from mash_kg.config import load_config
 from mash_kg.summary.cli import site
@@ -52,8 +55,23 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
     ctx.obj["config"] = load_config(config_path)  # errors reach MashGroup.invoke
 
 
-for _command in (neo4j, load, query, phenotype, init, build, eval_, sync, export, demo, site):
+for _command in (
+    neo4j,
+    load,
+    query,
+    phenotype,
+    init,
+    build,
+    eval_,
+    sync,
+    builds,
+    diff,
+    export,
+    demo,
+    site,
+):
     cli.add_command(_command)
+cli.add_command(review)
 
 
 def main() -> None:

@@ -100,7 +100,25 @@ def eval_(ctx: click.Context, build_dir: Path | None, fmt: str) -> None:
 
 @click.command()
 @click.argument("build_dir", required=False, type=click.Path(path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Print the counts it would change; write nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the counts and the learned edges it would change; write nothing.",
+)
+@click.option(
+    "--rollback",
+    is_flag=True,
+    help="Make an earlier synced build active again (BUILD_DIR: its id; default: the build "
+    "before the active one); no build folder is read.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="How --dry-run prints the learned edges it would change.",
+)
 @click.option(
     "--break-lock", is_flag=True, help="Clear the lock of a sync or load whose process is gone."
 )
@@ -118,9 +136,12 @@ def sync(
     break_lock: bool,
     allow_retire: bool,
     batch_size: int,
+    rollback: bool,
+    fmt: str,
 ) -> None:
-    """Make Neo4j hold BUILD_DIR (default: the newest build of the project): only the difference,
-    in one transaction, one sync at a time."""
+    """Write BUILD_DIR (default: the newest build of the project) into Neo4j as a new version and
+    make it active: only the difference, in one transaction, one sync at a time. With
+    --rollback, make an earlier synced build active again."""
     from mash_kg.graph.connection import open_driver
     from mash_kg.graph.sync import break_lock as clear_lock
     from mash_kg.graph.sync import sync_build
@@ -129,8 +150,11 @@ def sync(
     with open_driver(config.neo4j) as driver:
         if break_lock:
             line(clear_lock(driver, config.neo4j.database))
-            if build_dir is None:
+            if build_dir is None and not rollback:
                 return
+        if rollback:
+            _rollback(driver, build_dir, config.neo4j.database)
+            return
         report = sync_build(
             driver,
             build_dir or latest_build(config),
@@ -140,7 +164,21 @@ def sync(
             allow_retire=allow_retire,
             notify=notice,
         )
+    if dry_run:
+        from mash_kg.cli.versions import show_diff
+
+        show_diff(report.edges, fmt, f"learned edges sync {report.subject} would change")
+        if fmt != "table":
+            return
     print_sync(report, dry_run)
+
+
+def _rollback(driver, build: Path | None, database: str) -> None:
+    """`sync --rollback [BUILD]`: a build id, never a folder read."""
+    from mash_kg.graph.versions import rollback
+
+    before, now = rollback(driver, str(build) if build else None, database, notify=notice)
+    line(f"active build: {now.build} (version {now.seq}; was {before})")
 
 
 @click.command()

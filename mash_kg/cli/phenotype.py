@@ -46,15 +46,36 @@ def phenotype_import(ctx: click.Context, file: Path, name: str | None) -> None:
     show_default=True,
     help="Deepest ALIGNED_WITH rank followed to reach the site's codes.",
 )
+@click.option(
+    "--learned",
+    type=click.Choice(["all", "accepted", "none"]),
+    default="all",
+    show_default=True,
+    help="Learned edges followed: all of the build's, only those a reviewer accepted, or none.",
+)
+@click.option(
+    "--build", "build", help="A synced build id (mash-kg builds); default: the active one."
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @click.pass_context
-def phenotype_expand(ctx: click.Context, name: str, site: str, max_rank: int, fmt: str) -> None:
+def phenotype_expand(
+    ctx: click.Context,
+    name: str,
+    site: str,
+    max_rank: int,
+    learned: str,
+    build: str | None,
+    fmt: str,
+) -> None:
     """The codes of phenotype NAME at SITE, each with the rule, edges and scores that bring it
-    in (the phenotype_codes view)."""
+    in (the phenotype_codes view), read from one synced build, which every row names."""
     from mash_kg.graph.connection import open_driver
     from mash_kg.graph.phenotypes import expand_phenotype
 
     settings = config_of(ctx).neo4j
     with open_driver(settings, schema=False) as driver:
-        rows = expand_phenotype(driver, name, site, max_rank, settings.database)
-    show_rows(rows, fmt, f"{name} at site {site}: {len(rows)} codes")
+        rows = expand_phenotype(
+            driver, name, site, max_rank, settings.database, build=build, learned=learned
+        )
+    used = rows[0]["build"] or "no synced build"
+    show_rows(rows, fmt, f"{name} at site {site}: {len(rows)} codes (build {used})")

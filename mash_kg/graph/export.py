@@ -10,6 +10,8 @@ Written to a folder (tab-separated, as Athena ships them):
 - CONCEPT_ANCESTOR.csv: every ancestor-descendant pair (itself included, level 0) of the
   merged IS_A + MASH_IS_A hierarchy, with min and max levels of separation.
 - edges.csv: start, end, type, vocab_or_source, score, build: every relationship, plain.
+- build.csv: the synced build whose learned content was exported (build, version, synced;
+  no row when none was synced): the active one, read in the same transaction as the rest.
 
 Everything is read in one read transaction, and read again when a load or sync committed
 meanwhile (a stamp of the graph taken before and after differs), so the files describe one
@@ -124,11 +126,21 @@ CODES = (
     "n.code AS code, n.domain AS domain, n.kind AS kind, n.status AS status, "
     "n.site AS site ORDER BY id"
 )
-LATENT = "MATCH (n:Latent) RETURN n.id AS id, n.name AS name, n.build AS build ORDER BY id"
+# learned content as the active build's version holds it (graph/versions.py)
+LATENT = (
+    "MATCH (n:Latent) WHERE coalesce(n.valid_from, 0) <= $v AND coalesce(n.valid_to, $v + 1) > $v "
+    "RETURN n.id AS id, n.name AS name, n.build AS build ORDER BY id"
+)
 EDGES = (
-    "MATCH (a)-[r:IS_A|MASH_IS_A|MAPS_TO|ALIGNED_WITH]->(b) RETURN a.id AS start, "
-    "b.id AS end, type(r) AS type, coalesce(r.vocab, r.source, r.method) AS vocab_or_source, "
+    "MATCH (a)-[r:IS_A|MASH_IS_A|MAPS_TO|ALIGNED_WITH]->(b) "
+    "WHERE coalesce(r.valid_from, 0) <= $v AND coalesce(r.valid_to, $v + 1) > $v "
+    "RETURN a.id AS start, b.id AS end, type(r) AS type, "
+    "coalesce(r.vocab, r.source, r.method) AS vocab_or_source, "
     "r.score AS score, r.build AS build ORDER BY start, end, type"
+)
+ACTIVE = (
+    "MATCH (b:Build {active: true}) WHERE b.seq IS NOT NULL "
+    "RETURN b.id AS build, b.seq AS version, b.synced_at AS synced"
 )
 VALID = {"valid_start_date": "19700101", "valid_end_date": "20991231"}
 
@@ -143,20 +155,23 @@ STAMP = (
 )
 
 
-def _frame(tx, query: str) -> pd.DataFrame:
-    result = tx.run(query)
+def _frame(tx, query: str, **params) -> pd.DataFrame:
+    result = tx.run(query, params)
     keys = result.keys()
     return pd.DataFrame([r.values() for r in result], columns=keys)
 
 
-def _read_state(tx) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
-    """Codes, latent groups and edges, read in one transaction; None when a write committed
-    (or the write lock was taken or released) meanwhile."""
+def _read_state(tx) -> tuple[pd.DataFrame, ...] | None:
+    """The active build, codes, and the latent groups and edges of the active build's version,
+    read in one transaction; None when a write committed (or the write lock was taken or
+    released) meanwhile."""
     before = tx.run(STAMP).single()["stamp"]
-    codes, latent, edges = (_frame(tx, q) for q in (CODES, LATENT, EDGES))
+    build = _frame(tx, ACTIVE)
+    v = int(build["version"].iloc[0]) if len(build) else 0
+    codes, latent, edges = (_frame(tx, q, v=v) for q in (CODES, LATENT, EDGES))
     if tx.run(STAMP).single()["stamp"] != before:
         return None
-    return codes, latent, edges
+    return build, codes, latent, edges
 
 
 def read_snapshot(driver: Driver, database: str = "neo4j"):
@@ -167,7 +182,7 @@ def read_snapshot(driver: Driver, database: str = "neo4j"):
         with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
             state = session.execute_read(_read_state)
         if state is not None:
-            codes, latent, edges = state
+            _, codes, latent, edges = state
             ends = set(edges["start"]) | set(edges["end"])
             stray = sorted(map(str, ends - set(codes["id"]) - set(latent["id"])))
             if stray:
@@ -218,7 +233,7 @@ def export_graph(driver: Driver, out: Path, database: str = "neo4j") -> dict[str
         raise InputError(
             out, f"cannot create the folder ({exc.strerror})", hint="choose a folder you can write"
         ) from None
-    codes, latent, edges = read_snapshot(driver, database)
+    build, codes, latent, edges = read_snapshot(driver, database)
     ids = sorted(set(codes["id"]) | set(latent["id"]))
     cid = {i: FIRST_ID + k for k, i in enumerate(ids)}
     tables = {
@@ -227,6 +242,7 @@ def export_graph(driver: Driver, out: Path, database: str = "neo4j") -> dict[str
         "CONCEPT_ANCESTOR.csv": ancestor_table(edges, cid),
         "concept_map.csv": pd.DataFrame({"concept_id": [cid[i] for i in ids], "id": ids}),
         "edges.csv": edges,
+        "build.csv": build,
     }
     write_files(out, {name: _escaped(df) for name, df in tables.items()})
     return {name: len(df) for name, df in tables.items()}

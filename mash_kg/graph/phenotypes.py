@@ -9,6 +9,7 @@ from __future__ import annotations
 from neo4j import Driver
 
 from mash_kg.errors import InputError, MashError
+from mash_kg.graph.versions import pin, valid
 from mash_kg.graph.views import run_view
 from mash_kg.loaders.phenotype import PhenotypeTables
 
@@ -64,25 +65,41 @@ def write_phenotypes(driver: Driver, tables: PhenotypeTables, database: str = "n
     return {"phenotypes": len(rows), "items": len(items)}
 
 
-EMPTY_EXPANSION = """
+EMPTY_EXPANSION = (
+    """
 MATCH (p:Phenotype {id: $phenotype})-[inc:INCLUDES]->(root:Code)
-OPTIONAL MATCH (c:Code)-[:IS_A|MASH_IS_A*1..]->(root) WHERE inc.descendants
+OPTIONAL MATCH (c:Code)-[rels:IS_A|MASH_IS_A*1..]->(root)
+WHERE inc.descendants AND all(r IN rels WHERE """
+    + valid("r")
+    + """)
 WITH inc, root, count(DISTINCT c) AS below
 RETURN sum(CASE WHEN inc.excluded THEN 0 ELSE 1 END) AS included,
        sum(CASE WHEN inc.excluded THEN 1 ELSE 0 END) AS excluded,
        sum(CASE WHEN inc.excluded THEN 0 ELSE below END) AS descendants,
        collect(CASE WHEN NOT inc.excluded THEN root.id END)[..3] AS examples
 """
+)
 
 
 def why_empty(
-    driver: Driver, phenotype: str, site: str, max_rank: int, database: str = "neo4j"
+    driver: Driver,
+    phenotype: str,
+    site: str,
+    max_rank: int,
+    database: str = "neo4j",
+    version: int = 0,
 ) -> str:
-    """One line saying why `phenotype` expands to no code at `site` and what to try."""
-    rec = driver.execute_query(EMPTY_EXPANSION, phenotype=phenotype, database_=database).records[0]
+    """One line saying why `phenotype` expands to no code at `site` (in `version`) and what to
+    try."""
+    rec = driver.execute_query(
+        EMPTY_EXPANSION, phenotype=phenotype, v=version, database_=database
+    ).records[0]
     site_codes = driver.execute_query(
-        "MATCH (c:Code) WHERE $site IN coalesce(c.sites, []) RETURN count(c) AS n",
+        "MATCH (c:Code)-[:HAS_STATE]->(s:CodeState) WHERE $site IN s.sites AND "
+        + valid("s")
+        + " RETURN count(c) AS n",
         site=site,
+        v=version,
         database_=database,
     ).records[0]["n"]
     if not rec["included"]:
@@ -102,11 +119,19 @@ def why_empty(
 
 
 def expand_phenotype(
-    driver: Driver, phenotype: str, site: str, max_rank: int = 1, database: str = "neo4j"
+    driver: Driver,
+    phenotype: str,
+    site: str,
+    max_rank: int = 1,
+    database: str = "neo4j",
+    build: str | None = None,
+    learned: str = "all",
 ) -> list[dict]:
-    """The codes of `phenotype` at `site`, each with the rule, edges and scores that bring it
-    in (the phenotype_codes view). An unknown phenotype or site, or an expansion to nothing,
-    is one MashError saying why and what to try."""
+    """The codes of `phenotype` at `site` in synced build `build` (default: the active one),
+    each with the rule, edges and scores that bring it in (the phenotype_codes view) and the
+    build it was read from (column ``build``). `learned`: 'all' learned edges of that build,
+    only those a reviewer 'accepted', or 'none' (curated edges only). An unknown phenotype,
+    site or build, or an expansion to nothing, is one MashError saying why and what to try."""
     known = driver.execute_query(
         "OPTIONAL MATCH (p:Phenotype {id: $p}) OPTIONAL MATCH (s:Site {id: $s}) "
         "RETURN p IS NOT NULL AS p, s IS NOT NULL AS s",
@@ -118,8 +143,27 @@ def expand_phenotype(
         raise MashError(f"no phenotype {phenotype!r} in the graph (mash-kg phenotype import)")
     if not known["s"]:
         raise MashError(f"no site {site!r} in the graph (mash-kg sync a build that has it)")
-    params = {"phenotype": phenotype, "site": site, "max_rank": max_rank}
+    version = pin_or_none(driver, build, database)
+    params = {
+        "phenotype": phenotype,
+        "site": site,
+        "max_rank": max_rank,
+        "learned": learned,
+        "build": version.build if version else "",
+    }
     rows = run_view(driver, "phenotype_codes", params, database)
     if not rows:  # asked for the site's codes and there are none: say why
-        raise MashError(why_empty(driver, phenotype, site, max_rank, database))
-    return rows
+        seq = version.seq if version else 0
+        raise MashError(why_empty(driver, phenotype, site, max_rank, database, seq))
+    return [{**r, "build": version.build if version else None} for r in rows]
+
+
+def pin_or_none(driver: Driver, build: str | None, database: str):
+    """The version of `build`, or the active one; None when no build was ever synced (and
+    none was asked for): curated content only."""
+    try:
+        return pin(driver, build, database)
+    except MashError:
+        if build:
+            raise
+        return None

@@ -1,12 +1,14 @@
-"""`mash-kg sync`: make Neo4j hold a build's learned content through the reconcile engine
-(graph/reconcile): the difference only, in one transaction of batched statements, under the
-write lock. reconcile/learned.py says what a build owns in the graph.
+"""`mash-kg sync`: write a build into Neo4j as a new version of the learned content, through
+the reconcile engine (graph/reconcile): the difference from the newest version only, in one
+transaction of batched statements, under the write lock; its last statement makes the build
+active. reconcile/learned.py says what a build owns in the graph and how versions are kept;
+graph/versions.py pins, lists, compares, rolls back and prunes them.
 
 A sync killed or cut off midway is rolled back by Neo4j, readers see the old build or the new
-one, and the next run recomputes the difference from what the graph really holds, so it
-converges to exactly the state of a clean sync. One writer at a time: the lock (graph/lock.py)
-is taken before the graph is read; a stale one (a killed process) is cleared with a note, or
-with ``mash-kg sync --break-lock``.
+one (a reader that pins a version sees only it, whatever commits), and the next run recomputes
+the difference from what the graph really holds, so it converges to exactly the state of a
+clean sync. One writer at a time: the lock (graph/lock.py) is taken before the graph is read;
+a stale one (a killed process) is cleared with a note, or with ``mash-kg sync --break-lock``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ __all__ = [
     "LockLost",
     "SyncLocked",
     "break_lock",
-    "ensure_vector_index",
     "plan_sync",
     "read_target",
     "sync_build",
@@ -69,8 +70,6 @@ def sync_build(
         progress=progress and (lambda _label, n: progress(n)),
         notify=notify,
     )
-    if not dry_run and target.written_dim:
-        ensure_vector_index(driver, target.written_dim, database)
     plan.report.seconds = time.perf_counter() - t0
     return plan.report
 
@@ -78,25 +77,3 @@ def sync_build(
 def plan_sync(driver: Driver, target: Target, database: str = "neo4j") -> Plan:
     """The difference between `target` and what the graph holds now (reads only)."""
     return diff_learned(target, read_learned(driver, target, database))
-
-
-def ensure_vector_index(driver: Driver, dimensions: int, database: str = "neo4j") -> None:
-    """The cosine vector index `code_embedding` over Code.embedding, at the build's dimension
-    (schema statements cannot share the data transaction, so this follows the commit)."""
-    records, _, _ = driver.execute_query(
-        "SHOW INDEXES YIELD name, options WHERE name = 'code_embedding' RETURN options",
-        database_=database,
-    )
-    if records:
-        config = records[0]["options"].get("indexConfig", {})
-        if config.get("vector.dimensions") == dimensions:
-            return
-        driver.execute_query("DROP INDEX code_embedding", database_=database)
-    driver.execute_query(
-        "CREATE VECTOR INDEX code_embedding IF NOT EXISTS FOR (n:Code) ON n.embedding "
-        "OPTIONS {indexConfig: {`vector.dimensions`: $dims, "
-        "`vector.similarity_function`: 'cosine'}}",
-        dims=dimensions,
-        database_=database,
-    )
-    driver.execute_query("CALL db.awaitIndexes(300)", database_=database)

@@ -1,4 +1,6 @@
-"""Named, parameterised Cypher views (cypher/views/*.cypher), run in read transactions."""
+"""Named, parameterised Cypher views (cypher/views/*.cypher), run in read transactions. Every
+view reads one synced build's version of the learned content (``-p build=ID``, default the
+active one; graph/versions.py)."""
 
 from __future__ import annotations
 
@@ -146,8 +148,15 @@ def get_view(name: str) -> View:
 
 
 def run_view(driver: Driver, name: str, params: dict, database: str = "neo4j") -> list[dict]:
+    """The rows of view `name`. Its `build` parameter (every view has one; '' for the active
+    build) names the version read: an unknown build is one clear line. A reader that must see
+    one build throughout pins it once (`versions.pin`) and passes its id to every view."""
     view = get_view(name)
     params = view.check(params)
+    if params.get("build"):
+        from mash_kg.graph.versions import pin
+
+        pin(driver, params["build"], database)
     records, _, _ = driver.execute_query(
         view.query, params, database_=database, routing_=RoutingControl.READ
     )

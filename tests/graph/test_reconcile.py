@@ -176,14 +176,22 @@ def target(build):
 
 
 def synced(target) -> LearnedHeld:
-    """What the graph holds after a clean sync of `target` (a Stage I build) alone."""
+    """What the graph holds after a clean sync of `target` (a Stage I build) alone, as version 1
+    (without the stamp of that version: the diff is computed)."""
     dig = target.digests
     codes = {
         c: HeldCode(c, h, True, None, None, e)
         for c, h, e in zip(dig["id"], dig["sync_hash"], dig["edges_hash"], strict=True)
     }
     sites = set(target.codes["site"])
-    return LearnedHeld(codes=codes, sites=sites, current=True, total=len(target.counterparts))
+    return LearnedHeld(
+        codes=codes,
+        sites=sites,
+        current=True,
+        total=len(target.counterparts),
+        head=1,
+        head_build=target.build,
+    )
 
 
 def test_a_build_into_an_empty_graph_creates_everything(target):
@@ -195,19 +203,29 @@ def test_a_build_into_an_empty_graph_creates_everything(target):
     assert counts(plan.report, "ALIGNED_WITH") == (len(target.counterparts), 0, 0)
     assert plan.report.kinds["sites"].added == 2
     assert list(plan.report.kinds) == ["codes", "ALIGNED_WITH", "sites", ":Latent", "MASH_IS_A"]
-    created = rows(plan, "CREATE (n:Code")
-    assert len(created) == n_codes and all(len(r["props"]["embedding"]) > 0 for r in created)
-    assert any("MERGE (b:Build" in s.query for s in plan.steps)
+    assert len(rows(plan, "CREATE (n:Code")) == n_codes
+    states = rows(plan, "CREATE (n)-[:HAS_STATE]->(s:CodeState)")
+    assert len(states) == n_codes and all(len(r["state"]["embedding"]) > 0 for r in states)
+    # the new version is 1, every row is written valid from it, the build step comes last
+    assert plan.report.version == 1 and all(s.params.get("v") == 1 for s in plan.steps)
+    assert "MERGE (b:Build" in plan.steps[-1].query and "SET o.active = false" in (
+        plan.steps[-1].query
+    )
+    assert len(plan.report.edges) == len(target.counterparts)
+    assert {r["change"] for r in plan.report.edges} == {"added"}
 
 
 def test_the_same_build_again_is_a_no_op(target):
     held = synced(target)
     assert dirty_codes(target, held.codes) == set()  # no edge is read back
     plan = diff_learned(target, held)
+    # nothing changes, but without the version's stamp the build is written as a new version
     assert plan.report.changes == 0 and not any(s.rows for s in plan.steps)
-    assert not any("MERGE (b:Build" in s.query for s in plan.steps)
-    held.current = False  # another build was synced since: this one becomes current again
-    assert any("MERGE (b:Build" in s.query for s in diff_learned(target, held).steps)
+    held.same = True  # the newest version is this build, stamped: nothing at all
+    assert diff_learned(target, held).steps == []
+    held.current = False  # rolled back since: this one becomes active again, no new version
+    (step,) = diff_learned(target, held).steps
+    assert step.query.startswith("MATCH (b:Build {id: $id}) SET b.active = true")
 
 
 def test_changed_codes_and_edges_are_rewritten_and_gone_ones_retired_or_stripped(target):
@@ -229,11 +247,25 @@ def test_changed_codes_and_edges_are_rewritten_and_gone_ones_retired_or_stripped
     # first rewritten, LOINC:curated stripped (changed); B/LOCAL:1 retired
     assert counts(plan.report, "codes") == (0, 2, 1)
     assert [r["id"] for r in rows(plan, "SET n += row.props")] == [first]
+    assert [r["id"] for r in rows(plan, "CREATE (n)-[:HAS_STATE]")] == [first]
+    # the states that change or go are closed: first's, and those of the two codes that go
+    closed = rows(plan, "s.valid_to = $v")
+    assert sorted(r["id"] for r in closed) == sorted([first, "B/LOCAL:1", "LOINC:curated"])
     assert rows(plan, "n.status = 'retired'") == [{"id": "B/LOCAL:1"}]
     assert rows(plan, "n.edges_hash = row.h")[0]["id"] == second  # edges changed, code did not
     assert counts(plan.report, "ALIGNED_WITH") == (0, 1, 1)
-    (update,) = rows(plan, "MATCH (a)-[r:ALIGNED_WITH]->(b) SET r = row.p")
+    # a changed edge: its open row closed, a new one created; a gone edge: closed
+    (update,) = rows(plan, "CREATE (a)-[r:ALIGNED_WITH]->(b)")
     assert (update["s"], update["e"]) == changed and update["p"]["build"] == target.build
+    closes = rows(plan, "MATCH (a)-[r:ALIGNED_WITH]->(b) WHERE r.valid_to IS NULL")
+    assert sorted((r["s"], r["e"]) for r in closes) == sorted([changed, ("LOINC:curated", second)])
+    assert [(r["change"], r["score_a"]) for r in plan.report.edges] == [
+        ("removed", 1.0),
+        ("rescored", -1.0),
+    ] or [(r["change"], r["score_a"]) for r in plan.report.edges] == [
+        ("rescored", -1.0),
+        ("removed", 1.0),
+    ]
     assert plan.guard.refusal() is None
 
 
@@ -301,10 +333,11 @@ def test_latent_groups_and_learned_edges_created_then_no_op_then_changed(grouped
     assert counts(plan.report, ":Latent") == (1, 0, 0)
     assert counts(plan.report, "MASH_IS_A") == (3, 0, 0)
     (group,) = rows(plan, "CREATE (n:Latent)")
+    assert group["p"]["build"] == "grouped"
     assert group["p"]["name"] == "a group" and group["p"]["poincare"] == pytest.approx([0.3, 0.2])
     # one statement per pair of end labels, each label from the fixed table
     assert [r["s"] for r in rows(plan, "MATCH (a:Code {id: row.s}) MATCH (b:Latent")] == [a]
-    assert [r["s"] for r in rows(plan, "MATCH (a:Latent {id: row.s}) MATCH (b:Code")] == ["L1"]
+    assert [r["s"] for r in rows(plan, "MATCH (a:Latent {id: row.s}) WHERE a.valid_to")] == ["L1"]
     # the graph after that plan: codes synced, the group and its outgoing edge as written
     after = synced(target)
     after.latent = {group["id"]: group["p"]}
@@ -322,6 +355,19 @@ def test_latent_groups_and_learned_edges_created_then_no_op_then_changed(grouped
     assert counts(plan.report, ":Latent") == (0, 0, 1)
     assert counts(plan.report, "MASH_IS_A") == (0, 1, 1)
     order = [s.query for s in plan.steps if s.rows]
-    delete_edge = next(i for i, q in enumerate(order) if "MASH_IS_A]->(b) DELETE r" in q)
-    delete_group = next(i for i, q in enumerate(order) if "DETACH DELETE n" in q)
-    assert delete_edge < delete_group
+    close_edge = next(i for i, q in enumerate(order) if "MASH_IS_A]->(b) WHERE r.valid_to" in q)
+    close_group = next(i for i, q in enumerate(order) if "(n:Latent {id: row.id}) WHERE" in q)
+    assert close_edge < close_group
+    # a group whose name changes gets a new node of the new version, and its edges with it
+    after.learned.pop(("L0", b))
+    after.latent.pop("L0")
+    after.learned[("L1", b)] = ({"score": 0.800000011920929, "rank": 1}, ("Latent", "Code"))
+    after.latent["L1"] = {**after.latent["L1"], "name": "renamed"}
+    after.dirty = {a}
+    after.learned[(a, "L1")] = ({"score": 0.8999999761581421, "rank": 1}, ("Code", "Latent"))
+    plan = diff_learned(target, after)
+    assert counts(plan.report, ":Latent") == (0, 1, 0)
+    assert [r["p"]["name"] for r in rows(plan, "CREATE (n:Latent)")] == ["a group"]
+    written = sorted((r["s"], r["e"]) for r in rows(plan, "CREATE (a)-[r:MASH_IS_A]"))
+    assert written == sorted([(a, "L1"), ("L1", b)])
+    assert plan.report.edges == []  # the same edges, scores and ranks: no change to show

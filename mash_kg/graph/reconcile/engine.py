@@ -62,6 +62,9 @@ class Report:
     dry_run: bool = False
     seconds: float = 0.0
     refused: str | None = None  # dry run: the retire guard's refusal the real run would meet
+    # a sync: the learned edges added, removed, rescored (versions.edge_changes rows)
+    edges: list[dict] = field(default_factory=list)
+    version: int | None = None  # a sync: the version it wrote (None: none new)
 
     @property
     def changes(self) -> int:
