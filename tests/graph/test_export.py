@@ -147,8 +147,8 @@ def test_a_commit_between_the_reads_is_never_exported_half(graph, tmp_path, monk
     real = export._frame
     commits = []
 
-    def frame(tx, query):
-        df = real(tx, query)
+    def frame(tx, query, **params):
+        df = real(tx, query, **params)
         if query == export.CODES and len(commits) < 2:  # twice: two reads are spoiled
             n = len(commits) + 1
             graph.execute_query(
