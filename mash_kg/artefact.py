@@ -67,7 +67,9 @@ TABLES: dict[str, TableSpec] = {
         "III",
     ),
     "candidates": TableSpec(
-        ("id", "candidate", "rank", "score", "distance"), "ranked parent candidates", "III"
+        ("id", "candidate", "rank", "score", "distance"),
+        "ranked parent candidates, with each evidence source's score (by_<source>)",
+        "III",
     ),
     "hierarchy": TableSpec(
         ("child", "parent", "score", "rank", "parent_label"), "-> MASH_IS_A edges", "III"
@@ -78,6 +80,10 @@ TABLES: dict[str, TableSpec] = {
     "holdout": TableSpec(
         ("id", "parent", "rank", "text_rank", "candidates"), "-> `mash-kg eval`", "III"
     ),
+    "placement_weights": TableSpec(
+        ("domain", "feature", "weight"), "the evidence weights Stage III chose", ""
+    ),
+    "rerank": TableSpec(("feature", "coefficient"), "Stage III's re-ranker, when kept", ""),
     "encoder_training": TableSpec(("step", "loss"), "the hierarchy encoder's training", ""),
     "content": TableSpec(
         ("id", "sites", "sync_hash", "edges_hash"),
