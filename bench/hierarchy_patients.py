@@ -18,10 +18,11 @@ set is: the ICD-10-CM nodes `graph.reader.read_context` gives for the sites' cod
 `equivalent_at_1`: share of codes whose first pick is the very code they relabel (a sibling
 of the parent, not the parent); `coverage`: share whose true parent is in that context.
 
-Methods: `default` (the build as configured by default), `default_gnn` (gnn_layers = 2, every
-source), `no_counterparts` / `no_gnn` (the full set less one source), `only_<source>` (each
-source alone). Sources other than the default's need `[hierarchy] sources` (mash_kg.settings
-SOURCE_NAMES); a method the installed mash-kg refuses is recorded with its error.
+Methods: `default` (the build as configured by default: every source it has; the GNN is off
+by default), `default_gnn` (gnn_layers = 2: the GNN added), `no_counterparts` (the default less
+Stage I's counterparts), `only_<source>` (each source alone), through `[hierarchy] sources`
+(mash_kg.settings.SOURCE_NAMES); a method the installed mash-kg refuses is recorded with its
+error. Results are saved after every method.
 
 Run: python bench/hierarchy_patients.py [--quick] [--methods default,only_name,...]
 """
@@ -63,17 +64,17 @@ from mash_kg.text_embed import TextEmbedder  # noqa: E402
 TASK = "icd10cm_patient_placement"
 MASH_KG = str(Path(sys.executable).parent / "mash-kg")
 ALL = ["name", "family", "spelling", "gnn", "counterparts"]
-# method -> [hierarchy] keys of its build (TOML values)
+# method -> [hierarchy] keys of its build (TOML values), in the order a full run measures them
 METHODS: dict[str, dict] = {
     "default": {},
     "default_gnn": {"gnn_layers": 2},
-    "no_gnn": {"sources": [s for s in ALL if s != "gnn"]},
-    "no_counterparts": {"sources": [s for s in ALL if s != "counterparts"], "gnn_layers": 2},
-    **{f"only_{s}": {"sources": [s]} for s in ALL if s != "gnn"},
+    "no_counterparts": {"sources": ["name", "family", "spelling"]},
+    "only_counterparts": {"sources": ["counterparts"]},
     "only_gnn": {"sources": ["gnn"], "gnn_layers": 2},
+    **{f"only_{s}": {"sources": [s]} for s in ("name", "family", "spelling")},
 }
-QUICK = {"seeds": [1, 2], "population": 300, "methods": ["default", "only_name"]}
-FULL = {"seeds": [1, 2, 3], "population": 1000, "methods": list(METHODS)}
+QUICK = {"seeds": [1, 2], "population": 300, "methods": ["default"]}
+FULL = {"seeds": [1, 2], "population": 300, "methods": list(METHODS)}
 
 
 def make_sites(seeds: list[int], population: int, share: float, seed: int) -> list[PatientSite]:
@@ -197,15 +198,19 @@ def one_method(name: str, keys: dict, work: Path, files: dict, env: dict, gold) 
     (build,) = (folder / "builds").iterdir()
     rank, equiv, manifest = ranks_from_build(build, gold)
     out = {**metrics(rank, equiv), "seconds": round(seconds, 1), "config": keys}
-    stage3 = (manifest.get("hierarchy") or {}).get("stage3") or manifest.get("stage3") or {}
-    for k in ("source_weights", "weights", "sources"):
-        if k in stage3:
-            out[k] = stage3[k]
+    weights = build / "placement_weights.parquet"  # the fusion the build chose, if any
+    if weights.is_file():
+        w = pd.read_parquet(weights)
+        w = w[w["domain"].isin(["diagnosis", "*"])]
+        out["weights"] = {
+            f: round(float(v), 4) for f, v in zip(w["feature"], w["weight"], strict=True)
+        }
+    out["build_seconds"] = manifest.get("seconds")
     print(f"  {out}", flush=True)
     return out
 
 
-def run(quick: bool, methods: list[str], share: float, seed: int) -> dict:
+def run(quick: bool, methods: list[str], share: float, seed: int, save_each: bool) -> dict:
     size = QUICK if quick else FULL
     start = time.perf_counter()
     sites = make_sites(size["seeds"], size["population"], share, seed)
@@ -224,7 +229,9 @@ def run(quick: bool, methods: list[str], share: float, seed: int) -> dict:
         results["text_nn"]["seconds"] = round(tn_s, 1)
         for m in methods:
             results[m] = one_method(m, METHODS[m], work, files, env, gold)
-        tasks[TASK] = describe(sites, size, share, pool, load_s, results, start)
+            tasks[TASK] = describe(sites, size, share, pool, load_s, results, start)
+            if save_each:  # a late failure keeps the methods measured so far
+                print(save(tasks), flush=True)
     return tasks
 
 
@@ -281,7 +288,7 @@ def save(tasks: dict) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="2 sites of 300, default and only_name")
+    ap.add_argument("--quick", action="store_true", help="the default build and text_nn only")
     ap.add_argument("--methods", help=f"comma-separated, of: {', '.join(METHODS)}")
     ap.add_argument("--share", type=float, default=0.5, help="share of ICD codes relabelled")
     ap.add_argument("--seed", type=int, default=0)
@@ -293,7 +300,7 @@ def main() -> None:
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         ap.error(f"unknown methods {unknown}; known: {', '.join(METHODS)}")
-    tasks = run(args.quick, methods, args.share, args.seed)
+    tasks = run(args.quick, methods, args.share, args.seed, not args.no_save)
     m = tasks[TASK]["methods"]
     if "default" in m and "hit_at_1" in m["default"]:
         gap = m["default"]["hit_at_1"] - m["text_nn"]["hit_at_1"]
