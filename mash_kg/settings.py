@@ -67,7 +67,16 @@ class TreeSettings:
 
 
 # the evidence sources of Stage III's parent scores (one module each in hierarchy/sources/)
-SOURCE_NAMES = ("name", "family", "spelling", "encoder", "gnn", "counterparts")
+SOURCE_NAMES = (
+    "name",
+    "family",
+    "spelling",
+    "encoder",
+    "gnn",
+    "counterparts",
+    "members",
+    "member_spelling",
+)
 
 
 @dataclass

@@ -88,7 +88,7 @@ def test_the_fused_score_follows_the_source_that_predicts_the_held_out_edges():
     # parents' own names say nothing; their families (members) do
     vec, edges = _families(40, 6, seed=1, name_signal=False)
     space = _space(vec, edges, 0.15, seed=1)
-    res = run_stage3(space, HierarchySettings(dim=4))
+    res = run_stage3(space, HierarchySettings(dim=4, sources=["name", "family"]))
     w = res.weights.set_index("feature")["weight"]
     assert w.get("family", 0) > 0 and w.get("name", 0) == 0
     model, text = _hit1(res)

@@ -46,7 +46,7 @@ def test_every_source_is_registered_and_scores_pool_and_shortlist_alike():
     cp = pd.DataFrame({"id": ["u"], "other_id": ["A1"], "rank": [1], "score": [0.9]})
     ev = Evidence(space, row, space.train_edges, cands.rows, cp)
     scorers = prepare_sources(ev)
-    assert set(scorers) == {"name", "family", "counterparts"}  # no spelling, encoder, gnn
+    assert set(scorers) == {"name", "family", "counterparts", "members"}  # no spelling etc.
     q = Query.of_rows(space, np.array([row["u"], row["v"]]))
     short = np.array([[2, 0, -1], [1, 3, 4]])
     for name, scorer in scorers.items():

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mash_kg.hierarchy.sources import counterparts, encoder, family, gnn, name, spelling
+from mash_kg.hierarchy.sources import (
+    counterparts,
+    encoder,
+    family,
+    gnn,
+    members,
+    name,
+    spelling,
+)
 from mash_kg.hierarchy.sources.base import Evidence, Query, Scorer
 from mash_kg.settings import SOURCE_NAMES
 
@@ -17,6 +25,8 @@ SOURCES: dict[str, Callable[[Evidence], Scorer | None]] = {
     "encoder": encoder.prepare,
     "gnn": gnn.prepare,
     "counterparts": counterparts.prepare,
+    "members": members.prepare_text,
+    "member_spelling": members.prepare_spelling,
 }
 assert tuple(SOURCES) == SOURCE_NAMES
 
