@@ -21,7 +21,7 @@ class CounterpartScorer:
         cp = ev.counterparts
         score = cp["score"] if "score" in cp else pd.Series(1.0, index=cp.index)
         best: dict[tuple[str, int], float] = {}
-        for a, b, s in zip(cp["id"], cp["other_id"], score.astype(float), strict=True):
+        for a, b, s in zip(cp["id"], cp["other_id"], score.astype(float).fillna(0.0), strict=True):
             if a == b:
                 continue
             for target in [b, *parents.get(b, ())]:
