@@ -231,8 +231,8 @@ def choose_weights(
     base = Choice({baseline: 1.0}, 1.0, {"fit_codes": 0, "adopted": False}, FALLBACK_TEMPERATURE)
     if 0 < len(fit.gold) < MIN_FIT:
         one = np.array([float(n == baseline) for n in names])
-        base = Choice({baseline: 1.0}, calibrate(fit, one), {"fit_codes": len(fit.gold)})
-        base.report["adopted"] = False
+        report = {"fit_codes": len(fit.gold), "adopted": False}
+        base = Choice({baseline: 1.0}, calibrate(fit, one), report)
     if len(fit.gold) >= MIN_FIT:
         out[POOLED] = choose_domain(fit, names, baseline, k, seed)
     else:
@@ -246,7 +246,7 @@ def choose_weights(
         if len(idx) >= MIN_FIT and len(set(fit.domain.tolist())) > 1:
             out[d] = choose_domain(fit.subset(idx), names, baseline, k, seed)
     for d, c in out.items():
-        if c.report.get("fit_codes") and not c.report["adopted"]:
+        if "hit_at_1_cv_fused" in c.report and not c.report["adopted"]:
             notes.append(
                 f"domain {d or '(none)'}: no weighting beat {baseline} alone on "
                 f"{c.report['fit_codes']} fit codes (cross-validated hit@1 "

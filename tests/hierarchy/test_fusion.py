@@ -51,6 +51,13 @@ def test_without_any_better_source_the_baseline_ranks_alone():
     assert any("ranked by name alone" in n for n in notes)
 
 
+def test_a_few_fit_codes_keep_the_baseline_and_say_so():
+    fit = _fitset(10, 5, {"counterparts": 2.0})
+    choices, notes = choose_weights(fit, ["counterparts", LEAF], "counterparts")
+    assert choices[POOLED].weights == {"counterparts": 1.0}
+    assert any("too few to weigh" in n for n in notes)
+
+
 def _families(n_fam: int, size: int, seed: int, name_signal: bool):
     """Families whose members read alike (around a centre); the parent's own name reads
     like its members (name_signal) or like nothing in particular."""
