@@ -46,8 +46,8 @@ from mash_kg.graph.connection import open_driver  # noqa: E402
 from mash_kg.graph.sync import sync_build  # noqa: E402
 from mash_kg.graph.versions import prune, rollback  # noqa: E402
 from mash_kg.graph.writer import write_tables  # noqa: E402
+from mash_kg.hierarchy.placement import score_candidates  # noqa: E402
 from mash_kg.loaders import get_loader  # noqa: E402
-from mash_kg.placement import score_candidates  # noqa: E402
 from mash_kg.settings import CacheSettings  # noqa: E402
 from mash_kg.text_embed import TextEmbedder  # noqa: E402
 

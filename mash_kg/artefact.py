@@ -75,7 +75,9 @@ TABLES: dict[str, TableSpec] = {
         "III",
     ),
     "candidates": TableSpec(
-        ("id", "candidate", "rank", "score", "distance"), "ranked parent candidates", "III"
+        ("id", "candidate", "rank", "score", "distance"),
+        "ranked parent candidates, with each evidence source's score (by_<source>)",
+        "III",
     ),
     "hierarchy": TableSpec(
         ("child", "parent", "score", "rank", "parent_label"), "-> MASH_IS_A edges", "III"
@@ -86,6 +88,10 @@ TABLES: dict[str, TableSpec] = {
     "holdout": TableSpec(
         ("id", "parent", "rank", "text_rank", "candidates"), "-> `mash-kg eval`", "III"
     ),
+    "placement_weights": TableSpec(
+        ("domain", "feature", "weight"), "the evidence weights Stage III chose", ""
+    ),
+    "rerank": TableSpec(("feature", "coefficient"), "Stage III's re-ranker, when kept", ""),
     "encoder_training": TableSpec(("step", "loss"), "the hierarchy encoder's training", ""),
     "content": TableSpec(
         ("id", "sites", "sync_hash", "edges_hash"),
@@ -333,7 +339,7 @@ def _settings_top_k(manifest: dict) -> object:
 def validate_build(build: Build) -> None:
     """The values sync and eval rely on, checked once the checksums matched: finite scores and
     vectors, points inside the ball, counterparts whose both codes the build has, hierarchy
-    edges whose child (a code or latent group) and latent parent it defines, a top_k of at least 1."""
+    edges whose child (a code or latent group) and latent parent it defines, a top_k >= 1."""
     top_k = _settings_top_k(build.manifest)
     if isinstance(top_k, int) and top_k < 1:
         raise InputError(

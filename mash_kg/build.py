@@ -119,14 +119,16 @@ def run_hierarchy(
     embedder: TextEmbedder,
     step: Step,
     work: Path,
+    negatives: pd.DataFrame | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict]:
     """Stages II-III: the curated context read from Neo4j, the hierarchy encoder (written to
     `work`/encoder), the Poincaré space, the learned hierarchy; returns the tables to write
-    and their figures."""
+    and their figures. `negatives` (child, parent): pairs a reviewer rejected, never
+    proposed and used as hard negatives."""
     from mash_kg.graph.connection import open_driver
     from mash_kg.graph.reader import read_context, read_decisions
-    from mash_kg.stage2 import choose_holdout, node_table, run_stage2
-    from mash_kg.stage3 import run_stage3
+    from mash_kg.hierarchy.stage2 import choose_holdout, node_table, run_stage2
+    from mash_kg.hierarchy.stage3 import run_stage3
 
     h, enc = project.hierarchy, project.encoder
     advance = step("reading the curated context and the review decisions from Neo4j", 1)
@@ -144,7 +146,10 @@ def run_hierarchy(
     # the held-out split is drawn from the curated edges alone, so decisions never change it
     is_a = ctx_edges[ctx_edges["type"] == "IS_A"][["child", "parent"]]
     heldout = choose_holdout(codes["id"], is_a, h.holdout, project.model.seed)
-    reviewed, negatives, review = review_edges(decisions, set(codes["id"]), keep, is_a)
+    reviewed, rejected, review = review_edges(decisions, set(codes["id"]), keep, is_a)
+    negatives = (
+        pd.concat([negatives, rejected], ignore_index=True) if negatives is not None else rejected
+    )
     ctx_edges = pd.concat([ctx_edges, reviewed.assign(type="IS_A")], ignore_index=True)
     warnings = check_meeting(codes, ctx_nodes, vocabs, project.path)
     nodes = node_table(codes, ctx_nodes)
@@ -175,7 +180,7 @@ def run_hierarchy(
     if not enc.enabled:
         advance(1)
     advance = step("Stage III: parents and latent groups", 1)
-    result = run_stage3(space, h, negatives=negatives)
+    result = run_stage3(space, h, counterparts, negatives)
     advance(1)
     tables = {
         "poincare": result.points,
@@ -183,11 +188,15 @@ def run_hierarchy(
         "hierarchy": result.hierarchy,
         "latent": result.latent.drop(columns=["point"]),
         "holdout": result.holdout,
+        "placement_weights": result.weights,
+        "rerank": result.rerank,
     }
     if len(space.encoder_training):
         tables["encoder_training"] = space.encoder_training
-    figures = {"stage2": space.figures, "stage3": result.figures, "warnings": warnings}
-    return tables, {**figures, "review": review}
+    placement = result.figures.pop("placement")
+    warnings += [f"Stage III: {n}" for n in placement.get("notes", [])]
+    figures = {"stage2": space.figures, "stage3": result.figures, "placement": placement}
+    return tables, {**figures, "warnings": warnings, "review": review}
 
 
 def review_edges(
@@ -407,6 +416,8 @@ def build_manifest(project: Project, stage1: Stage1, hierarchy: dict, started: f
         "stage2": hierarchy.get("stage2"),
         "stage3": hierarchy.get("stage3"),
         "review": hierarchy.get("review"),
+        # the evidence sources that carried weight in Stage III, and what the build chose
+        "placement": hierarchy.get("placement"),
         "warnings": stage1.warnings + (hierarchy.get("warnings") or []),
         "stages": ["I", "II", "III"] if hierarchy else ["I"],
         "seconds": round(time.perf_counter() - started, 1),

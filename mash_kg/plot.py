@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mash_kg.hierarchy.tree_embedding import node_radius
 from mash_kg.poincare import radius_to_norm
 from mash_kg.settings import TreeSettings
-from mash_kg.tree_embedding import node_radius
 
 DISK = TreeSettings(root_radius=0.0, step=1.6)  # the root at the centre, a level per 1.6
 

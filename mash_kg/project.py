@@ -17,7 +17,13 @@ from mash_kg.align import METHODS as ALIGN_METHODS
 from mash_kg.config import Config
 from mash_kg.errors import InputError
 from mash_kg.loaders import SITE_FORMATS
-from mash_kg.settings import CacheSettings, EncoderSettings, HierarchySettings, ModelSettings
+from mash_kg.settings import (
+    SOURCE_NAMES,
+    CacheSettings,
+    EncoderSettings,
+    HierarchySettings,
+    ModelSettings,
+)
 
 
 @dataclass
@@ -106,6 +112,12 @@ def load_project(config: Config) -> Project:
     encoder = EncoderSettings()
     _fill(encoder, raw.get("encoder", {}), "[encoder]", cfg)
     _check_encoder(encoder, cfg)
+    if "encoder" in hierarchy.sources and not encoder.enabled:
+        raise InputError(
+            cfg,
+            "[hierarchy].sources lists encoder but [encoder] enabled = false",
+            hint="set [encoder] enabled = true to train the hierarchy encoder",
+        )
     sites = _sites(raw.get("sites", []), model, cfg)
     return Project(
         name=str(proj.get("name", cfg.parent.name)),
@@ -192,8 +204,9 @@ def _check_hierarchy(h: HierarchySettings, cfg: Path) -> None:
         (h.latent_cut > 0, "latent_cut must be > 0"),
         (h.cooc_neighbours >= 0, "cooc_neighbours must be >= 0"),
         (h.top_candidates >= 1, "top_candidates must be >= 1"),
-        (h.temperature > 0, "temperature must be > 0"),
-        (0 <= h.leaf_penalty <= 2, "leaf_penalty must be in [0, 2] (cosine units)"),
+        (h.fit_edges >= 0, "fit_edges must be >= 0"),
+        (h.retrieval_k >= 1, "retrieval_k must be >= 1"),
+        (h.exact_limit >= 0, "exact_limit must be >= 0"),
         (h.root_radius > 0 and h.step > 0, "root_radius and step must be > 0"),
         (0 < h.spread < 3.1416 / 2, "spread must be in (0, pi/2)"),
         (0 < h.shrink < 1, "shrink must be in (0, 1)"),
@@ -201,6 +214,26 @@ def _check_hierarchy(h: HierarchySettings, cfg: Path) -> None:
     for ok, problem in checks:
         if not ok:
             raise InputError(cfg, f"[hierarchy].{problem}")
+    _check_sources(h, cfg)
+
+
+def _check_sources(h: HierarchySettings, cfg: Path) -> None:
+    """[hierarchy] sources: known names, and the ones that need a setting have it."""
+    if not isinstance(h.sources, list) or not all(isinstance(x, str) for x in h.sources):
+        raise InputError(cfg, "[hierarchy].sources must be a list of source names")
+    for name in h.sources:
+        if name not in SOURCE_NAMES:
+            raise InputError(
+                cfg,
+                f"[hierarchy].sources: unknown source {name!r}",
+                hint=f"use some of {', '.join(SOURCE_NAMES)} (empty: every available one)",
+            )
+    if "gnn" in h.sources and h.gnn_layers == 0:
+        raise InputError(
+            cfg,
+            "[hierarchy].sources lists gnn but gnn_layers = 0",
+            hint="set [hierarchy] gnn_layers (e.g. 2) to train the GNN",
+        )
 
 
 def _check_encoder(e: EncoderSettings, cfg: Path) -> None:
@@ -306,18 +339,21 @@ root_radius = 6.0              # the curated forest on the ball: radius of its r
 step = 1.5                     #   radius added per level,
 spread = 0.6                   #   cone half-angle of a root's children (radians),
 shrink = 0.425                 #   each level's cone as a share of the one above
-gnn_layers = 0                 # HGCN term in parent scores (0: none; no hit@1 gain measured)
-epochs = 300                   # training steps of that GNN term
+gnn_layers = 0                 # HGCN layers of the gnn evidence source (0: that source is off)
+epochs = 300                   # training steps of the GNN
 holdout = 0.0                  # share of curated parent edges hidden, scored by `mash-kg eval`
 parent_threshold = 0.3         # candidates scoring at least this become parents
 max_parents = 3
 latent_cut = 0.6               # latent groups: cluster cut, share of the median distance
 cooc_neighbours = 5            # co-occurrence neighbours per code in the GNN's message passing
 top_candidates = 10            # parent candidates kept per code
-temperature = 0.05             # parent scores: softmax(cos(code, candidate's family) / T)
-lexical_weight = 0.5           # weight of the names' character n-gram cosine in the scores
-leaf_penalty = 0.5             # a curated leaf as a parent: its cosine minus this (0: none;
-                               #   a code that nearly repeats a leaf's name pays nothing)
+sources = []                   # evidence of the parent scores, some of name, family, spelling,
+                               #   encoder, gnn, counterparts (empty: every available one);
+                               #   their weights and the leaf rule are chosen per build
+fit_edges = 2000               # curated edges hidden from the sources to choose those weights
+retrieval_k = 100              # candidates per code from the nearest-neighbour index ...
+exact_limit = 5000             # ... for pools larger than this (smaller: scored exactly)
+rerank = true                  # a re-ranker over the top candidates, kept when it helps
 
 [encoder]                      # Stage II: the text model fine-tuned on the curated hierarchy
 enabled = false                # true: fine-tune (measured to place worse so far: README)

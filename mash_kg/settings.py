@@ -66,6 +66,19 @@ class TreeSettings:
     shrink: float = 0.425  # each level's cone is this share of the one above
 
 
+# the evidence sources of Stage III's parent scores (one module each in hierarchy/sources/)
+SOURCE_NAMES = (
+    "name",
+    "family",
+    "spelling",
+    "encoder",
+    "gnn",
+    "counterparts",
+    "members",
+    "member_spelling",
+)
+
+
 @dataclass
 class HierarchySettings:
     """The [hierarchy] section of mash-kg.toml (Stages II-III)."""
@@ -77,17 +90,21 @@ class HierarchySettings:
     step: float = TreeSettings.step
     spread: float = TreeSettings.spread
     shrink: float = TreeSettings.shrink
-    gnn_layers: int = 0  # HGCN term in parent scores (0: none; no hit@1 gain measured)
-    epochs: int = 300  # training steps of the GNN term
+    gnn_layers: int = 0  # HGCN layers of the `gnn` evidence source (0: that source is off)
+    epochs: int = 300  # training steps of the GNN
     holdout: float = 0.0  # share of curated parent edges hidden, for `mash-kg eval`
     parent_threshold: float = 0.3  # a candidate at or above this score becomes a parent
     max_parents: int = 3
     latent_cut: float = 0.6  # cluster cut, as a share of the median distance of the codes
     cooc_neighbours: int = 5  # co-occurrence neighbours per code in the GNN's message passing
     top_candidates: int = 10  # parent candidates kept per code
-    temperature: float = 0.05  # parent scores: softmax(cos(code, candidate family) / T)
-    lexical_weight: float = 0.5  # weight of the names' character n-gram cosine in the scores
-    leaf_penalty: float = 0.5  # subtracted from a leaf candidate's cosine (not an equivalent)
+    # evidence sources of the parent scores (hierarchy.sources.SOURCES); empty: every one
+    # the build has (encoder: [encoder] enabled; gnn: gnn_layers > 0; counterparts: Stage I)
+    sources: list[str] = field(default_factory=list)
+    fit_edges: int = 2000  # curated edges hidden from the sources to choose their weights
+    retrieval_k: int = 100  # candidates per code and index before exact scoring
+    exact_limit: int = 5000  # pools up to this many candidates are scored exactly
+    rerank: bool = True  # a learned re-ranker over the top candidates, kept when it helps
 
     def tree(self) -> TreeSettings:
         return TreeSettings(self.root_radius, self.step, self.spread, self.shrink)

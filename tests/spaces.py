@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mash_kg.hierarchy.stage2 import Space, curated_forest
 from mash_kg.settings import HierarchySettings
-from mash_kg.stage2 import Space, curated_forest
 
 
 def tiny_space(

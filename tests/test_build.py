@@ -170,6 +170,14 @@ def test_build_writes_the_learned_hierarchy_tables(hier_build):
     snomed = cand[cand["id"].str.startswith("SNOMED:") & (cand["rank"] == 1)]
     assert len(snomed) > 30 and snomed["candidate"].str.startswith("ICD10CM:").all()
     assert (cand.groupby("id")["score"].sum() <= 1 + 1e-6).all()
+    # each candidate row says what every evidence source scored it; the manifest what weighed
+    assert {"by_name", "by_family", "by_spelling", "by_encoder", "by_counterparts"} <= set(cand)
+    assert cand["by_name"].notna().all() and cand["by_encoder"].notna().all()
+    placement = manifest["placement"]
+    assert set(placement["sources_with_weight"]) <= set(placement["sources_available"])
+    assert {"name", "family", "spelling", "encoder"} <= set(placement["sources_available"])
+    weights = pd.read_parquet(folder / "placement_weights.parquet")
+    assert list(weights.columns) == ["domain", "feature", "weight"] and len(weights)
     hier = pd.read_parquet(folder / "hierarchy.parquet")
     latent = pd.read_parquet(folder / "latent.parquet")
     assert s3["latent_groups"] == len(latent) > 0 and (latent["size"] >= 2).all()

@@ -45,7 +45,7 @@ def test_reading_the_config_imports_no_torch(statement):
 
 def test_the_check_sees_torch_when_it_is_imported():
     """The probe above would catch an import of torch (so its silence means something)."""
-    assert "torch" in _modules_after("import mash_kg.hyperbolic")
+    assert "torch" in _modules_after("import mash_kg.hierarchy.hyperbolic")
 
 
 def _imported_modules(tree: ast.AST) -> set[str]:

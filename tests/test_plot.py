@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mash_kg.hierarchy.tree_embedding import node_radius
 from mash_kg.plot import DISK, disk_tree_layout, draw_subtree
 from mash_kg.poincare import norm_to_radius
-from mash_kg.tree_embedding import node_radius
 
 
 def test_the_layout_keeps_the_tree():

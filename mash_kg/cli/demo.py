@@ -63,9 +63,12 @@ def _build_example(config: Config) -> Path:
 
 
 def _print_scores(folder: Path) -> None:
-    from mash_kg.evaluate import evaluate_build
+    from mash_kg.hierarchy.evaluate import evaluate_build, placement_line
 
     m = evaluate_build(folder)
+    said = placement_line(m.get("placement") or {})
+    if said:
+        line(said)
     line(
         f"held-out curated edges ({m['heldout_codes']} codes): hit@1 {m['model']['hit@1']} / "
         f"hit@10 {m['model']['hit@10']} (text model alone {m['text_only']['hit@1']} / "

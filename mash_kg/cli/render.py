@@ -277,3 +277,8 @@ def print_eval(metrics: dict) -> None:
             f", mean rank {sp['reconstruction_mean_rank']} ({sp['reconstruction_nodes']:,} "
             f"codes sampled); depth-norm Spearman {sp.get('depth_norm_spearman')}"
         )
+    from mash_kg.hierarchy.evaluate import placement_line
+
+    said = placement_line(metrics.get("placement") or {})
+    if said:
+        line(said)

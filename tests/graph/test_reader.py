@@ -10,9 +10,9 @@ import pytest
 from mash_kg.build import site_crosswalks
 from mash_kg.graph.reader import read_context, read_crosswalks
 from mash_kg.graph.writer import write_tables
+from mash_kg.hierarchy.stage2 import excludes_pairs
 from mash_kg.sites import SiteData
 from mash_kg.stage1 import anchor_pairs
-from mash_kg.stage2 import excludes_pairs
 from mash_kg.tables import OntologyTables, make_edges, make_nodes
 
 pytestmark = pytest.mark.neo4j

@@ -15,7 +15,7 @@ from mash_kg.graph.decisions import TABLE_COLUMNS
 from mash_kg.review.disk import disk_coordinates, disk_svg
 from mash_kg.review.usagi import read_csv
 from mash_kg.settings import HierarchySettings
-from mash_kg.stage3 import run_stage3
+from mash_kg.hierarchy.stage3 import run_stage3
 from tests.spaces import tiny_space
 
 VECTORS = {

@@ -123,5 +123,30 @@ def evaluate_build(folder: Path) -> dict:
             )
         },
     }
+    metrics["placement"] = placement_summary(manifest)
     build.write_report("eval", metrics)
     return metrics
+
+
+def placement_summary(manifest: dict) -> dict:
+    """Which evidence sources carried weight in the build's Stage III, per domain, and
+    whether its re-ranker was kept (from the manifest)."""
+    p = manifest.get("placement") or {}
+    return {
+        "sources_with_weight": p.get("sources_with_weight"),
+        "weights": p.get("weights"),
+        "rerank": (p.get("rerank") or {}).get("kept"),
+    }
+
+
+def placement_line(summary: dict) -> str | None:
+    """One line: the sources that carried weight (and the leaf rule) per domain."""
+    weights = summary.get("weights")
+    if not weights:
+        return None
+    parts = []
+    for d, w in sorted(weights.items()):
+        terms = ", ".join(f"{k} {v:g}" for k, v in w.items())
+        parts.append(f"{'all domains' if d == '*' else d}: {terms}")
+    rr = summary.get("rerank")
+    return "evidence weights " + "; ".join(parts) + f"; re-ranker: {rr or 'none kept'}"

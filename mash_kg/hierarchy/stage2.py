@@ -33,10 +33,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from mash_kg.encoder import train_encoder
-from mash_kg.lexical import lexical_vectors
+from mash_kg.hierarchy.encoder import train_encoder
+from mash_kg.hierarchy.lexical import lexical_vectors
+from mash_kg.hierarchy.tree_embedding import embed_forest, reconstruction
 from mash_kg.settings import EncoderSettings, HierarchySettings, TrainSettings
-from mash_kg.tree_embedding import embed_forest, reconstruction
 
 
 @dataclass
@@ -54,6 +54,11 @@ class Space:
     roots: int = 0  # roots of the curated forest (the width of its top cones)
     lexical: object = None  # sparse (n, grams) unit TF-IDF vectors of the names (stage3)
     encoder_training: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # child, parent: training edges hidden from the encoder and the GNN (and, in Stage III,
+    # from every source) to choose the sources' weights on (never an evaluated code)
+    fit_edges: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["child", "parent"])
+    )
 
 
 def node_table(codes: pd.DataFrame, context: pd.DataFrame) -> pd.DataFrame:
@@ -220,6 +225,19 @@ def split_edges(
     return CuratedEdges(is_a, maps, train, heldout)
 
 
+def choose_fit(
+    train: pd.DataFrame, count: int, seed: int, parents: set[str] | None = None
+) -> pd.DataFrame:
+    """The edges of up to `count` random children of the training edges (whose parent is in
+    `parents`, when given): Stage III's fit codes."""
+    pool = train if parents is None else train[train["parent"].isin(parents)]
+    kids = np.array(sorted(set(pool["child"])))
+    if count <= 0 or not len(kids):
+        return train.iloc[:0][["child", "parent"]]
+    pick = np.random.default_rng(seed + 1).choice(kids, min(count, len(kids)), replace=False)
+    return train[train["child"].isin(set(pick))][["child", "parent"]]
+
+
 def curated_forest(
     nodes: pd.DataFrame,
     row: dict[str, int],
@@ -260,22 +278,32 @@ def run_stage2(
     seed: int = 0,
     log=None,
     heldout: pd.DataFrame | None = None,
+    fit: pd.DataFrame | None = None,
 ) -> Space:
     """Embed the build's codes and their context (see the module docstring). `nodes` is
     `node_table(codes, context_nodes)` and `text` the unit vectors of the frozen text model of
     its rows (the caller embeds them); `heldout` (child, parent) replaces the random `holdout`
-    share (a benchmark's split)."""
+    share (a benchmark's split); `fit` (child, parent) replaces the random fit split."""
     if len(text) != len(nodes):
         raise ValueError(f"text has {len(text)} rows for {len(nodes)} nodes")
     row = {c: i for i, c in enumerate(nodes["id"])}
     edges = split_edges(codes["id"], context_edges, settings.holdout, seed, heldout)
-    pairs = encoder_pairs(edges.train, edges.maps, edges.hidden)
+    if fit is None:
+        fit = choose_fit(edges.train, settings.fit_edges, seed)
+    fit = fit[fit["child"].isin(row) & fit["parent"].isin(row)][["child", "parent"]]
+    # the encoder and the GNN never see a fit edge: Stage III weighs them on those
+    learn = edges._replace(
+        train=edges.train[~edges.train["child"].isin(set(fit["child"]))],
+        heldout=pd.concat([edges.heldout, fit], ignore_index=True),
+    )
+    pairs = encoder_pairs(learn.train, edges.maps, learn.hidden)
     pairs = pairs[pairs["child"].isin(row) & pairs["parent"].isin(row)]
     figures: dict = {
         "nodes": len(nodes),
         "train_edges": len(edges.train),
         "heldout_edges": len(edges.heldout),
         "encoder_pairs": len(pairs),
+        "fit_edges": len(fit),
     }
     start = time.perf_counter()
     enc, table = hierarchy_encoder(
@@ -296,7 +324,7 @@ def run_stage2(
     figures.update(forest)
     gnn_points = None
     if settings.gnn_layers > 0 and len(edges.train):
-        gnn_points = _gnn_term(nodes, row, edges, enc, cooc, counterparts, settings, seed, figures)
+        gnn_points = _gnn_term(nodes, row, learn, enc, cooc, counterparts, settings, seed, figures)
     return Space(
         nodes,
         points,
@@ -310,7 +338,8 @@ def run_stage2(
         gnn_points=gnn_points,
         encoder_training=table,
         roots=int((depth == 1).sum()),
-        lexical=lexical_vectors(list(nodes["name"])) if settings.lexical_weight > 0 else None,
+        lexical=lexical_vectors(list(nodes["name"])),
+        fit_edges=fit.reset_index(drop=True),
     )
 
 
@@ -327,7 +356,7 @@ def _gnn_term(
 ) -> np.ndarray:
     """Points of the optional GNN term (encoder vectors -> Poincaré MLP -> HGCN layers);
     adds its seconds and edge count to `figures`."""
-    from mash_kg.hyperbolic import embed, train
+    from mash_kg.hierarchy.hyperbolic import embed, train
 
     graph = message_graph(
         row,

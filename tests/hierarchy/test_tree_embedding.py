@@ -6,9 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mash_kg.poincare import distance_matrix, norm_to_radius
-from mash_kg.settings import TreeSettings
-from mash_kg.tree_embedding import (
+from mash_kg.hierarchy.tree_embedding import (
     child_slot,
     closure,
     cone_directions,
@@ -17,6 +15,8 @@ from mash_kg.tree_embedding import (
     reconstruction,
     spread_directions,
 )
+from mash_kg.poincare import distance_matrix, norm_to_radius
+from mash_kg.settings import TreeSettings
 
 CURVATURES = (0.5, 1.0, 2.0)
 

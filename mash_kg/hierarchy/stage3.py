@@ -1,26 +1,28 @@
 """Stage III: a learned hierarchy for the build's codes that have no curated parent.
 
 From the Stage II space (stage2.Space), three steps:
-1. Parents (placement.py): every code without a curated parent is scored against the curated
-   nodes of its domain (their families: name and known children); candidates at or above
-   `parent_threshold` become its parents.
+1. Parents (placement.py, fit.py): every code without a curated parent is scored against
+   the curated nodes of its domain by the evidence sources (sources/), weighted per domain
+   as the build's own fit codes say (fusion.py) and optionally re-ranked (rerank.py);
+   candidates at or above `parent_threshold` become its parents. Pairs in `negatives`
+   (child, parent: rejected by a reviewer) are never proposed and train as hard negatives.
 2. Latent groups (latent.py): the codes left without a parent are clustered per domain; each
    cluster of two or more becomes a ``:Latent`` node with a hashed id and a name from its
    members' shared words, and gets a parent like a code does.
 3. Points (here): a placed code (or group) gets a point in its first parent's cone, one level
    deeper (tree_embedding.child_slot, towards its own encoder direction); a group's members
-   sit one level below the group; a code with neither parent nor group is a root. Depth
-   follows the norm for learned nodes as for curated ones.
+   sit one level below the group; a code with neither parent nor group is a root.
 
 Output tables (written by build.py, synced as MASH_IS_A edges and :Latent nodes):
 - candidates: id, candidate, rank, score, distance (1 - cosine to the candidate's family),
   leaf (the candidate has no known children), equivalent (a leaf whose name the code's
-  nearly repeats, cosine >= EQUIVALENT_COS)
+  nearly repeats), then one raw score per evidence source: by_name, by_family, by_spelling,
+  by_encoder, by_gnn, by_counterparts (empty where the source was off or had nothing)
 - hierarchy: child, parent, score, rank, parent_label ('Code' | 'Latent')
 - latent: id, name, domain, size, members, norm, point
-- holdout: id, parent, rank, text_rank, candidates (for `mash-kg eval`; text_rank: the frozen
-  text model's cosine to the candidate's name, the reference of the same split); one row per
-  held-out (code, true parent), rank empty when the true parent was not a candidate
+- holdout: id, parent, rank, text_rank, candidates (for `mash-kg eval`)
+- placement_weights: domain, feature, weight (the fusion the build chose; '*': pooled)
+- rerank: feature, coefficient (the kept re-ranker; empty when none was kept)
 """
 
 from __future__ import annotations
@@ -32,23 +34,34 @@ import numpy as np
 import pandas as pd
 
 from mash_kg import poincare
-from mash_kg.latent import LatentGroup, latent_groups, member_edges
-from mash_kg.placement import (
+from mash_kg.hierarchy.fit import best_parents, fit_model, place_codes
+from mash_kg.hierarchy.latent import LatentGroup, latent_groups, member_edges
+from mash_kg.hierarchy.placement import (
+    SCORE_COLUMNS,
     Candidates,
     Inputs,
+    Model,
     Placement,
-    best_parent,
     candidate_set,
-    place_codes,
 )
+from mash_kg.hierarchy.stage2 import Space
+from mash_kg.hierarchy.tree_embedding import child_slot
 from mash_kg.settings import HierarchySettings
-from mash_kg.stage2 import Space
-from mash_kg.tree_embedding import child_slot
 
 HIERARCHY_COLUMNS = ["child", "parent", "score", "rank", "parent_label"]
-CANDIDATE_COLUMNS = ["id", "candidate", "rank", "score", "distance", "leaf", "equivalent"]
+CANDIDATE_COLUMNS = [
+    "id",
+    "candidate",
+    "rank",
+    "score",
+    "distance",
+    "leaf",
+    "equivalent",
+    *SCORE_COLUMNS,
+]
 HOLDOUT_COLUMNS = ["id", "parent", "rank", "text_rank", "candidates"]
 LATENT_COLUMNS = ["id", "name", "domain", "size", "members", "norm", "point"]
+NEGATIVE_COLUMNS = ["child", "parent"]
 
 
 @dataclass
@@ -59,6 +72,8 @@ class Hierarchy:
     holdout: pd.DataFrame
     points: pd.DataFrame  # id, role, point (float64), norm, depth: every node of the space
     figures: dict
+    weights: pd.DataFrame  # domain, feature, weight
+    rerank: pd.DataFrame  # feature, coefficient
 
 
 def unparented_codes(space: Space) -> pd.DataFrame:
@@ -71,50 +86,76 @@ def hierarchy_rows(
     placed: Placement,
     groups: list[LatentGroup],
     cands: Candidates,
-    space: Space,
-    s: HierarchySettings,
-    row: dict[str, int],
+    inp: Inputs,
+    model: Model,
 ) -> pd.DataFrame:
     """MASH_IS_A rows: the codes' parents, then per group its members and its own parent."""
-    domain = space.nodes["domain"].fillna("").to_numpy()
     rows = list(placed.parents)
     for g in groups:
-        rows += member_edges(g, space.text, row)
-        best = best_parent(g.centre, g.domain or "", cands, domain, s)
-        if best is not None:
-            rows.append((g.id, space.nodes["id"].iat[best[0]], best[1], 1, "Code"))
+        rows += member_edges(g, inp.space.text, inp.row)
+    best = best_parents(
+        [g.id for g in groups],
+        [g.centre for g in groups],
+        [g.domain or "" for g in groups],
+        cands,
+        inp,
+        model,
+    )
+    for g, b in zip(groups, best, strict=True):
+        if b is not None:
+            rows.append((g.id, inp.space.nodes["id"].iat[b[0]], b[1], 1, "Code"))
     return pd.DataFrame(rows, columns=HIERARCHY_COLUMNS)
 
 
+def negative_pairs(negatives: pd.DataFrame | None, origin: str = "negatives") -> dict:
+    """child -> parents a reviewer rejected, from a (child, parent) table."""
+    if negatives is None or not len(negatives):
+        return {}
+    missing = [c for c in NEGATIVE_COLUMNS if c not in negatives.columns]
+    if missing:
+        raise ValueError(f"{origin}: the negatives table lacks column(s) {', '.join(missing)}")
+    return negatives.groupby("child")["parent"].agg(set).to_dict()
+
+
 def run_stage3(
-    space: Space, s: HierarchySettings, negatives: pd.DataFrame | None = None
+    space: Space,
+    s: HierarchySettings,
+    counterparts: pd.DataFrame | None = None,
+    negatives: pd.DataFrame | None = None,
 ) -> Hierarchy:
     """Parents, latent groups and points for the codes of `space` without a curated parent
-    (the tables of the module docstring). `negatives` (child, parent): pairs a reviewer
-    rejected, never proposed (a code gets its next candidate instead)."""
+    (the tables of the module docstring); `counterparts`: Stage I's table; `negatives`:
+    (child, parent) pairs a reviewer rejected."""
     row = {cid: i for i, cid in enumerate(space.nodes["id"])}
     codes = unparented_codes(space)
-    cands = candidate_set(space, s, row)
+    cands = candidate_set(space, row)
     kids = space.all_edges.groupby("parent")["child"].agg(list).to_dict()
     truth = space.heldout.groupby("child")["parent"].agg(set).to_dict()
-    banned = {}
-    if negatives is not None and len(negatives):
-        banned = negatives.groupby("child")["parent"].agg(set).to_dict()
-    placed = place_codes(codes, cands, Inputs(space, s, row, kids, truth, banned))
+    cp = counterparts if counterparts is not None else pd.DataFrame()
+    inp = Inputs(space, s, row, kids, truth, cp, negative_pairs(negatives))
+    model = fit_model(inp, cands)
+    placed = place_codes(codes, cands, inp, model)
     domain = space.nodes["domain"].fillna("").to_numpy()
     names = list(space.nodes["name"])
     groups = latent_groups(placed.unplaced, space.text, names, row, domain, s)
-    hierarchy = hierarchy_rows(placed, groups, cands, space, s, row)
-    if banned:  # a latent group's edges too
+    hierarchy = hierarchy_rows(placed, groups, cands, inp, model)
+    if inp.negatives:  # a latent group's edges too
         pairs = zip(hierarchy["child"], hierarchy["parent"], strict=True)
-        hierarchy = hierarchy[[p not in banned.get(c, ()) for c, p in pairs]]
-        hierarchy = hierarchy.reset_index(drop=True)
+        keep = [p not in inp.negatives.get(c, ()) for c, p in pairs]
+        hierarchy = hierarchy[keep].reset_index(drop=True)
     points = _points(space, s, hierarchy, groups, row)
     latent = latent_table(groups, points)
     candidates = pd.DataFrame(placed.candidates, columns=CANDIDATE_COLUMNS)
     holdout = pd.DataFrame(placed.holdout, columns=HOLDOUT_COLUMNS)
     figures = stage3_figures(space, codes, placed, groups, hierarchy, candidates, cands)
-    return Hierarchy(candidates, hierarchy, latent, holdout, points, figures)
+    figures["placement"] = model.report
+    weights = pd.DataFrame(
+        [(d, f, w) for d, c in model.choices.items() for f, w in c.weights.items()],
+        columns=["domain", "feature", "weight"],
+    )
+    rr = model.reranker.table(model.names) if model.reranker is not None else []
+    rerank = pd.DataFrame(rr, columns=["feature", "coefficient"])
+    return Hierarchy(candidates, hierarchy, latent, holdout, points, figures, weights, rerank)
 
 
 def latent_table(groups: list[LatentGroup], points: pd.DataFrame) -> pd.DataFrame:

@@ -1,10 +1,10 @@
-"""Spelling evidence (`mash_kg.lexical`): character n-grams find a drug stem."""
+"""Spelling evidence (`mash_kg.hierarchy.lexical`): character n-grams find a drug stem."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from mash_kg.lexical import lexical_families, lexical_vectors
+from mash_kg.hierarchy.lexical import lexical_families, lexical_vectors
 
 
 def test_spelling_evidence_finds_a_drug_stem():

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mash_kg import poincare
-from mash_kg.hyperbolic import (
+from mash_kg.hierarchy.hyperbolic import (
     PoincareModel,
     TrainSettings,
     draw_batch,

@@ -1,4 +1,4 @@
-"""`mash-kg eval` (`mash_kg.evaluate`): held-out curated edges scored for the model and the text
+"""`mash-kg eval` (`hierarchy.evaluate`): held-out curated edges scored for the model and the text
 model alone; a build without Stage III is one clear line."""
 
 from __future__ import annotations

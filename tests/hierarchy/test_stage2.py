@@ -9,9 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mash_kg.poincare import norm_to_radius
-from mash_kg.settings import EncoderSettings, HierarchySettings
-from mash_kg.stage2 import (
+from mash_kg.hierarchy.stage2 import (
     choose_holdout,
     curated_forest,
     encoder_pairs,
@@ -21,7 +19,9 @@ from mash_kg.stage2 import (
     run_stage2,
     split_edges,
 )
-from mash_kg.tree_embedding import node_radius
+from mash_kg.hierarchy.tree_embedding import node_radius
+from mash_kg.poincare import norm_to_radius
+from mash_kg.settings import EncoderSettings, HierarchySettings
 
 # R -> A, B; A -> A1, A2; B -> B1. Site codes: A1, A2, B1 (curated), L1, L2 (local, no parent)
 CONTEXT = pd.DataFrame(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mash_kg.latent import clusters, latent_groups, latent_id, latent_name, member_edges
+from mash_kg.hierarchy.latent import clusters, latent_groups, latent_id, latent_name, member_edges
 from mash_kg.settings import HierarchySettings
 
 

@@ -1,11 +1,11 @@
-"""The hierarchy encoder (`mash_kg.encoder`): hard negatives, family sampling, training into an
+"""The hierarchy encoder (`hierarchy.encoder`): hard negatives, family sampling, training into an
 ordinary model folder. Its ball maths are mash_kg.poincare's (tests/test_poincare.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from mash_kg.encoder import (
+from mash_kg.hierarchy.encoder import (
     EncoderSettings,
     family_weights,
     hard_negative_table,
