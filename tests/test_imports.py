@@ -121,7 +121,8 @@ def _top_level_imports(path: Path, known: dict[str, Path]) -> set[str]:
 def test_no_import_cycle_at_module_level():
     known = _module_names()
     assert "mash_kg.project" in known and "mash_kg.loaders" in known
-    graph = {name: _top_level_imports(path, known) for name, path in known.items()}
+    # a package importing its own submodules (`from pkg import sub` in pkg/__init__) is no cycle
+    graph = {name: _top_level_imports(path, known) - {name} for name, path in known.items()}
     assert import_cycle(graph) == []
 
 

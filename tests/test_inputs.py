@@ -118,9 +118,9 @@ def test_the_cli_answers_hostile_inputs_in_one_line(tmp_path, args):
 
 def test_deep_fhir_json_is_one_line(tmp_path):
     """A FHIR bundle nested 100,000 deep: RecursionError ('internal error') before the fix."""
-    from loaders.fhir import _resources
+    from loaders.fhir import Source, _resources
 
     deep = tmp_path / "Condition.json"
     deep.write_text('{"resourceType": "Bundle", "entry": ' + "[" * DEEP + "]" * DEEP + "}")
     with pytest.raises(InputError, match="nests deeper than 64 levels"):
-        list(_resources(deep))
+        list(_resources(Source(deep, explicit=True)))

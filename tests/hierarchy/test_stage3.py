@@ -57,6 +57,8 @@ def test_the_tables_have_their_columns_and_the_figures_add_up():
         "by_encoder",
         "by_gnn",
         "by_counterparts",
+        "by_members",
+        "by_member_spelling",
     ]
     assert list(res.hierarchy.columns) == ["child", "parent", "score", "rank", "parent_label"]
     assert list(res.latent.columns) == ["id", "name", "domain", "size", "members", "norm", "point"]
