@@ -32,9 +32,8 @@ from mash_kg.config import CONFIG_NAME, Config, Neo4jSettings, load_config
 from mash_kg.errors import MashError
 
 if TYPE_CHECKING:
-    from neo4j import Driver
-
     from mash_kg.artefact import Build
+    from mash_kg.graph.cypher import Driver  # neo4j's, imported by the graph layer only
 
 PathArg = str | PathLike[str]
 
@@ -297,7 +296,7 @@ class Graph:
 
     def cypher(self, query: str, **params: object) -> pd.DataFrame:
         """Your own Cypher in a read-only transaction (writes are refused by Neo4j); pass
-        values as parameters: `g.cypher("MATCH (c:Code {id: $id}) RETURN c.name", id=...)`."""
+        values as parameters: `g.cypher(query, id="ICD10CM:E11.9")` binds `$id` in `query`."""
         from mash_kg.graph.cypher import read_rows
 
         columns, rows = read_rows(self.driver, query, params, self.settings.database)
@@ -315,12 +314,9 @@ class Graph:
 
     def phenotypes(self) -> pd.DataFrame:
         """The phenotypes in the graph: id, name, source, included and excluded concepts."""
-        return self.cypher(
-            "MATCH (p:Phenotype) OPTIONAL MATCH (p)-[i:INCLUDES]->() "
-            "RETURN p.id AS id, p.name AS name, p.source AS source, "
-            "sum(CASE WHEN i.excluded THEN 0 ELSE 1 END) AS included, "
-            "sum(CASE WHEN i.excluded THEN 1 ELSE 0 END) AS excluded ORDER BY id"
-        )
+        from mash_kg.graph.cypher import PHENOTYPES
+
+        return self.cypher(PHENOTYPES)
 
 
 def open_graph(project_dir: PathArg | None = None, config: PathArg | None = None) -> Graph:

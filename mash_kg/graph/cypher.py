@@ -1,4 +1,5 @@
-"""Cypher of the user's own, run read-only: the Python API's `Graph.cypher`.
+"""Cypher of the user's own, run read-only: the Python API's `Graph.cypher` (and its
+`Graph.phenotypes`).
 
 The statement runs in a read transaction of a read-only session, so Neo4j refuses any write
 in it; values go in as parameters, never into the text.
@@ -12,6 +13,17 @@ from neo4j import Driver
 from neo4j.exceptions import ClientError
 
 from mash_kg.errors import MashError
+
+__all__ = ["PHENOTYPES", "Driver", "read_rows"]
+
+# the phenotypes the graph holds, with their included and excluded concepts (Graph.phenotypes)
+PHENOTYPES = """
+MATCH (p:Phenotype) OPTIONAL MATCH (p)-[i:INCLUDES]->()
+RETURN p.id AS id, p.name AS name, p.source AS source,
+       sum(CASE WHEN i.excluded THEN 0 ELSE 1 END) AS included,
+       sum(CASE WHEN i.excluded THEN 1 ELSE 0 END) AS excluded
+ORDER BY id
+"""
 
 
 def read_rows(
