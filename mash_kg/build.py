@@ -132,11 +132,12 @@ def run_hierarchy(
 
     h, enc = project.hierarchy, project.encoder
     advance = step("reading the curated context and the review decisions from Neo4j", 1)
+    seeds = context_seeds(project, settings, codes)
     with open_driver(settings, schema=False) as driver:
         decisions = read_decisions(driver, settings.database)
         accepted = decisions[(decisions["decision"] == "accept")]
-        seeds = set(codes["id"]) | set(accepted["parent"])  # a parent a reviewer chose
-        ctx_nodes, ctx_edges = read_context(driver, sorted(seeds), settings.database)
+        ids = sorted(set(seeds.ids) | set(accepted["parent"]))  # a parent a reviewer chose
+        ctx_nodes, ctx_edges = read_context(driver, ids, settings.database)
     advance(1)
     vocabs = graph_vocabularies(settings)
     # curated = of a loaded vocabulary: codes an earlier sync created are no parents
@@ -151,7 +152,7 @@ def run_hierarchy(
         pd.concat([negatives, rejected], ignore_index=True) if negatives is not None else rejected
     )
     ctx_edges = pd.concat([ctx_edges, reviewed.assign(type="IS_A")], ignore_index=True)
-    warnings = check_meeting(codes, ctx_nodes, vocabs, project.path)
+    warnings = seeds.warnings
     nodes = node_table(codes, ctx_nodes)
     advance = step(f"text embeddings of the context ({len(nodes)} codes)", len(nodes))
     text = embedder.embed(list(nodes["name"]), progress=advance).astype(np.float32)
@@ -238,37 +239,77 @@ def graph_vocabularies(settings: Neo4jSettings) -> dict[str, int]:
         return read_vocabularies(driver, settings.database)
 
 
-def check_meeting(
-    codes: pd.DataFrame, ctx_nodes: pd.DataFrame, vocabs: dict[str, int], origin: Path
-) -> list[str]:
-    """Stages II-III place codes among the curated nodes their site codes meet: none met is
-    an error naming the sites' and the graph's vocabularies; a site that meets none is a
-    warning (its codes can only form latent groups)."""
-    met = codes["id"].isin(set(ctx_nodes["id"]))
-    held = ", ".join(f"{v} ({n:,} codes)" for v, n in sorted(vocabs.items())) or "nothing"
+@dataclass
+class ContextSeeds:
+    """Where Stages II-III place a build's codes: the graph codes that seed the curated context
+    (build.read_context) and, per site, what it was seeded with (notes for the manifest)."""
 
-    def site_vocabs(rows: pd.DataFrame) -> str:
-        vc = rows["vocab"].value_counts()
-        return ", ".join(f"{v} ({n:,})" for v, n in vc.head(6).items())
+    ids: list[str]
+    warnings: list[str]
 
-    if not met.any():
-        raise InputError(
-            origin,
-            f"no site code is in the curated graph: the sites code in "
-            f"{site_vocabs(codes)}; the graph holds {held}",
-            hint="load the ontology the codes belong to (mash-kg load obo/edges/...) under the "
-            "vocab the sites use, or map a site's name onto a loaded vocabulary in [[sites]] "
-            'vocabularies = {LOCAL = "LOADED"}; [hierarchy] enabled = false builds Stage I alone',
-        )
+
+def _counted(rows: pd.DataFrame, column: str = "vocab") -> str:
+    vc = rows[column].value_counts()
+    return ", ".join(f"{v} ({n:,})" for v, n in vc.head(6).items())
+
+
+def context_seeds(project: Project, settings: Neo4jSettings, codes: pd.DataFrame) -> ContextSeeds:
+    """The seeds of the curated context: every site code (the loaded ones bring their
+    ancestors and siblings), the whole loaded tree of each vocabulary a site's [[sites]]
+    vocabularies maps onto, and, for a site that has neither, the loaded trees of its codes'
+    domains. Nothing to place into is one InputError naming the real cause; `run_build` asks
+    before Stage I, so it comes before any text is embedded."""
+    from mash_kg.graph.connection import open_driver
+    from mash_kg.graph.reader import read_loaded_codes, read_loaded_trees
+
+    ids = sorted(set(codes["id"]))
+    with open_driver(settings, schema=False) as driver:
+        trees = read_loaded_trees(driver, settings.database)
+        met = set(read_loaded_codes(driver, ids, [], settings.database))
+    seeded: dict[str, list[str]] = {}  # site -> vocabularies whose whole tree seeds it
     warnings = []
-    for site, rows in codes[~met].groupby("site", sort=True):
-        if not met[codes["site"] == site].any():
-            warnings.append(
-                f"site {site}: none of its {len(rows):,} codes ({site_vocabs(rows)}) is in the "
-                f"curated graph (it holds {held}); they can only go into latent groups: load "
-                "their ontology or map the site's vocabulary in [[sites]] vocabularies"
-            )
-    return warnings
+    for spec in project.sites:
+        rows = codes[codes["site"] == spec.id]
+        named = sorted({v.upper() for v in spec.vocabularies.values()} & set(trees))
+        if named or rows["id"].isin(met).any():
+            seeded[spec.id] = named
+            continue
+        domains = set(rows["domain"])
+        by_domain = sorted(v for v, ds in trees.items() if domains & set(ds))
+        seeded[spec.id] = by_domain
+        where = (
+            f"the loaded trees of its domains: {', '.join(by_domain)}"
+            if by_domain
+            else "no loaded tree has its domains, so they can only go into latent groups"
+        )
+        warnings.append(
+            f"site {spec.id}: none of its {len(rows):,} codes ({_counted(rows)}) is in the "
+            f"curated graph and its [[sites]] vocabularies names no loaded vocabulary; {where} "
+            f'(name the tree to place them into: vocabularies = {{LOCAL = "LOADED"}})'
+        )
+    vocabs = sorted({v for named in seeded.values() for v in named})
+    if not met and not vocabs:
+        raise _nothing_to_place(project, codes, trees)
+    with open_driver(settings, schema=False) as driver:
+        members = read_loaded_codes(driver, [], vocabs, settings.database) if vocabs else []
+    return ContextSeeds(sorted(set(ids) | set(members)), warnings)
+
+
+def _nothing_to_place(project: Project, codes: pd.DataFrame, trees: dict) -> InputError:
+    held = ", ".join(f"{v} ({', '.join(d)})" for v, d in sorted(trees.items())) or "nothing"
+    mapped = {v.upper() for s in project.sites for v in s.vocabularies.values()}
+    missing = ", ".join(sorted(mapped - set(trees)))
+    unloaded = f"; [[sites]] vocabularies maps onto {missing}, which is not loaded" * bool(missing)
+    return InputError(
+        project.path,
+        f"no site code is in the curated graph: the sites code in {_counted(codes)} "
+        f"(domains {', '.join(sorted(set(codes['domain'])))}); the graph holds {held}"
+        f"{unloaded}. Stages II-III place codes only into loaded trees: the ones the sites' "
+        "codes are in, the one a site's [[sites]] vocabularies names, or one of their domain",
+        hint="load the ontology (mash-kg load obo/edges/...) with the sites' domain, or name a "
+        'loaded one in the site\'s [[sites]] vocabularies = {LOCAL = "LOADED"}; [hierarchy] '
+        "enabled = false builds Stage I alone",
+    )
 
 
 def points_table(df: pd.DataFrame) -> pa.Table:
@@ -432,6 +473,8 @@ def run_build(
     settings = settings or Neo4jSettings()
     started = time.perf_counter()
     sites = read_sites(project, settings, step)
+    if project.hierarchy.enabled:  # nothing to place into: say so before embedding any text
+        context_seeds(project, settings, pd.concat([s.codes for s in sites], ignore_index=True))
     embedder = TextEmbedder(project.model.text_model, cache_dir=project.cache.text)
     stage1 = run_stage1(project, sites, embedder, settings, step)
     for w in stage1.warnings:  # the build says what it could not do (also in the manifest)

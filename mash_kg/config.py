@@ -1,9 +1,10 @@
 """Project configuration: `mash-kg.toml` in the working folder, overridden by environment.
 
 Secrets never need to live in the file: NEO4J_URI, NEO4J_USER and NEO4J_PASSWORD win over it.
-There is no default password. The bundled local server (no `uri`) uses the one `mash-kg neo4j
-start` generated into HOME/password (owner-only) unless NEO4J_PASSWORD or [neo4j].password
-names one; any other server needs NEO4J_PASSWORD (or [neo4j].password).
+There is no default password. The bundled local server (no `uri`, or a `uri` naming its own
+address: 127.0.0.1, localhost or ::1 on its Bolt port) uses the one `mash-kg neo4j start`
+generated into HOME/password (owner-only) unless NEO4J_PASSWORD or [neo4j].password names one;
+any other server needs NEO4J_PASSWORD (or [neo4j].password).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class _Password:
         explicit = obj.__dict__.get("_password")
         if explicit is not None:
             return explicit
-        if obj.uri is None:
+        if obj.names_local_server:
             stored = read_password_file(obj.home)
             if stored is not None:
                 return stored
@@ -66,11 +67,27 @@ class _Password:
             )
         raise MashError(
             f"NEO4J_PASSWORD is not set for the Neo4j at {obj.uri}: set it (or password in "
-            "[neo4j] of mash-kg.toml); mash-kg has no default password"
+            "[neo4j] of mash-kg.toml); mash-kg has no default password (it reads "
+            f"{password_path(obj.home)} only for the local server, bolt://127.0.0.1:"
+            f"{obj.bolt_port})"
         )
 
     def __set__(self, obj: Neo4jSettings, value: str | None) -> None:
         obj.__dict__["_password"] = value
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def configured_bolt_port(home: Path) -> int | None:
+    """The Bolt port the local server of HOME was last started on (its neo4j.conf), if any:
+    `neo4j start --port` is not remembered elsewhere."""
+    try:
+        text = (Path(home) / "conf" / "neo4j.conf").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    found = re.search(r"^server\.bolt\.listen_address=[^\n]*:(\d+)\s*$", text, re.MULTILINE)
+    return int(found.group(1)) if found else None
 
 
 @dataclass(eq=False)
@@ -99,6 +116,24 @@ class Neo4jSettings:
     @property
     def bolt_uri(self) -> str:
         return self.uri or f"bolt://127.0.0.1:{self.bolt_port}"
+
+    @property
+    def names_local_server(self) -> bool:
+        """Whether the graph is the bundled local server of `home`: no `uri`, or a `uri` naming
+        its own address (a loopback host on `bolt_port`, or on the port its neo4j.conf in
+        `home` says it was started on), so its password is read from HOME/password."""
+        if self.uri is None:
+            return True
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(self.uri)
+            host, port = parts.hostname, parts.port or 7687
+        except ValueError:  # a port that is no number: not an address of ours
+            return False
+        if host not in LOOPBACK or parts.scheme not in ("bolt", "neo4j"):
+            return False
+        return port in (self.bolt_port, configured_bolt_port(self.home))
 
 
 @dataclass

@@ -372,19 +372,33 @@ centripetal_weight = 1.0
 temperature = 0.05             # in-batch softmax over cos(anchor, family) / T
 log_every = 25
 
-# One [[sites]] table per institution. Formats:
-#   tables: codes (code, vocab, name[, domain, frequency]) and either
-#           counts (code_a, code_b, count) or events (patient_id, date, code[, vocab]);
-#           CSV or Parquet
-#   fhir:   path = a folder or file of FHIR R4 NDJSON (bulk export) or Bundle JSON (Synthea);
-#           systems = {"http://example.org/lab" = "DE_LAB"} maps coding systems to vocabularies;
-#           code_preference = ["DE_LAB", "LOINC"] picks the site's own code among a concept's
-#           codings (the others become anchors); max_bad_rows = 0.01 share of resources with a
-#           bad coding skipped (each named with file and line) before the build stops;
-#           other files of the folder (metadata, README) are skipped and named, a bulk-data
-#           $export manifest says which files to read; files = ["**/*.txt"] reads those instead
-#   omop:   path = a folder with concept and condition_occurrence / drug_exposure /
-#           measurement / procedure_occurrence; prefer = "source" (site codes) or "standard"
+# One [[sites]] table per institution. Every key a [[sites]] table takes:
+#   id               the site's name (required; letters, digits, _ and -)
+#   format           tables (default) | fhir | omop | summary
+#   codes            tables: codes (code, vocab, name[, domain, frequency, name_<lang>]),
+#                    CSV or Parquet
+#   counts           tables: co-occurrence counts (code_a, code_b, count[, vocab_a, vocab_b]) ...
+#   events           tables: ... or events (patient_id, date, code[, vocab]) instead
+#   path             fhir: a folder or file of FHIR R4 NDJSON (bulk export) or Bundle JSON
+#                    (Synthea); omop: a folder with concept and condition_occurrence /
+#                    drug_exposure / measurement / procedure_occurrence; summary: a folder
+#                    written by `mash-kg site summarize`
+#   files            fhir: glob (or list of globs) of export files to read, for files that
+#                    are not .ndjson / .json; without it a folder's other files (metadata,
+#                    README) are skipped and named, and a bulk-data $export manifest says
+#                    which files to read
+#   systems          fhir: {"http://example.org/lab" = "DE_LAB"} maps coding systems to
+#                    vocabularies
+#   code_preference  fhir: ["DE_LAB", "LOINC"] picks the site's own code among a concept's
+#                    codings (the others become anchors)
+#   max_bad_rows     fhir: share of resources with a bad coding skipped (each named with file
+#                    and line) before the build stops (default 0.01)
+#   prefer           omop: "source" (the site's codes, default) or "standard" concepts
+#   vocabularies     {LABS = "MYLABS"}: a vocabulary name of the site -> one loaded in the
+#                    graph (mash-kg load obo/edges/...): its codes get the graph's ids, and
+#                    Stages II-III place the ones the tree lacks into that tree. A site none of
+#                    whose codes is in the graph and that names no tree here is placed into the
+#                    loaded trees of its codes' domain
 
 [[sites]]
 id = "SITE_A"

@@ -161,3 +161,49 @@ def test_the_cache_has_its_own_section(tmp_path, monkeypatch):
     (tmp_path / "mash-kg.toml").write_text('[cache]\nrot = "x"\n')
     with pytest.raises(InputError, match=r"unknown key \[cache\].rot"):
         load_config()
+
+
+def _no_graph_env(monkeypatch) -> None:
+    for var in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "MASH_KG_BOLT_PORT"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.mark.parametrize(
+    "uri", ["bolt://127.0.0.1:7712", "neo4j://localhost:7712", "bolt://[::1]:7712"]
+)
+def test_a_uri_naming_the_local_server_reads_its_password_file(tmp_path, monkeypatch, uri):
+    # issue 24: a second local server on other ports, named by NEO4J_URI, lost its password
+    monkeypatch.chdir(tmp_path)
+    _no_graph_env(monkeypatch)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "password").write_text("generated-by-start\n")
+    monkeypatch.setenv("MASH_KG_NEO4J_HOME", str(home))
+    monkeypatch.setenv("MASH_KG_BOLT_PORT", "7712")
+    monkeypatch.setenv("NEO4J_URI", uri)
+    settings = load_config().neo4j
+    assert settings.names_local_server and settings.password == "generated-by-start"
+    monkeypatch.setenv("NEO4J_PASSWORD", "given-explicitly")  # an explicit one still wins
+    assert load_config().neo4j.password == "given-explicitly"
+
+
+def test_the_port_a_server_was_started_on_counts_as_its_address(tmp_path, monkeypatch):
+    # `neo4j start --port 7713` remembers the port only in HOME/conf/neo4j.conf
+    monkeypatch.chdir(tmp_path)
+    _no_graph_env(monkeypatch)
+    home = tmp_path / "home"
+    (home / "conf").mkdir(parents=True)
+    (home / "password").write_text("generated-by-start\n")
+    (home / "conf" / "neo4j.conf").write_text(
+        "server.bolt.listen_address=127.0.0.1:7713\nserver.http.listen_address=127.0.0.1:7474\n"
+    )
+    monkeypatch.setenv("MASH_KG_NEO4J_HOME", str(home))
+    monkeypatch.setenv("NEO4J_URI", "bolt://127.0.0.1:7713")
+    assert load_config().neo4j.password == "generated-by-start"
+    for other in ("bolt://127.0.0.1:7714", "bolt://db.example:7713", "bolt+s://localhost:7713"):
+        monkeypatch.setenv("NEO4J_URI", other)  # another server: its password is not ours
+        settings = load_config().neo4j
+        assert not settings.names_local_server
+        with pytest.raises(MashError, match="NEO4J_PASSWORD is not set") as err:
+            _ = settings.password
+        assert f"reads {home / 'password'} only for the local server" in str(err.value)

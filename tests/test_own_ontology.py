@@ -354,16 +354,58 @@ def test_header_only_edge_csv_loads_nothing_and_retires_nothing(own_graph):
 
 
 @pytest.mark.neo4j
-def test_a_build_where_no_site_code_meets_the_graph_is_an_error(own_graph, tmp_path):
+def test_nothing_to_place_into_is_an_error_naming_the_cause_before_any_text_is_embedded(
+    own_graph, tmp_path
+):
     _, _, env = own_graph
-    renamed = [(c, "HPO" if v == "MYPH" else v, n, d) for c, v, n, d in SITE_B]
+    # no code in the graph, no vocabulary mapped, and no loaded tree of the codes' domain
+    renamed = [(c, "HPO" if v == "MYPH" else v, n, "procedure") for c, v, n, _ in SITE_B]
     cfg = _project(tmp_path, site_a=renamed, site_b=renamed, vocabularies=False)
     res = CliRunner(env=env).invoke(cli, ["--config", str(cfg), "build"])
     assert res.exit_code == 1
     out = " ".join(res.output.split())
     assert "no site code is in the curated graph: the sites code in HPO (12), LOCAL (4)" in out
-    assert "MYPH (16 codes)" in out and "vocabularies" in out
+    assert "(domains procedure); the graph holds MYLABS (lab), MYPH (diagnosis)" in out
+    assert "vocabularies" in out and "place codes only into loaded trees" in out
+    assert "text embeddings" not in res.output  # said before Stage I embeds anything
     assert not (tmp_path / "builds").exists() or not any((tmp_path / "builds").iterdir())
+
+
+LOCAL_LABS = [  # a site whose lab codes are all its own: none is in the loaded MYLABS tree
+    ("L100", "LABS", "Glucose [Mass/volume] in Capillary blood", "lab"),
+    ("L101", "LABS", "Sodium [Moles/volume] in Blood", "lab"),
+    ("L102", "LABS", "Hemoglobin [Mass/volume] in Capillary blood", "lab"),
+    ("L103", "LABS", "Platelets [#/volume] in Capillary blood", "lab"),
+]
+LOCAL_DX = [
+    ("AF2", "LOCAL", "Paroxysmal atrial fibrillation", "diagnosis"),
+    ("HTN9", "LOCAL", "Essential hypertension, uncontrolled", "diagnosis"),
+    ("DM7", "LOCAL", "Type 2 diabetes mellitus with hyperglycaemia", "diagnosis"),
+]
+
+
+@pytest.mark.neo4j
+def test_a_site_of_local_codes_only_is_placed_into_the_tree_its_entry_names(own_graph, tmp_path):
+    _, _, env = own_graph
+    # site A maps its lab vocabulary onto the loaded MYLABS (issue 24: the same error as
+    # before the mapping); site B names nothing: its codes go into the trees of their domain
+    cfg = _project(tmp_path, site_a=LOCAL_LABS, site_b=LOCAL_DX, holdout=0.0)
+    res = CliRunner(env=env).invoke(cli, ["--config", str(cfg), "build"])
+    assert res.exit_code == 0, res.output
+    (folder,) = (tmp_path / "builds").iterdir()
+    cand = pd.read_parquet(folder / "candidates.parquet")
+    labs = cand[cand["id"].str.startswith("MYLABS:L10")]
+    assert set(labs["id"]) == {f"MYLABS:L10{i}" for i in range(4)}
+    assert labs["candidate"].str.startswith("MYLABS:").all()
+    dx = cand[cand["id"].str.startswith("B/LOCAL:")]
+    assert len(dx) and dx["candidate"].str.startswith("MYPH:").all()
+    hier = pd.read_parquet(folder / "hierarchy.parquet")
+    placed = hier[hier["parent_label"] == "Code"]
+    assert placed["parent"].str.startswith("MYLABS:").any()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (note,) = manifest["warnings"]
+    assert note.startswith("site B: none of its 3 codes (LOCAL (3)) is in the curated graph")
+    assert "the loaded trees of its domains: MYPH" in note
 
 
 @pytest.mark.neo4j

@@ -126,3 +126,16 @@ def test_build_with_a_bad_row_fails_in_one_line_and_leaves_no_build(tmp_path):
     assert res.exit_code == 1
     assert f"{events}, row 6: date is not YYYY-MM-DD" in res.output.replace("\n", "")
     assert not (project / "builds").exists() or not any((project / "builds").iterdir())
+
+
+def test_the_init_template_lists_every_sites_key():
+    # issue 24: `vocabularies` was missing, so a new user never learned it existed
+    import re
+    from dataclasses import fields
+
+    from mash_kg.project import TEMPLATE, SiteSpec
+
+    listed = set(re.findall(r"^#   (\w+) {2,}", TEMPLATE, flags=re.MULTILINE))
+    assert {f.name for f in fields(SiteSpec)} <= listed
+    assert "files: glob of export files to read (FHIR)" in TEMPLATE  # FHIR folders' key
+    assert 'vocabularies     {LABS = "MYLABS"}' in TEMPLATE

@@ -89,9 +89,9 @@ def latest_build(config: Config) -> Path:
 @click.pass_context
 def eval_(ctx: click.Context, build_dir: Path | None, fmt: str) -> None:
     """Score BUILD_DIR (default: the newest build) against the curated edges it held out."""
-    from mash_kg.hierarchy.evaluate import evaluate_build
+    from mash_kg.api import eval_metrics
 
-    metrics = evaluate_build(build_dir or latest_build(config_of(ctx)))
+    metrics = eval_metrics(build_dir, config_of(ctx))
     if fmt == "json":
         click.echo(json.dumps(metrics, indent=2))
     else:

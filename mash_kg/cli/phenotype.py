@@ -24,15 +24,10 @@ def phenotype() -> None:
 def phenotype_import(ctx: click.Context, file: Path, name: str | None) -> None:
     """Read FILE (ATLAS concept-set JSON, or CSV: phenotype, code, include_descendants,
     exclude) and store it as :Phenotype -[:INCLUDES]-> :Code, replacing an earlier version."""
-    from mash_kg.graph.connection import open_driver
-    from mash_kg.graph.phenotypes import write_phenotypes
-    from mash_kg.loaders.phenotype import read_phenotypes
+    from mash_kg.api import import_phenotypes
 
-    tables = read_phenotypes(file, name)
-    settings = config_of(ctx).neo4j
-    with open_driver(settings) as driver:
-        done = write_phenotypes(driver, tables, settings.database)
-    ids = ", ".join(tables.phenotypes["id"])
+    done = import_phenotypes(config_of(ctx).neo4j, file, name)
+    ids = ", ".join(done["ids"])
     line(f"imported {done['phenotypes']} phenotype(s) ({ids}), {done['items']} items")
 
 
@@ -69,13 +64,9 @@ def phenotype_expand(
 ) -> None:
     """The codes of phenotype NAME at SITE, each with the rule, edges and scores that bring it
     in (the phenotype_codes view), read from one synced build, which every row names."""
-    from mash_kg.graph.connection import open_driver
-    from mash_kg.graph.phenotypes import expand_phenotype
+    from mash_kg.api import expand_phenotype_rows
 
     settings = config_of(ctx).neo4j
-    with open_driver(settings, schema=False) as driver:
-        rows = expand_phenotype(
-            driver, name, site, max_rank, settings.database, build=build, learned=learned
-        )
-    used = rows[0]["build"] or "no synced build"
+    rows = expand_phenotype_rows(settings, name, site, max_rank, build=build, learned=learned)
+    used = (rows[0].get("build") if rows else None) or "no synced build"
     show_rows(rows, fmt, f"{name} at site {site}: {len(rows)} codes (build {used})")

@@ -10,6 +10,7 @@ import click
 
 from mash_kg.cli.context import config_of
 from mash_kg.cli.render import console, print_status, say
+from mash_kg.config import Neo4jSettings, password_path
 
 
 @click.group()
@@ -35,6 +36,22 @@ def neo4j(ctx: click.Context, port: int | None, home: Path | None) -> None:
         settings.home = home.expanduser().resolve()
 
 
+def uri_note(settings: Neo4jSettings) -> str:
+    """What `neo4j start` says when NEO4J_URI (or [neo4j].uri) is set: whether the other
+    commands will reach this server, and where they find its password."""
+    here = f"bolt://127.0.0.1:{settings.bolt_port}"
+    if settings.names_local_server:
+        return (
+            f"NEO4J_URI names this server ({here}): the other commands use it with the password "
+            f"in {password_path(settings.home)} unless NEO4J_PASSWORD is set."
+        )
+    return (
+        f"NEO4J_URI names {settings.uri}, which the other commands use (with NEO4J_PASSWORD; "
+        f"they do not read {password_path(settings.home)}); this starts the local server on "
+        f"{here}: to use it, unset NEO4J_URI or set it to {here}."
+    )
+
+
 @neo4j.command("start")
 @click.pass_context
 def neo4j_start(ctx: click.Context) -> None:
@@ -44,10 +61,7 @@ def neo4j_start(ctx: click.Context) -> None:
     config = config_of(ctx)
     settings = config.neo4j
     if settings.uri:
-        say(
-            f"NEO4J_URI names {settings.uri} (the graph the other commands use); this starts "
-            f"the local server on 127.0.0.1:{settings.bolt_port}."
-        )
+        say(uri_note(settings))
     with console.status(f"Starting Neo4j {server.NEO4J_VERSION} ..."):
         st = server.start(settings, echo=say, cache=config.cache.root)
     print_status(st)

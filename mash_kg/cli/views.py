@@ -40,14 +40,11 @@ def query(
     ctx: click.Context, view: str | None, params: tuple[str, ...], fmt: str, list_only: bool
 ) -> None:
     """Run a named Cypher VIEW (cypher/views) with parameters."""
+    from mash_kg.api import view_rows
     from mash_kg.graph import views
-    from mash_kg.graph.connection import open_driver
 
     if list_only or not view:
         print_views(views.list_views().values())
         return
-    checked = views.get_view(view).check(parse_params(params))  # input errors before connecting
-    settings = config_of(ctx).neo4j
-    with open_driver(settings, schema=False) as driver:
-        rows = views.run_view(driver, view, checked, settings.database)
+    rows = view_rows(config_of(ctx).neo4j, view, parse_params(params))  # checked, then run
     show_rows(rows, fmt, view)

@@ -335,3 +335,38 @@ def read_decisions(driver: Driver, database: str = "neo4j") -> pd.DataFrame:
     from mash_kg.graph.decisions import decision_table
 
     return decision_table(driver, database)
+
+
+# a loaded code: of a vocabulary a load put in the graph, not a node an earlier sync created
+LOADED_TREES = """
+MATCH (v:Vocabulary)
+MATCH (c:Code {vocab: v.id})
+WHERE coalesce(c.status, 'active') <> 'retired' AND c.origin IS NULL
+RETURN v.id AS vocab, collect(DISTINCT coalesce(c.domain, '')) AS domains
+"""
+
+
+def read_loaded_trees(driver: Driver, database: str = "neo4j") -> dict[str, list[str]]:
+    """Every loaded vocabulary -> the domains of its codes: the trees a site of local codes
+    only can be placed into (build.context_seeds)."""
+    with driver.session(database=database, default_access_mode="READ") as session:
+        rows = session.execute_read(lambda tx: tx.run(LOADED_TREES).data())
+    return {r["vocab"]: sorted(r["domains"]) for r in rows}
+
+
+def read_loaded_codes(
+    driver: Driver, ids: list[str], vocabs: list[str], database: str = "neo4j"
+) -> list[str]:
+    """The loaded codes among `ids` together with every loaded code of the vocabularies
+    `vocabs` (their whole trees), sorted: the seeds of a build's curated context."""
+    query = (
+        "CALL { UNWIND $ids AS id MATCH (c:Code {id: id}) RETURN c "
+        "UNION UNWIND $vocabs AS v MATCH (c:Code {vocab: v}) RETURN c } "
+        "WITH c WHERE coalesce(c.status, 'active') <> 'retired' AND c.origin IS NULL "
+        "AND EXISTS { MATCH (:Vocabulary {id: c.vocab}) } RETURN collect(DISTINCT c.id) AS ids"
+    )
+    with driver.session(database=database, default_access_mode="READ") as session:
+        found = session.execute_read(
+            lambda tx: tx.run(query, ids=list(ids), vocabs=list(vocabs)).single()["ids"]
+        )
+    return sorted(found)

@@ -54,9 +54,9 @@ def _write_secret(path: Path, secret: str) -> None:
 
 
 def local_password(settings: Neo4jSettings, echo: Callable[[str], None]) -> str:
-    """The password of the local server: NEO4J_PASSWORD or [neo4j].password when no `uri`
+    """The password of the local server: NEO4J_PASSWORD or [neo4j].password unless `uri`
     names another server, else HOME/password, generated on first use. HOME must exist."""
-    password = settings.explicit_password if settings.uri is None else None
+    password = settings.explicit_password if settings.names_local_server else None
     if password is None:
         password = read_password_file(settings.home)
     if password is None:

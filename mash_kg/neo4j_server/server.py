@@ -344,7 +344,7 @@ def _adopt_store(settings: Neo4jSettings, password: str, echo=print) -> None:
         _change_password(settings, "neo4j", password)
         return
     except AuthError:
-        if settings.uri is None and settings.explicit_password:
+        if settings.names_local_server and settings.explicit_password:
             raise
     _change_password(settings, LEGACY_PASSWORD, password)
     echo(
@@ -380,7 +380,7 @@ def wait_for_bolt(
             except AuthError:
                 source = (
                     "NEO4J_PASSWORD"
-                    if settings.uri is None and settings.explicit_password
+                    if settings.names_local_server and settings.explicit_password
                     else str(password_path(settings.home))
                 )
                 raise Neo4jUnavailable(
@@ -572,7 +572,7 @@ def status(settings: Neo4jSettings, echo=print) -> ServerStatus:
     its own password, its version."""
     proc = our_server(settings.home, echo)
     version = None
-    password = settings.explicit_password if settings.uri is None else None
+    password = settings.explicit_password if settings.names_local_server else None
     password = password or read_password_file(settings.home)
     if proc is not None and password:
         try:
