@@ -256,9 +256,11 @@ def _counted(rows: pd.DataFrame, column: str = "vocab") -> str:
 def context_seeds(project: Project, settings: Neo4jSettings, codes: pd.DataFrame) -> ContextSeeds:
     """The seeds of the curated context: every site code (the loaded ones bring their
     ancestors and siblings), the whole loaded tree of each vocabulary a site's [[sites]]
-    vocabularies maps onto, and, for a site that has neither, the loaded trees of its codes'
-    domains. Nothing to place into is one InputError naming the real cause; `run_build` asks
-    before Stage I, so it comes before any text is embedded."""
+    vocabularies maps onto, and, when no site code at all is in the graph, for a site that
+    names no tree, the loaded trees of its codes' domains (when other sites' codes are in the
+    graph, a site without any joins the context they bring: seeding whole trees would embed
+    every name of ICD-10-CM for one FHIR site). Nothing to place into is one InputError naming
+    the real cause; `run_build` asks before Stage I, before any text is embedded."""
     from mash_kg.graph.connection import open_driver
     from mash_kg.graph.reader import read_loaded_codes, read_loaded_trees
 
@@ -273,6 +275,14 @@ def context_seeds(project: Project, settings: Neo4jSettings, codes: pd.DataFrame
         named = sorted({v.upper() for v in spec.vocabularies.values()} & set(trees))
         if named or rows["id"].isin(met).any():
             seeded[spec.id] = named
+            continue
+        if met:  # other sites' codes bring a curated context: this site's codes join it
+            seeded[spec.id] = []
+            warnings.append(
+                f"site {spec.id}: none of its {len(rows):,} codes ({_counted(rows)}) is in the "
+                "curated graph; they are placed into the context the other sites' codes bring "
+                '(name a tree to place them into: vocabularies = {LOCAL = "LOADED"})'
+            )
             continue
         domains = set(rows["domain"])
         by_domain = sorted(v for v, ds in trees.items() if domains & set(ds))
