@@ -10,6 +10,7 @@ import click
 from mash_kg.cli.context import config_of
 from mash_kg.cli.render import console, notice, print_report, progress_bars
 from mash_kg.config import Config
+from mash_kg.errors import MashError
 from mash_kg.inputs import InputPath
 from mash_kg.load import read_source
 
@@ -86,6 +87,15 @@ class LoadGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.commands)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """A source not in the registry is one line naming the known ones (exit 1)."""
+        command = super().get_command(ctx, cmd_name)
+        if command is None and not cmd_name.startswith("-"):
+            raise MashError(
+                f"unknown source {cmd_name!r}: known sources are {', '.join(self.commands)}"
+            )
+        return command
 
 
 @click.group(cls=LoadGroup)
