@@ -348,6 +348,8 @@ def validate_build(build: Build) -> None:
             hint="set [model] top_k to 1 or more and build again",
         )
     codes = set(build.table("codes", ["id"]).column("id").to_pylist())
+    if not codes:  # an empty build: sync and eval refuse it in their own words
+        return
     for column in ("vector", "aligned"):
         _check_finite(build, "embeddings", column)
     _check_finite(build, "counterparts", "score")

@@ -53,7 +53,8 @@ def test_view_parameters_are_checked_before_connecting_as_the_cli_checks_them(
 
 def test_typed_values_are_checked_like_their_text():
     checked = mk.check_view_params("descendants", {"code": "ICD10CM:E11", "limit": 5})
-    assert checked == {"code": "ICD10CM:E11", "which": "curated", "limit": 5}
+    # defaults filled in, as the CLI fills them (build '' = the active build)
+    assert checked == {"code": "ICD10CM:E11", "which": "curated", "limit": 5, "build": ""}
     with pytest.raises(MashError, match="is not an integer"):
         mk.check_view_params("descendants", {"code": "X", "limit": 2.5})
     with pytest.raises(MashError, match="no view named 'ancestor'"):

@@ -263,7 +263,9 @@ def test_site_codes_of_loaded_vocabularies_share_the_graph_ids(own_build):
     assert codes.loc[("A", "GLU"), ["id", "vocab"]].tolist() == ["MYLABS:GLU", "MYLABS"]
     assert codes.loc[("A", "POC1"), "id"] == "A/LOCAL:POC1"  # local stays local
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["warnings"] == [] and "warning" not in output
+    # Stage III may say how it weighed its sources (a tiny tree has few fit codes); no other
+    site_warnings = [w for w in manifest["warnings"] if not w.startswith("Stage III:")]
+    assert site_warnings == [], manifest["warnings"]
     s3 = manifest["stage3"]
     assert s3["heldout_codes"] >= 3 and s3["codes_with_curated_parent"] >= 13
     # progress without a terminal: one plain line per step
@@ -403,7 +405,7 @@ def test_a_site_of_local_codes_only_is_placed_into_the_tree_its_entry_names(own_
     placed = hier[hier["parent_label"] == "Code"]
     assert placed["parent"].str.startswith("MYLABS:").any()
     manifest = json.loads((folder / "manifest.json").read_text())
-    (note,) = manifest["warnings"]
+    (note,) = [w for w in manifest["warnings"] if not w.startswith("Stage III:")]
     assert note.startswith("site B: none of its 3 codes (LOCAL (3)) is in the curated graph")
     assert "the loaded trees of its domains: MYPH" in note
 

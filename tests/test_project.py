@@ -137,5 +137,5 @@ def test_the_init_template_lists_every_sites_key():
 
     listed = set(re.findall(r"^#   (\w+) {2,}", TEMPLATE, flags=re.MULTILINE))
     assert {f.name for f in fields(SiteSpec)} <= listed
-    assert "files: glob of export files to read (FHIR)" in TEMPLATE  # FHIR folders' key
+    assert "files            fhir: glob (or list of globs) of export files to read" in TEMPLATE
     assert 'vocabularies     {LABS = "MYLABS"}' in TEMPLATE
