@@ -368,7 +368,8 @@ def test_an_empty_or_shrunken_build_never_wipes_the_learned_content(
     keep = codes["id"].drop_duplicates().iloc[:20]
     codes[codes["id"].isin(keep)].to_parquet(small / "codes.parquet", index=False)
     cp = pd.read_parquet(small / "counterparts.parquet")
-    cp[cp["id"].isin(keep)].to_parquet(small / "counterparts.parquet", index=False)
+    both = cp["id"].isin(keep) & cp["other_id"].isin(keep)  # a consistent build: ends it has
+    cp[both].to_parquet(small / "counterparts.parquet", index=False)
     reseal(small, {**json.loads((small / "manifest.json").read_text()), "id": "small"})
     res = CliRunner().invoke(cli, ["sync", str(small)])
     assert res.exit_code == 1 and "--allow-retire" in res.output, res.output
