@@ -92,6 +92,19 @@ def _f1(score: np.ndarray, gold: np.ndarray, negatives: np.ndarray) -> float:
     return round(float(2 * tp / max(2 * tp + fp + fn, 1)), 4)
 
 
+def rank_metrics(rank: np.ndarray) -> dict:
+    """hit@1, hit@10, MRR, mean rank (of the covered) and coverage of true-parent ranks, one
+    per held-out code; inf where the true parent was not a candidate."""
+    covered = np.isfinite(rank)
+    return {
+        "hit_at_1": round(float((rank == 1).mean()), 4),
+        "hit_at_10": round(float((rank <= 10).mean()), 4),
+        "mrr": round(float((1.0 / rank).mean()), 4),
+        "mean_rank": round(float(rank[covered].mean()), 2) if covered.any() else None,
+        "coverage": round(float(covered.mean()), 4),
+    }
+
+
 def _blocked(
     score_rows,
     n: int,
@@ -122,13 +135,7 @@ def _blocked(
             kept.append(np.stack([true, sc[r, rand_neg[lo:hi]], sc[r, sib_neg[lo:hi]]], axis=1))
     rank = np.concatenate(ranks)
     covered = np.isfinite(rank)
-    out = {
-        "hit_at_1": round(float((rank == 1).mean()), 4),
-        "hit_at_10": round(float((rank <= 10).mean()), 4),
-        "mrr": round(float((1.0 / rank).mean()), 4),
-        "mean_rank": round(float(rank[covered].mean()), 2) if covered.any() else None,
-        "coverage": round(float(covered.mean()), 4),
-    }
+    out = rank_metrics(rank)
     if rand_neg is not None:
         three = np.concatenate(kept)[covered]
         zeros = np.zeros(len(three), dtype=np.int64)
@@ -141,13 +148,7 @@ def _set_metrics(score: np.ndarray, truth: list[set[int]]) -> dict:
     covered = np.array([bool(t) for t in truth])
     best = np.array([score[i, sorted(t)].max() if t else np.nan for i, t in enumerate(truth)])
     rank = np.where(covered, 1.0 + (score > best[:, None]).sum(axis=1), np.inf)
-    return {
-        "hit_at_1": round(float((rank == 1).mean()), 4),
-        "hit_at_10": round(float((rank <= 10).mean()), 4),
-        "mrr": round(float((1.0 / rank).mean()), 4),
-        "mean_rank": round(float(rank[covered].mean()), 2) if covered.any() else None,
-        "coverage": round(float(covered.mean()), 4),
-    }
+    return rank_metrics(rank)
 
 
 class Tree:
@@ -217,14 +218,7 @@ def _metrics(holdout: pd.DataFrame, n: int) -> dict:
     r = pd.to_numeric(best["rank"], errors="coerce").to_numpy(float)
     r = np.concatenate([r, np.full(n - len(r), np.nan)])
     rank = np.where(np.isfinite(r), r, np.inf)
-    covered = np.isfinite(rank)
-    return {
-        "hit_at_1": round(float((rank == 1).mean()), 4),
-        "hit_at_10": round(float((rank <= 10).mean()), 4),
-        "mrr": round(float((1.0 / rank).mean()), 4),
-        "mean_rank": round(float(rank[covered].mean()), 2) if covered.any() else None,
-        "coverage": round(float(covered.mean()), 4),
-    }
+    return rank_metrics(rank)
 
 
 def _variants(space, h: HierarchySettings, variants: list[str]) -> dict[str, HierarchySettings]:
