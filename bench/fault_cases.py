@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 from fault_cases_loaders import CASES as LOADER_CASES  # bench/ on sys.path
-from fault_cases_loaders import make_loader_files
+from fault_cases_loaders import _write, make_loader_files  # one file writer for both
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "examples" / "two_sites"
@@ -107,15 +107,6 @@ CASES: list[tuple[str, list[str]]] = [
     ("config_missing", ["--config", "{dir}/none.toml", "build"]),
     *LOADER_CASES,  # bench/fault_cases_loaders.py (issue 25 point 6)
 ]
-
-
-def _write(path: Path, text: str | bytes) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return str(path)
 
 
 def _project(folder: Path, model: str = "", neo4j: str = "", sites: str = "") -> str:
