@@ -17,6 +17,7 @@ else all domains together.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +33,9 @@ POOLED = "*"
 
 def standardise(raw: np.ndarray) -> np.ndarray:
     """Per code (row), z-scores of each source over its candidates (axis 1); NaN -> 0."""
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        # a source with no score for any of a code's candidates: an all-NaN row, scored 0
+        warnings.simplefilter("ignore", RuntimeWarning)
         mu = np.nanmean(raw, axis=1, keepdims=True)
         sd = np.nanstd(raw, axis=1, keepdims=True)
     mu = np.nan_to_num(mu)
