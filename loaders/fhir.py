@@ -41,7 +41,7 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from mash_kg.errors import InputError
-from mash_kg.inputs import load_json
+from mash_kg.inputs import InvalidJson, load_json
 from mash_kg.sites import STANDARD_VOCABS, SiteData, code_id, site_from_events
 
 log = logging.getLogger(__name__)
@@ -155,8 +155,8 @@ def _resources(source: Source) -> Iterator[tuple[str, object]]:
             return
         try:
             doc = load_json(path, "FHIR file", limit=4 * 2**30)  # bounded: file type, nesting
-        except InputError as exc:
-            if source.explicit and "Extra data" in str(exc):  # several lines: NDJSON
+        except InvalidJson as exc:
+            if source.explicit and exc.reason == "Extra data":  # several documents: NDJSON
                 yield from _lines(path)
                 return
             raise

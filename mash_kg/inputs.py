@@ -136,6 +136,15 @@ def _bracket_depth(text: str) -> int:
     return deepest
 
 
+class InvalidJson(InputError):
+    """A file that is not one JSON document; `reason` is the parser's message (for example
+    "Extra data": a second document follows the first, as in NDJSON)."""
+
+    def __init__(self, path: Path, exc: json.JSONDecodeError) -> None:
+        super().__init__(path, f"not valid JSON ({exc.msg}, line {exc.lineno})")
+        self.reason = exc.msg
+
+
 def load_json(path: Path | str, what: str = "JSON file", limit: int = MAX_TEXT_BYTES) -> object:
     """The JSON document of a checked file; too deep, too big or malformed is one line."""
     path = Path(path)
@@ -145,7 +154,7 @@ def load_json(path: Path | str, what: str = "JSON file", limit: int = MAX_TEXT_B
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(path, f"not valid JSON ({exc.msg}, line {exc.lineno})") from None
+        raise InvalidJson(path, exc) from None
     except RecursionError:
         raise _too_deep(path, what) from None
 

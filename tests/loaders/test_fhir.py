@@ -305,3 +305,13 @@ def test_files_in_sites_is_a_glob_or_a_list_for_fhir_sites(tmp_path):
     cfg.write_text('[[sites]]\nid = "A"\ncodes = "c.csv"\nevents = "e.csv"\nfiles = ["*.csv"]\n')
     with pytest.raises(InputError, match="files is read by format 'fhir' only"):
         load_project(load_config(cfg))
+
+
+def test_a_named_json_file_of_ndjson_lines_is_read_as_ndjson_and_broken_json_is_one_line(tmp_path):
+    lines = tmp_path / "conditions.json"  # NDJSON content under a .json name, given by name
+    lines.write_text("\n".join(json.dumps(_cond(i)) for i in range(3)) + "\n")
+    assert len(fhir.load_site("B", [lines]).events) == 3
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"resourceType": "Condition", ')
+    with pytest.raises(InputError, match=r"not valid JSON \(Expecting"):
+        fhir.load_site("B", [broken])
