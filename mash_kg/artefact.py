@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,6 +163,9 @@ def read_manifest(folder: Path) -> dict:
     return manifest
 
 
+PREFETCH = {"embeddings": ("vector", "aligned")}  # the columns validate_build checks
+
+
 class Build:
     """A build folder opened for reading; its tables are checked against the manifest's
     digests (when `verify`) and against `TABLES`' columns when read."""
@@ -170,6 +174,8 @@ class Build:
         self.path = Path(path)
         self.manifest = manifest
         self._bytes: dict[str, bytes] = {}  # verified tables: what was hashed is what is read
+        self._columns: dict[tuple[str, str], pa.ChunkedArray] = {}  # decoded, of verified ones
+        self._pending: tuple | None = None  # (file, future) of a check still running
 
     @classmethod
     def open(cls, folder: Path, verify: bool = True) -> Build:
@@ -177,9 +183,30 @@ class Build:
         the manifest lists must be present and unchanged (a damaged build is refused whole)."""
         build = cls(Path(folder), read_manifest(folder))
         if verify:
-            build.verify()
-            build.validate()
+            build.verify(wait=False)
+            try:
+                build.validate()
+            except InputError:
+                build._settle()  # a table that differs from the manifest is named first
+                raise
+            build._settle()
         return build
+
+    def _read_verified(self, file: str, entry: object) -> bytes | InputError:
+        """The bytes of table file `file` if their SHA-256 is the manifest's `entry`, else the
+        error to raise (returned: the largest table is checked on a second thread)."""
+        path = self.path / file
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            return InputError(path, f"cannot read it ({exc.strerror})", hint=_HINT)
+        if isinstance(entry, dict) and hashlib.sha256(data).hexdigest() == entry.get("sha256"):
+            return data
+        return InputError(
+            path,
+            "differs from the build's manifest (truncated, replaced or half-copied)",
+            hint=_HINT,
+        )
 
     @property
     def id(self) -> str:
@@ -199,39 +226,85 @@ class Build:
     def has(self, name: str) -> bool:
         return self.file(name).is_file()
 
-    def verify(self) -> None:
+    def verify(self, wait: bool = True) -> None:
         """Every table of the build's stages and every table the manifest lists is present
-        and, where indexed, has the SHA-256 the manifest records."""
+        and, where indexed, has the SHA-256 the manifest records (`wait=False`: the largest
+        table's check may still run when this returns; it is settled before that table is
+        read)."""
         index = self.manifest.get("tables") or {}
         stages = {"I", *self.stages}
         needed = [spec.file(n) for n, spec in TABLES.items() if spec.stage in stages]
-        for file in dict.fromkeys([*needed, *index]):  # every table once
-            path = self.path / file
-            if not path.is_file():
-                raise InputError(path, "missing from the build folder", hint=_HINT)
-            entry = index.get(file)
-            if entry is None:
-                continue
+        files = list(dict.fromkeys([*needed, *index]))  # every table once
+        for file in files:
+            if not (self.path / file).is_file():
+                raise InputError(self.path / file, "missing from the build folder", hint=_HINT)
+        indexed = [f for f in files if f in index]
+        sizes = {f: (self.path / f).stat().st_size for f in indexed}
+        largest = max(indexed, key=sizes.__getitem__, default=None)
+        # the largest table (the embeddings) is read, hashed and its checked columns decoded
+        # on a second thread while the others are checked (file reads, hashlib and Parquet
+        # release the GIL); it is settled when first read, and before `wait` returns
+        if largest is not None:
+            pool = ThreadPoolExecutor(max_workers=1)
+            self._pending = (largest, pool.submit(self._verify_large, largest, index[largest]))
+            pool.shutdown(wait=False)
+        for file in indexed:
+            if file != largest:
+                got = self._read_verified(file, index[file])
+                if isinstance(got, InputError):
+                    raise got
+                self._bytes[file] = got
+        if wait:
+            self._settle()
+
+    def _verify_large(self, file: str, entry: object) -> tuple:
+        """(bytes or error, decoded columns) of the largest table (see `verify`)."""
+        data = self._read_verified(file, entry)
+        columns: dict = {}
+        name = next((n for n in TABLES if TABLES[n].file(n) == file), None)
+        if not isinstance(data, InputError) and name in PREFETCH:
             try:
-                data = path.read_bytes()
-            except OSError as exc:
-                raise InputError(path, f"cannot read it ({exc.strerror})", hint=_HINT) from None
-            digest = hashlib.sha256(data).hexdigest()
-            if isinstance(entry, dict) and digest == entry.get("sha256"):
-                self._bytes[file] = data
-            else:
-                raise InputError(
-                    path,
-                    "differs from the build's manifest (truncated, replaced or half-copied)",
-                    hint=_HINT,
-                )
+                read = pq.read_table(pa.BufferReader(data), columns=list(PREFETCH[name]))
+                columns = {(name, c): read.column(c) for c in read.column_names}
+            except (pa.ArrowException, OSError, ValueError, KeyError):
+                pass  # reading it again says what is wrong, in `table`
+        return data, columns
+
+    def _settle(self) -> None:
+        """Wait for the largest table's check (raising its error, if any)."""
+        if self._pending is None:
+            return
+        file, future = self._pending
+        self._pending = None
+        data, columns = future.result()
+        if isinstance(data, InputError):
+            raise data
+        self._bytes[file] = data
+        self._columns.update(columns)
 
     def table(self, name: str, columns: list[str] | None = None) -> pa.Table:
         """Table `name` (columns `columns`, else all) as Arrow; a damaged file or a missing
         column is one clear line."""
         path = self.file(name)
+        if self._pending is not None and self._pending[0] == path.name:
+            self._settle()
         data = self._bytes.get(path.name)
-        source = pa.BufferReader(data) if data is not None else path
+        if data is not None and columns is not None:  # a verified table: each column decoded once
+            todo = [c for c in dict.fromkeys(columns) if (name, c) not in self._columns]
+            if todo:
+                read = self._read(path, pa.BufferReader(data), todo)
+                if lost := [c for c in todo if c not in read.column_names]:
+                    raise InputError(path, f"missing column(s) {', '.join(lost)}", hint=_HINT)
+                self._columns.update({(name, c): read.column(c) for c in todo})
+            return pa.table({c: self._columns[(name, c)] for c in columns})
+        table = self._read(path, pa.BufferReader(data) if data is not None else path, columns)
+        missing = [c for c in TABLES[name].columns if c not in table.column_names]
+        if columns is None and missing:
+            raise InputError(path, f"missing column(s) {', '.join(missing)}", hint=_HINT)
+        return table
+
+    @staticmethod
+    def _read(path: Path, source: object, columns: list[str] | None) -> pa.Table:
         try:
             table = pq.read_table(source, columns=None if columns is None else list(columns))
         except FileNotFoundError:
@@ -241,9 +314,6 @@ class Build:
             what = f"missing column(s) {missing}" if missing else None
             what = what or f"not a readable Parquet table ({_first(exc)})"
             raise InputError(path, what, hint=_HINT) from None
-        missing = [c for c in TABLES[name].columns if c not in table.column_names]
-        if columns is None and missing:
-            raise InputError(path, f"missing column(s) {', '.join(missing)}", hint=_HINT)
         return table
 
     def validate(self) -> None:
@@ -285,7 +355,11 @@ def _check_finite(build: Build, name: str, column: str) -> None:
     table = build.table(name, [column])
     col = table.column(column).combine_chunks()
     if pa.types.is_list(col.type) or pa.types.is_fixed_size_list(col.type):
-        values = np.asarray(pc.list_flatten(col).to_numpy(zero_copy_only=False), dtype=float)
+        flat = pc.list_flatten(col)
+        if pa.types.is_floating(flat.type):
+            if pc.all(pc.is_finite(flat), skip_nulls=False).as_py() is True:
+                return  # the common case, decided in Arrow without a copy (a null: below)
+        values = np.asarray(flat.to_numpy(zero_copy_only=False), dtype=float)
         lengths = np.asarray(pc.list_value_length(col).to_numpy(zero_copy_only=False))
         bad = ~np.isfinite(values)
         if bad.any():
@@ -316,7 +390,17 @@ def _check_points(build: Build) -> None:
 
 def _check_refs(build: Build, name: str, column: str, known: set, mask=None) -> None:
     """Every value of `column` (in rows `mask`, default all) is one of `known`."""
-    values = build.table(name, [column]).column(column).to_pylist()
+    col = build.table(name, [column]).column(column)
+    try:  # the common case (every value known), decided in Arrow
+        value_set = pa.array(list(known), type=col.type)
+        inside = pc.is_in(col, value_set=value_set).to_numpy(zero_copy_only=False)
+    except (pa.ArrowException, TypeError, ValueError):
+        inside = np.zeros(len(col), dtype=bool)  # a value of another type: checked one by one
+    if mask is not None:
+        inside = inside | ~np.asarray(mask, dtype=bool)
+    if inside.all():
+        return
+    values = col.to_pylist()
     for row, value in enumerate(values):
         if (mask is None or mask[row]) and value not in known:
             raise _bad(
@@ -350,19 +434,18 @@ def validate_build(build: Build) -> None:
     codes = set(build.table("codes", ["id"]).column("id").to_pylist())
     if not codes:  # an empty build: sync and eval refuse it in their own words
         return
-    for column in ("vector", "aligned"):
-        _check_finite(build, "embeddings", column)
     _check_finite(build, "counterparts", "score")
     _check_refs(build, "counterparts", "id", codes)
     _check_refs(build, "counterparts", "other_id", codes)
-    if not build.has_hierarchy:
-        return
-    _check_finite(build, "hierarchy", "score")
-    _check_points(build)
-    latent = set(build.table("latent", ["id"]).column("id").to_pylist())
-    _check_refs(build, "hierarchy", "child", codes | latent)  # a latent group has a parent too
-    labels = build.table("hierarchy", ["parent_label"]).column("parent_label").to_pylist()
-    _check_refs(build, "hierarchy", "parent", latent, [lab == "Latent" for lab in labels])
+    if build.has_hierarchy:
+        _check_finite(build, "hierarchy", "score")
+        _check_points(build)
+        latent = set(build.table("latent", ["id"]).column("id").to_pylist())
+        _check_refs(build, "hierarchy", "child", codes | latent)  # a group has a parent too
+        labels = build.table("hierarchy", ["parent_label"]).column("parent_label").to_pylist()
+        _check_refs(build, "hierarchy", "parent", latent, [lab == "Latent" for lab in labels])
+    for column in PREFETCH["embeddings"]:  # last: the largest table, checked meanwhile
+        _check_finite(build, "embeddings", column)
 
 
 def empty_table(name: str) -> pd.DataFrame:

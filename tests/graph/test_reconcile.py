@@ -186,6 +186,7 @@ def synced(target) -> LearnedHeld:
     sites = set(target.codes["site"])
     return LearnedHeld(
         codes=codes,
+        states=len(codes),
         sites=sites,
         current=True,
         total=len(target.counterparts),
@@ -195,8 +196,8 @@ def synced(target) -> LearnedHeld:
 
 
 def test_a_build_into_an_empty_graph_creates_everything(target):
-    held = LearnedHeld()
-    held.dirty = dirty_codes(target, held.codes)  # every code's edges are read (there are none)
+    held = LearnedHeld(missing=set(target.digests["id"]))  # an empty graph: every code is new
+    held.dirty = dirty_codes(target, held.codes, held.missing)  # every code's edges are read
     plan = diff_learned(target, held)
     n_codes = target.codes["id"].nunique()
     assert counts(plan.report, "codes") == (n_codes, 0, 0)
@@ -217,7 +218,7 @@ def test_a_build_into_an_empty_graph_creates_everything(target):
 
 def test_the_same_build_again_is_a_no_op(target):
     held = synced(target)
-    assert dirty_codes(target, held.codes) == set()  # no edge is read back
+    assert dirty_codes(target, held.codes, held.missing) == set()  # no edge is read back
     plan = diff_learned(target, held)
     # nothing changes, but without the version's stamp the build is written as a new version
     assert plan.report.changes == 0 and not any(s.rows for s in plan.steps)
@@ -236,7 +237,7 @@ def test_changed_codes_and_edges_are_rewritten_and_gone_ones_retired_or_stripped
     held.codes[second] = held.codes[second]._replace(edges_hash="stale")
     held.codes["B/LOCAL:1"] = HeldCode("B/LOCAL:1", "h", True, "build", "active", "-")
     held.codes["LOINC:curated"] = HeldCode("LOINC:curated", "h", True, None, None, "-")
-    held.dirty = dirty_codes(target, held.codes)
+    held.dirty = dirty_codes(target, held.codes, held.missing)
     assert held.dirty == {second, "B/LOCAL:1", "LOINC:curated"}
     edges = aligned_edges(target, {second})
     (changed, *_) = edges
@@ -273,6 +274,7 @@ def test_a_shrunken_build_trips_the_retire_guard(target):
     held = synced(target)
     for i in range(2 * (len(held.codes) + held.total)):  # the graph holds far more
         held.codes[f"X:{i}"] = HeldCode(f"X:{i}", "h", True, None, None, "-")
+        held.states += 1
     plan = diff_learned(target, held)
     with pytest.raises(RetireRefused, match="learned items the graph holds"):
         check_retire(plan, allow_retire=False)
@@ -327,8 +329,8 @@ def grouped(build, tmp_path_factory):
 
 def test_latent_groups_and_learned_edges_created_then_no_op_then_changed(grouped):
     target, (a, b, c) = grouped
-    held = LearnedHeld()
-    held.dirty = dirty_codes(target, held.codes)
+    held = LearnedHeld(missing=set(target.digests["id"]))
+    held.dirty = dirty_codes(target, held.codes, held.missing)
     plan = diff_learned(target, held)
     assert counts(plan.report, ":Latent") == (1, 0, 0)
     assert counts(plan.report, "MASH_IS_A") == (3, 0, 0)

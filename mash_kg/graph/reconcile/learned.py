@@ -78,7 +78,9 @@ class LearnedHeld:
     """What the graph holds of the newest version, as far as the diff needs it: edges only of
     the `dirty` codes (those whose outgoing edges may differ from the build's)."""
 
-    codes: dict[str, HeldCode] = field(default_factory=dict)
+    codes: dict[str, HeldCode] = field(default_factory=dict)  # that differ, or the build lacks
+    missing: set[str] = field(default_factory=set)  # the build's codes with no node yet
+    states: int = 0  # codes with an open state (the retire guard's count)
     dirty: set[str] = field(default_factory=set)
     aligned: dict[tuple[str, str], dict] = field(default_factory=dict)
     learned: dict[tuple[str, str], tuple[dict, tuple[str, str]]] = field(default_factory=dict)
@@ -98,7 +100,7 @@ def stamp(target: Target, decisions: Decisions) -> str:
     dig = target.digests
     h = hashlib.blake2b(digest_size=16)
     for col in ("id", "sync_hash", "edges_hash"):
-        h.update("\x1f".join(map(str, dig[col])).encode())
+        h.update("\x1f".join(map(str, dig[col].tolist())).encode())  # tolist: no per-row box
     h.update(decisions.digest.encode())
     return h.hexdigest()
 
@@ -117,22 +119,23 @@ def mash_match(labels: tuple[str, str]) -> str:
     return text + ("WHERE b.valid_to IS NULL " if end == "Latent" else "")
 
 
-def dirty_codes(target: Target, codes: dict[str, HeldCode]) -> set[str]:
+def dirty_codes(target: Target, codes: dict[str, HeldCode], missing: set[str]) -> set[str]:
     """Codes whose outgoing learned edges must be read back: the build's codes whose
-    edges_hash the graph does not hold, and held codes the build no longer has."""
+    edges_hash the graph does not hold (`missing`: no node yet; `codes`: the held codes that
+    may differ, a code not in it holds the build's digests), and held codes the build no
+    longer has."""
     dig = target.digests
-    edge_hash = dict(zip(dig["id"], dig["edges_hash"], strict=True))
-    dirty = {c for c, h in edge_hash.items() if c not in codes or codes[c].edges_hash != h}
+    edge_hash = dict(zip(dig["id"].tolist(), dig["edges_hash"].tolist(), strict=True))
+    dirty = {c for c in missing if c in edge_hash}
+    dirty |= {c for c, old in codes.items() if c in edge_hash and old.edges_hash != edge_hash[c]}
     return dirty | {c for c in codes if c not in edge_hash}
 
 
 # ---------------------------------------------------------------------------------- reading
 
 # each read returns one record holding a list: far less Bolt traffic than a record per row
-_CODE_FIELDS = (
-    "collect([n.id, n.sync_hash, n.sync_hash IS NOT NULL, n.origin, n.status, n.edges_hash]) "
-    "AS rows"
-)
+_CODE_FIELD = "[n.id, n.sync_hash, n.sync_hash IS NOT NULL, n.origin, n.status, n.edges_hash]"
+_CODE_ROWS = "RETURN collect(" + _CODE_FIELD + ") AS rows"
 _MASH_ROWS = (
     "collect([a.id, b.id, properties(r), CASE WHEN a:Latent THEN 'Latent' ELSE 'Code' END, "
     "CASE WHEN b:Latent THEN 'Latent' ELSE 'Code' END]) AS rows"
@@ -184,21 +187,31 @@ def read_learned(driver: Driver, target: Target, database: str) -> LearnedHeld:
     if head["id"] == target.build and head["stamp"] == stamp(target, held.decisions):
         held.same = True  # the newest version is this build: nothing to read or write
         return held
-    rows = q(
-        "MATCH (n:Code) WHERE n.sync_hash IS NOT NULL OR n.origin = 'build' RETURN " + _CODE_FIELDS
-    )
-    held.codes = {r[0]: HeldCode(*r) for r in rows[0]["rows"]}
-    unseen = [c for c in target.digests["id"] if c not in held.codes]  # curated, or new codes
+    dig = target.digests
+    ids = dig["id"].tolist()
+    hashes = zip(dig["sync_hash"].tolist(), dig["edges_hash"].tolist(), strict=True)
+    want = dict(zip(ids, hashes, strict=True))
+    rows = q("MATCH (n:Code) WHERE n.sync_hash IS NOT NULL OR n.origin = 'build' " + _CODE_ROWS)
+    seen = set()
+    for row in rows[0]["rows"]:  # kept: the codes that differ from the build or it lacks
+        cid, sync_hash, has_state, origin, status, edges_hash = row
+        seen.add(cid)
+        held.states += bool(has_state)
+        w = want.get(cid)
+        if w is None or w != (sync_hash, edges_hash) or (origin == "build" and status != "active"):
+            held.codes[cid] = HeldCode(*row)
+    unseen = [c for c in ids if c not in seen]  # curated codes without a state, or new codes
     if unseen:
-        rows = q("UNWIND $ids AS id MATCH (n:Code {id: id}) RETURN " + _CODE_FIELDS, ids=unseen)
+        rows = q("UNWIND $ids AS id MATCH (n:Code {id: id}) " + _CODE_ROWS, ids=unseen)
         held.codes.update({r[0]: HeldCode(*r) for r in rows[0]["rows"]})
+        held.missing = set(unseen) - set(held.codes)
     members = q(
         "MATCH (a:Code)-[r:MASH_IS_A]->(:Latent) WHERE r.valid_to IS NULL "
         "RETURN collect(DISTINCT a.id) AS ids"
     )[0]["ids"]
     h = target.hierarchy
     held.dirty = (
-        dirty_codes(target, held.codes)
+        dirty_codes(target, held.codes, held.missing)
         | set(members)
         | set(h.loc[h["parent_label"] == "Latent", "child"])
         | held.decisions.children()
@@ -266,10 +279,9 @@ def diff_learned(target: Target, held: LearnedHeld) -> Plan:
         + k["codes"].retired
         + sum(k[x].retired for x in ("ALIGNED_WITH", ":Latent", "MASH_IS_A"))
     )
-    held_codes = sum(1 for c in held.codes.values() if c.has_state)
     guard = RetireGuard(
         removed,
-        held_codes + held.total,
+        held.states + held.total,
         "this sync would remove",
         "learned items the graph holds",
         "; if that is intended, run it again with --allow-retire (check first with --dry-run)",
@@ -300,8 +312,10 @@ def _state(target: Target, row: dict, cid: str) -> dict:
 def _digest_rows(target: Target) -> dict[str, dict]:
     """id -> sites, sync_hash, edges_hash of each code of the build."""
     dig = target.digests
-    rows = dig[["sites", "sync_hash", "edges_hash"]].to_dict("records")
-    return dict(zip(dig["id"], rows, strict=True))
+    cols = [dig[c].tolist() for c in ("id", "sites", "sync_hash", "edges_hash")]
+    return {
+        i: {"sites": s, "sync_hash": h, "edges_hash": e} for i, s, h, e in zip(*cols, strict=True)
+    }
 
 
 def _created_props(target: Target, cids: list[str]) -> dict[str, dict]:
@@ -327,14 +341,17 @@ def _code_steps(target: Target, held: LearnedHeld, report: Report) -> tuple[list
     closed); edge digests marked; a build's own codes retired and curated codes' states closed
     when the build no longer has them (the count of the latter is returned)."""
     digest = _digest_rows(target)
-    created = _created_props(target, [c for c in digest if c not in held.codes])
+    created = _created_props(target, [c for c in digest if c in held.missing])
     create, update = [], []
     for cid, row in digest.items():
-        old = held.codes.get(cid)
         marks = {"sync_hash": row["sync_hash"], "edges_hash": row["edges_hash"]}
-        if old is None:
+        if cid in held.missing:
             create.append({"id": cid, "props": {**created[cid], **marks}})
-        elif old.hash != row["sync_hash"] or (old.origin == "build" and old.status != "active"):
+            continue
+        old = held.codes.get(cid)
+        if old is None:
+            continue  # the node holds this build's digests already
+        if old.hash != row["sync_hash"] or (old.origin == "build" and old.status != "active"):
             props = {**marks, **({"status": "active"} if old.origin == "build" else {})}
             update.append({"id": cid, "props": props})
     states = [{"id": r["id"], "state": _state(target, digest[r["id"]], r["id"])} for r in create]
