@@ -219,6 +219,7 @@ def read_learned(driver: Driver, target: Target, database: str) -> LearnedHeld:
     ids = sorted(held.dirty)
     rows = q(
         "UNWIND $ids AS id MATCH (a:Code {id: id})-[r:ALIGNED_WITH]->(b:Code) "
+        "USING INDEX a:Code(id) "  # from each id: never a scan of every code per id
         "WHERE r.valid_to IS NULL RETURN collect([a.id, b.id, properties(r)]) AS rows",
         ids=ids,
     )
@@ -231,7 +232,8 @@ def read_learned(driver: Driver, target: Target, database: str) -> LearnedHeld:
         )
     }
     mash = q(
-        "UNWIND $ids AS id MATCH (a:Code {id: id})-[r:MASH_IS_A]->(b) WHERE r.valid_to IS NULL "
+        "UNWIND $ids AS id MATCH (a:Code {id: id})-[r:MASH_IS_A]->(b) USING INDEX a:Code(id) "
+        "WHERE r.valid_to IS NULL "
         "RETURN " + _MASH_ROWS,
         ids=ids,
     )
