@@ -345,14 +345,15 @@ def _code_steps(target: Target, held: LearnedHeld, report: Report) -> tuple[list
     digest = _digest_rows(target)
     created = _created_props(target, [c for c in digest if c in held.missing])
     create, update = [], []
-    for cid, row in digest.items():
+    # only the codes that may change: new ones and held ones that differ (a build code not in
+    # held.codes holds this build's digests already); in the build's order
+    for cid in (c for c in digest if c in held.missing or c in held.codes):
+        row = digest[cid]
         marks = {"sync_hash": row["sync_hash"], "edges_hash": row["edges_hash"]}
         if cid in held.missing:
             create.append({"id": cid, "props": {**created[cid], **marks}})
             continue
-        old = held.codes.get(cid)
-        if old is None:
-            continue  # the node holds this build's digests already
+        old = held.codes[cid]
         if old.hash != row["sync_hash"] or (old.origin == "build" and old.status != "active"):
             props = {**marks, **({"status": "active"} if old.origin == "build" else {})}
             update.append({"id": cid, "props": props})
