@@ -8,7 +8,8 @@ content, the active build's learned rows and code states; timestamps, digests an
 last wrote a row left out); rollback and prune compare the list of builds as well.
 
 Tasks (method ``mash_kg``):
-- kill_sync: `mash-kg sync B2` onto the graph of B1, killed with SIGKILL at a random moment;
+- kill_sync: `mash-kg sync B2` onto the graph of B1 (each run a fresh copy of each under a new
+  id, as a new build is synced), killed with SIGKILL at a random moment;
   the graph must hold B1's or B2's content, and a rerun (which clears the dead process's
   lock) must reach B2's exactly, without parallel edges;
 - kill_load: `mash-kg load edges` of a changed 20,000-code release, killed at random; old or
@@ -138,6 +139,15 @@ def changed_copy(src: Path, dest: Path, seed: int, share: float) -> Path:
     return derive(src, dest, dest.name, edit)
 
 
+def fresh_copy(src: Path, work: Path) -> Path:
+    """`src` resealed under a new id: a sync of it writes a new version, as a new build's does
+    (a build synced again would move its one `:Build` node to the new version and leave its
+    earlier version's rows to `builds prune`, which kill_runs counts as rows no build shows)."""
+    dest = work / "fresh" / f"{src.name}-{time.time_ns()}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return derive(src, dest, dest.name)
+
+
 def make_builds(work: Path, settings) -> tuple[Path, Path, Path]:
     from mash_kg.build import run_build
     from mash_kg.config import load_config
@@ -188,6 +198,17 @@ def timed(settings, *args: str) -> float:
     return time.perf_counter() - t
 
 
+def _wait_gone(pid: int, limit: float = 60.0) -> None:
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"process {pid} still alive {limit:.0f} s after SIGKILL")
+
+
 def kill_runs(
     settings,
     driver,
@@ -199,11 +220,13 @@ def kill_runs(
     kill_server: bool = False,
     state_of=content,
 ) -> tuple[dict, object]:
-    """Run `cmd` from the state `reset` makes, kill it (or the server) at a random moment
-    within its clean duration, then check the graph holds `old` or `new` content (`state_of`)
-    and that a rerun reaches `new` (and leaves no learned row that no build shows). Returns
-    the figures and the driver (a new one after a server kill)."""
-    clean = timed(settings, *cmd)
+    """Run `cmd` (a list, or a function giving each run's list) from the state `reset` makes,
+    kill it (or the server) at a random moment within its clean duration, then check the graph
+    holds `old` or `new` content (`state_of`) and that a rerun reaches `new` (and leaves no
+    learned row that no build shows). Returns the figures and the driver (a new one after a
+    server kill)."""
+    cmd_of = cmd if callable(cmd) else (lambda: cmd)
+    clean = timed(settings, *cmd_of())
     rng = random.Random(20261128)
     out = {
         "runs": 0,
@@ -215,6 +238,7 @@ def kill_runs(
     }
     for _ in range(runs):
         reset(driver)
+        cmd = cmd_of()
         proc = cli(settings, *cmd)
         time.sleep(rng.uniform(0.5, clean))
         killed = proc.poll() is None
@@ -222,6 +246,7 @@ def kill_runs(
             pid = server.status(settings, echo=lambda m: None).pid
             if pid:
                 os.kill(pid, signal.SIGKILL)
+                _wait_gone(pid)  # its port is free only once the JVM is gone
             proc.wait()
             server.start(settings, echo=lambda m: None)
             driver.close()
@@ -528,17 +553,25 @@ def main() -> None:
                 ]
             )
 
-            def reset_sync(drv) -> None:
-                sync_build(drv, b1, allow_retire=True)
+            def reset_sync(drv) -> None:  # the newest version holds b1's content
+                sync_build(drv, fresh_copy(b1, work), allow_retire=True)
+
+            def sync_fresh_b2() -> list[str]:
+                return ["sync", str(fresh_copy(b2, work))]
 
             def record(name: str, r: dict, n_key: str = "runs") -> None:
                 tasks[name] = {"n": r[n_key], "methods": {"mash_kg": r}}
                 print(name, r, flush=True)
 
             if "kill_sync" in want:
-                cmd = ["sync", str(b2)]
                 r, driver = kill_runs(
-                    settings, driver, n(20, 3), cmd, reset_sync, EXPECTED["b1"], EXPECTED["b2"]
+                    settings,
+                    driver,
+                    n(20, 3),
+                    sync_fresh_b2,
+                    reset_sync,
+                    EXPECTED["b1"],
+                    EXPECTED["b2"],
                 )
                 record("kill_sync", r)
             if "kill_load" in want:
@@ -561,12 +594,11 @@ def main() -> None:
                 driver.execute_query("MATCH (n:Code {vocab: 'BENCHLAB'}) DETACH DELETE n")
                 driver.execute_query("MATCH (v:Vocabulary {id: 'BENCHLAB'}) DELETE v")
             if "kill_server_sync" in want:
-                cmd = ["sync", str(b2)]
                 r, driver = kill_runs(
                     settings,
                     driver,
                     n(5, 1),
-                    cmd,
+                    sync_fresh_b2,
                     reset_sync,
                     EXPECTED["b1"],
                     EXPECTED["b2"],
