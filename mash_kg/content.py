@@ -142,6 +142,19 @@ class Target:
         return emb.dim if emb is not None and len(emb) else 0
 
     @property
+    def digest_rows(self) -> dict[str, dict]:
+        """id -> {sites, sync_hash, edges_hash} of each code (the `digests` table as a map,
+        made once: sync looks codes up in it while reading the graph and while diffing)."""
+        if "digest_rows" not in self._cache:
+            dig = self.digests
+            cols = [dig[c].tolist() for c in ("id", "sites", "sync_hash", "edges_hash")]
+            self._cache["digest_rows"] = {
+                i: {"sites": s, "sync_hash": h, "edges_hash": e}
+                for i, s, h, e in zip(*cols, strict=True)
+            }
+        return self._cache["digest_rows"]
+
+    @property
     def digests(self) -> pd.DataFrame:
         """id, sites, sync_hash, edges_hash per code: a sealed build's content table (read by
         `read_target`), else computed from the other tables (a build being sealed)."""

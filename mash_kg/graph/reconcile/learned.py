@@ -124,11 +124,12 @@ def dirty_codes(target: Target, codes: dict[str, HeldCode], missing: set[str]) -
     edges_hash the graph does not hold (`missing`: no node yet; `codes`: the held codes that
     may differ, a code not in it holds the build's digests), and held codes the build no
     longer has."""
-    dig = target.digests
-    edge_hash = dict(zip(dig["id"].tolist(), dig["edges_hash"].tolist(), strict=True))
-    dirty = {c for c in missing if c in edge_hash}
-    dirty |= {c for c, old in codes.items() if c in edge_hash and old.edges_hash != edge_hash[c]}
-    return dirty | {c for c in codes if c not in edge_hash}
+    rows = target.digest_rows
+    dirty = {c for c in missing if c in rows}
+    dirty |= {
+        c for c, old in codes.items() if c in rows and old.edges_hash != rows[c]["edges_hash"]
+    }
+    return dirty | {c for c in codes if c not in rows}
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -187,10 +188,7 @@ def read_learned(driver: Driver, target: Target, database: str) -> LearnedHeld:
     if head["id"] == target.build and head["stamp"] == stamp(target, held.decisions):
         held.same = True  # the newest version is this build: nothing to read or write
         return held
-    dig = target.digests
-    ids = dig["id"].tolist()
-    hashes = zip(dig["sync_hash"].tolist(), dig["edges_hash"].tolist(), strict=True)
-    want = dict(zip(ids, hashes, strict=True))
+    want = target.digest_rows
     rows = q("MATCH (n:Code) WHERE n.sync_hash IS NOT NULL OR n.origin = 'build' " + _CODE_ROWS)
     seen = set()
     for row in rows[0]["rows"]:  # kept: the codes that differ from the build or it lacks
@@ -198,9 +196,10 @@ def read_learned(driver: Driver, target: Target, database: str) -> LearnedHeld:
         seen.add(cid)
         held.states += bool(has_state)
         w = want.get(cid)
-        if w is None or w != (sync_hash, edges_hash) or (origin == "build" and status != "active"):
+        same = w is not None and (w["sync_hash"], w["edges_hash"]) == (sync_hash, edges_hash)
+        if not same or (origin == "build" and status != "active"):
             held.codes[cid] = HeldCode(*row)
-    unseen = [c for c in ids if c not in seen]  # curated codes without a state, or new codes
+    unseen = [c for c in want if c not in seen]  # curated codes without a state, or new codes
     if unseen:
         rows = q("UNWIND $ids AS id MATCH (n:Code {id: id}) " + _CODE_ROWS, ids=unseen)
         held.codes.update({r[0]: HeldCode(*r) for r in rows[0]["rows"]})
@@ -311,15 +310,6 @@ def _state(target: Target, row: dict, cid: str) -> dict:
     }
 
 
-def _digest_rows(target: Target) -> dict[str, dict]:
-    """id -> sites, sync_hash, edges_hash of each code of the build."""
-    dig = target.digests
-    cols = [dig[c].tolist() for c in ("id", "sites", "sync_hash", "edges_hash")]
-    return {
-        i: {"sites": s, "sync_hash": h, "edges_hash": e} for i, s, h, e in zip(*cols, strict=True)
-    }
-
-
 def _created_props(target: Target, cids: list[str]) -> dict[str, dict]:
     """Node properties of the codes a build creates, from the first row of each in its codes
     table; a standard code (one with a vocabulary) has no site."""
@@ -342,7 +332,7 @@ def _code_steps(target: Target, held: LearnedHeld, report: Report) -> tuple[list
     """Codes created; a new CodeState where a code's sites or vectors changed (the open one
     closed); edge digests marked; a build's own codes retired and curated codes' states closed
     when the build no longer has them (the count of the latter is returned)."""
-    digest = _digest_rows(target)
+    digest = target.digest_rows
     created = _created_props(target, [c for c in digest if c in held.missing])
     create, update = [], []
     # only the codes that may change: new ones and held ones that differ (a build code not in
