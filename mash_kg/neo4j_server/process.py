@@ -1,8 +1,11 @@
 """Which process is our Neo4j, and one start or stop at a time per home.
 
 `mash-kg neo4j start` records the server's pid, its start time and the home in
-HOME/run/mash-kg-neo4j.pid. Nothing is signalled unless the live process still has that start
-time and a command line naming Neo4j's entry point and this home: a pid file whose process is
+HOME/run/mash-kg-neo4j.pid. The start time that identifies the process is the kernel's own: clock
+ticks since boot (/proc/PID/stat) with the boot's id, which no clock adjustment moves (a
+wall-clock start time is boot time + ticks, and the boot time the kernel reports shifts whenever
+the system clock is stepped: CI saw 48 s). Nothing is signalled unless the live process still has
+that start time and a command line naming Neo4j's entry point and this home: a pid file whose process is
 gone, or whose pid now belongs to another program, is reported and removed instead (mash-kg may
 run as root, where a wrong signal kills anything). Start and stop hold an exclusive lock
 (HOME/run/mash-kg-neo4j.lock), so two starts at once leave one server that the pid file names.
@@ -29,7 +32,8 @@ from mash_kg.errors import MashError
 ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
 PID_NAME = "mash-kg-neo4j.pid"
 LOCK_NAME = "mash-kg-neo4j.lock"
-START_TIME_TOLERANCE_S = 0.05  # create_time is in clock ticks (10 ms); a reused pid differs more
+START_TIME_TOLERANCE_S = 0.05  # pid files without ticks: wall-clock create_time, as before
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 Echo = Callable[[str], None]
 
@@ -37,8 +41,31 @@ Echo = Callable[[str], None]
 @dataclass(frozen=True)
 class PidRecord:
     pid: int
-    started: float | None  # psutil create_time; None in a pid file of an older mash-kg
+    started: float | None  # psutil create_time (wall clock, shown); None in older pid files
     home: str | None
+    ticks: int | None = None  # start in clock ticks since boot; None in older pid files
+    boot: str | None = None  # the boot's id, so that ticks of an earlier boot never match
+
+
+def _boot_id() -> str | None:
+    try:
+        return BOOT_ID.read_text().strip()
+    except OSError:
+        return None
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process's start in clock ticks since boot (field 22 of /proc/PID/stat), or None where
+    there is no procfs. Raises psutil.NoSuchProcess when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        if Path("/proc/self/stat").exists():
+            raise psutil.NoSuchProcess(pid) from None
+        return None
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])  # fields from 3 on follow the ")"
 
 
 def pid_file(home: Path) -> Path:
@@ -49,7 +76,8 @@ def write_pid(home: Path, pid: int) -> PidRecord | None:
     """Record `pid` (a server just launched) with its start time; written whole or not at all.
     None when it has exited already (the caller reports its exit code)."""
     try:
-        record = PidRecord(pid, psutil.Process(pid).create_time(), str(home))
+        ticks = start_ticks(pid)
+        record = PidRecord(pid, psutil.Process(pid).create_time(), str(home), ticks, _boot_id())
     except psutil.NoSuchProcess:
         return None
     path = pid_file(home)
@@ -65,8 +93,15 @@ def _parse(text: str) -> PidRecord | None:
         return PidRecord(int(text), None, None)
     try:
         data = json.loads(text)
-        return PidRecord(int(data["pid"]), float(data["started"]), str(data["home"]))
-    except (ValueError, TypeError, KeyError):
+        ticks, boot = data.get("ticks"), data.get("boot")
+        return PidRecord(
+            int(data["pid"]),
+            float(data["started"]),
+            str(data["home"]),
+            None if ticks is None else int(ticks),
+            None if boot is None else str(boot),
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
 
 
@@ -92,7 +127,7 @@ def identify(record: PidRecord, home: Path) -> tuple[psutil.Process | None, str]
         if proc.status() == psutil.STATUS_ZOMBIE:
             return None, f"Neo4j (pid {pid}) has exited"
         started = proc.create_time()
-        if record.started is not None and abs(started - record.started) > START_TIME_TOLERANCE_S:
+        if _another_process(record, started):
             return None, (
                 f"pid {pid} now belongs to another process (started {_when(started)}, "
                 f"the recorded Neo4j {_when(record.started)})"
@@ -107,6 +142,17 @@ def identify(record: PidRecord, home: Path) -> tuple[psutil.Process | None, str]
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
         return None, f"pid {pid} is not the Neo4j of this home (it runs: {shown})"
     return proc, ""
+
+
+def _another_process(record: PidRecord, started: float) -> bool:
+    """True when the live process of record.pid is not the one recorded (the pid was reused)."""
+    if record.ticks is not None and record.boot is not None:
+        ticks = start_ticks(record.pid)
+        if ticks is not None and _boot_id() is not None:
+            return ticks != record.ticks or _boot_id() != record.boot
+    if record.started is None:
+        return False  # an older pid file: the command line alone identifies it
+    return abs(started - record.started) > START_TIME_TOLERANCE_S
 
 
 def our_server(home: Path, echo: Echo) -> psutil.Process | None:

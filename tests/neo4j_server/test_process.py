@@ -68,6 +68,33 @@ def test_a_reused_pid_is_not_signalled_even_when_the_command_looks_right(tmp_pat
         fake.wait()
 
 
+def test_the_kernel_start_time_decides_whatever_the_wall_clock_did(tmp_path, capsys):
+    """A pid file written by `start` records the start in ticks since boot: a stepped system
+    clock (the wall-clock start time moves with it; CI saw 48 s) does not make our server a
+    stranger, and a reused pid (other ticks) is still refused."""
+    settings = settings_in(tmp_path)
+    fake = _fake_neo4j(tmp_path)
+    try:
+        pid_file(tmp_path).parent.mkdir(exist_ok=True)
+        record = process.write_pid(tmp_path, fake.pid)
+        assert record is not None and record.ticks is not None and record.boot
+        data = json.loads(pid_file(tmp_path).read_text())
+        data["ticks"] = record.ticks - 1  # another process under the same pid
+        pid_file(tmp_path).write_text(json.dumps(data))
+        assert server.stop(settings, timeout=5) is False
+        time.sleep(0.3)
+        assert fake.poll() is None
+        assert f"pid {fake.pid} now belongs to another process" in capsys.readouterr().out
+        data["ticks"] = record.ticks
+        data["started"] = record.started - 48.0  # the clock was stepped since `start`
+        pid_file(tmp_path).write_text(json.dumps(data))
+        assert server.stop(settings, timeout=10) is True
+        assert fake.wait(5) is not None and not pid_file(tmp_path).exists()
+    finally:
+        fake.kill()
+        fake.wait()
+
+
 def test_terminate_leaves_a_process_that_is_gone_alone(tmp_path):
     """A process that exits between the identity check and the signal is no error."""
     gone = subprocess.Popen(["sleep", "300"])
