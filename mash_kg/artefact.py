@@ -12,7 +12,11 @@ temporary folder and renamed when sealed: a folder with a manifest is complete.
 Opening a build reads each table's bytes once: the digest is taken of those bytes and the
 tables are parsed from them, so a file replaced after the check is never what is read. Its
 values are then checked (`validate`): finite scores and vectors, Poincaré points inside the
-unit ball, counterparts and hierarchy edges whose ends the build defines.
+unit ball, counterparts and hierarchy edges whose ends the build defines. A reader that may not
+need a table at all (sync: the vectors of the embeddings table, needed only for codes whose
+vectors changed) can defer it: at open it must be present with a readable Parquet footer of the
+manifest's row count; its digest and value checks are made when it is first read, on the bytes
+then read, so nothing unverified is ever used.
 """
 
 from __future__ import annotations
@@ -176,14 +180,17 @@ class Build:
         self._bytes: dict[str, bytes] = {}  # verified tables: what was hashed is what is read
         self._columns: dict[tuple[str, str], pa.ChunkedArray] = {}  # decoded, of verified ones
         self._pending: tuple | None = None  # (file, future) of a check still running
+        self._deferred: dict[str, object] = {}  # table name -> manifest entry, checked when read
 
     @classmethod
-    def open(cls, folder: Path, verify: bool = True) -> Build:
+    def open(cls, folder: Path, verify: bool = True, defer: tuple[str, ...] = ()) -> Build:
         """The build in `folder`; with `verify`, every table its stages need and every table
-        the manifest lists must be present and unchanged (a damaged build is refused whole)."""
+        the manifest lists must be present and unchanged (a damaged build is refused whole).
+        Tables named in `defer` (of `DEFERRABLE`) are checked whole when first read (see the
+        module's docstring); at open only their presence, footer and row count."""
         build = cls(Path(folder), read_manifest(folder))
         if verify:
-            build.verify(wait=False)
+            build.verify(wait=False, defer=defer)
             try:
                 build.validate()
             except InputError:
@@ -226,11 +233,11 @@ class Build:
     def has(self, name: str) -> bool:
         return self.file(name).is_file()
 
-    def verify(self, wait: bool = True) -> None:
+    def verify(self, wait: bool = True, defer: tuple[str, ...] = ()) -> None:
         """Every table of the build's stages and every table the manifest lists is present
         and, where indexed, has the SHA-256 the manifest records (`wait=False`: the largest
         table's check may still run when this returns; it is settled before that table is
-        read)."""
+        read; `defer`: those tables are hashed and checked when first read)."""
         index = self.manifest.get("tables") or {}
         stages = {"I", *self.stages}
         needed = [spec.file(n) for n, spec in TABLES.items() if spec.stage in stages]
@@ -238,7 +245,14 @@ class Build:
         for file in files:
             if not (self.path / file).is_file():
                 raise InputError(self.path / file, "missing from the build folder", hint=_HINT)
-        indexed = [f for f in files if f in index]
+        for name in defer:
+            file = TABLES[name].file(name)
+            if name not in DEFERRABLE or file not in index:
+                continue  # a table without an index entry has no digest to check later
+            self._check_footer(file, index[file])
+            self._deferred[name] = index[file]
+        deferred = {TABLES[n].file(n) for n in self._deferred}
+        indexed = [f for f in files if f in index and f not in deferred]
         sizes = {f: (self.path / f).stat().st_size for f in indexed}
         largest = max(indexed, key=sizes.__getitem__, default=None)
         # the largest table (the embeddings) is read, hashed and its checked columns decoded
@@ -256,6 +270,39 @@ class Build:
                 self._bytes[file] = got
         if wait:
             self._settle()
+
+    def _check_footer(self, file: str, entry: object) -> None:
+        """A deferred table is present now: a readable Parquet footer with the manifest's row
+        count (a truncated or half-copied file is refused at open, as any other table)."""
+        path = self.path / file
+        try:
+            rows = pq.ParquetFile(path).metadata.num_rows
+        except (pa.ArrowException, OSError, ValueError):
+            rows = None
+        if not isinstance(entry, dict) or rows != entry.get("rows"):
+            raise InputError(
+                path,
+                "differs from the build's manifest (truncated, replaced or half-copied)",
+                hint=_HINT,
+            )
+
+    def _check_deferred(self, name: str) -> None:
+        """The deferred table `name`, read now: its bytes hashed against the manifest, then
+        its values checked (`DEFERRABLE`); later reads parse those same bytes."""
+        entry = self._deferred[name]
+        file = TABLES[name].file(name)
+        got = self._read_verified(file, entry)
+        if isinstance(got, InputError):
+            raise got
+        self._bytes[file] = got
+        del self._deferred[name]
+        try:
+            DEFERRABLE[name](self)
+        except InputError:  # refused again on every later read, never used unchecked
+            self._deferred[name] = entry
+            self._bytes.pop(file, None)
+            self._columns = {k: v for k, v in self._columns.items() if k[0] != name}
+            raise
 
     def _verify_large(self, file: str, entry: object) -> tuple:
         """(bytes or error, decoded columns) of the largest table (see `verify`)."""
@@ -286,6 +333,8 @@ class Build:
         """Table `name` (columns `columns`, else all) as Arrow; a damaged file or a missing
         column is one clear line."""
         path = self.file(name)
+        if name in self._deferred:
+            self._check_deferred(name)
         if self._pending is not None and self._pending[0] == path.name:
             self._settle()
         data = self._bytes.get(path.name)
@@ -444,8 +493,18 @@ def validate_build(build: Build) -> None:
         _check_refs(build, "hierarchy", "child", codes | latent)  # a group has a parent too
         labels = build.table("hierarchy", ["parent_label"]).column("parent_label").to_pylist()
         _check_refs(build, "hierarchy", "parent", latent, [lab == "Latent" for lab in labels])
-    for column in PREFETCH["embeddings"]:  # last: the largest table, checked meanwhile
+    if "embeddings" not in build._deferred:  # last: the largest table, checked meanwhile
+        _check_embeddings(build)
+
+
+def _check_embeddings(build: Build) -> None:
+    """Every vector of the embeddings table is finite."""
+    for column in PREFETCH["embeddings"]:
         _check_finite(build, "embeddings", column)
+
+
+# tables a reader may defer (Build.open's `defer`) and the value checks made when first read
+DEFERRABLE = {"embeddings": _check_embeddings}
 
 
 def empty_table(name: str) -> pd.DataFrame:

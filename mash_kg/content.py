@@ -166,7 +166,9 @@ class Target:
 def read_target(folder: Path) -> Target:
     """The build in `folder`, checked against its manifest: an empty, damaged or incomplete
     build, or a parent_label other than Code or Latent, is one clear line."""
-    build = artefact.Build.open(folder)
+    # the vectors are verified when a code's state is written: a sync that writes none (a
+    # no-op, changed edges only) never reads the largest table (artefact: deferred tables)
+    build = artefact.Build.open(folder, defer=("embeddings",))
     target = _tables(build)
     target._cache["digests"] = build.frame("content")  # read now, before a sync takes its lock
     if target.codes.empty:

@@ -225,3 +225,41 @@ def test_the_newest_build_is_chosen_by_creation_time_not_name(tmp_path):
         manifest["created_at"] = when
         (folder / "manifest.json").write_text(json.dumps(manifest))
     assert artefact.latest_build(tmp_path) == new
+
+
+# ---------------------------------------------------------------- deferred tables (sync)
+
+
+def test_a_deferred_table_is_checked_whole_when_first_read(tmp_path):
+    """sync opens a build with its embeddings deferred: a NaN vector in a resealed build is not
+    read at open, and is refused (row named) the first time the vectors are read, and again on
+    every later read: nothing unchecked is ever returned."""
+    folder = _edited(tmp_path, None, _nan_aligned)
+    build = Build.open(folder, defer=("embeddings",))
+    assert build.frame("codes").shape[0] == 3  # the other tables were verified at open
+    for _ in range(2):
+        with pytest.raises(InputError, match="aligned holds a NaN or infinite value") as exc:
+            build.table("embeddings", ["id", "aligned"])
+        assert "embeddings.parquet, row 2" in str(exc.value)
+
+
+def test_a_deferred_table_replaced_after_open_is_refused_when_read(tmp_path):
+    """Same rows, other values, after the open: its digest is taken of the bytes read then."""
+    folder = _write(tmp_path)
+    build = Build.open(folder, defer=("embeddings",))
+    emb = pd.read_parquet(folder / "embeddings.parquet")
+    emb.assign(site="Z").to_parquet(folder / "embeddings.parquet", index=False)
+    with pytest.raises(InputError, match="embeddings.parquet.*differs from the build's manifest"):
+        build.frame("embeddings")
+
+
+def test_a_truncated_deferred_table_is_refused_at_open(tmp_path):
+    folder = _write(tmp_path)
+    path = folder / "embeddings.parquet"
+    path.write_bytes(path.read_bytes()[:-200])
+    with pytest.raises(InputError, match="embeddings.parquet.*differs from the build's manifest"):
+        Build.open(folder, defer=("embeddings",))
+    emb = pd.read_parquet(_write(tmp_path / "other") / "embeddings.parquet")
+    emb.iloc[:1].to_parquet(path, index=False)  # a readable table of another row count
+    with pytest.raises(InputError, match="differs from the build's manifest"):
+        Build.open(folder, defer=("embeddings",))

@@ -1,11 +1,14 @@
 """The review page as a person uses it: a real server over the test Neo4j holding the example
 build, driven in headless Chromium (Debian's chromium and chromium-driver, installed by
 scripts/bootstrap.sh): accept, reject, move, reload; then a rebuild and sync, and the graph
-and the new build checked. Makes docs/img/review.png."""
+and the new build checked. With MASH_KG_DOCS_IMAGES=1 it remakes docs/img/review.png (a
+tracked file; by default the screenshot goes to a temporary folder)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -19,7 +22,12 @@ from tests.edits import replace_once
 
 pytestmark = pytest.mark.neo4j
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-SHOT = Path(__file__).parents[2] / "docs" / "img" / "review.png"
+DOCS_SHOT = Path(__file__).parents[2] / "docs" / "img" / "review.png"
+SHOT = (
+    DOCS_SHOT
+    if os.environ.get("MASH_KG_DOCS_IMAGES") == "1"
+    else Path(tempfile.mkdtemp(prefix="mash-kg-shot-")) / "review.png"
+)
 VALID = "coalesce(r.valid_from, 0) <= v AND coalesce(r.valid_to, v + 1) > v"
 ACTIVE = (
     "OPTIONAL MATCH (b:Build) WHERE b.active = true OR (b.active IS NULL AND b.current = true) "
