@@ -541,6 +541,7 @@ def main() -> None:
             t0 = time.perf_counter()
             write_tables(driver, get_loader("icd10cm")())
             b1, b2, b3 = make_builds(work, settings)
+            shutil.rmtree(work / "fresh", ignore_errors=True)  # fresh_copy's, of an earlier run
             print(f"graph and builds ready in {time.perf_counter() - t0:.0f} s", flush=True)
             for name, b in (("b1", b1), ("b2", b2), ("b3", b3)):
                 sync_build(driver, b, allow_retire=True)
@@ -629,6 +630,7 @@ def main() -> None:
             if "first_boot_signals" in want:
                 record("first_boot_signals", first_boot_signals(Path(scratch), n(10, 2)))
             driver.close()
+            shutil.rmtree(work / "fresh", ignore_errors=True)
     if args.quick:
         print(json.dumps(tasks, indent=2))
         print("(--quick: results not written)")

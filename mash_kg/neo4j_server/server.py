@@ -279,7 +279,9 @@ def set_initial_password(
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write("org.neo4j.cli.AdminTool\ndbms\nset-initial-password\n")
-            fh.write(_argfile_quote(password) + "\n")
+            # `--` ends the options: a password that starts with "-" (token_urlsafe makes one
+            # in 32) is the password, not an unknown option
+            fh.write("--\n" + _argfile_quote(password) + "\n")
         proc = subprocess.run(
             [java, "-cp", f"{dist / 'lib'}/*", f"@{argfile}"],
             env=jvm_env(settings, conf),
