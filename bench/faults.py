@@ -570,6 +570,8 @@ def main() -> None:
             def record(name: str, r: dict, n_key: str = "runs") -> None:
                 tasks[name] = {"n": r[n_key], "methods": {"mash_kg": r}}
                 print(name, r, flush=True)
+                if args.only and not args.quick:  # kept even if a later task fails
+                    merge_results({name: tasks[name]})
 
             if "kill_sync" in want:
                 r, driver = kill_runs(

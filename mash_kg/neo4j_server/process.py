@@ -1,14 +1,15 @@
 """Which process is our Neo4j, and one start or stop at a time per home.
 
 `mash-kg neo4j start` records the server's pid, its start time and the home in
-HOME/run/mash-kg-neo4j.pid. The start time that identifies the process is the kernel's own: clock
-ticks since boot (/proc/PID/stat) with the boot's id, which no clock adjustment moves (a
-wall-clock start time is boot time + ticks, and the boot time the kernel reports shifts whenever
-the system clock is stepped: CI saw 48 s). Nothing is signalled unless the live process still has
-that start time and a command line naming Neo4j's entry point and this home: a pid file whose process is
-gone, or whose pid now belongs to another program, is reported and removed instead (mash-kg may
-run as root, where a wrong signal kills anything). Start and stop hold an exclusive lock
-(HOME/run/mash-kg-neo4j.lock), so two starts at once leave one server that the pid file names.
+HOME/run/mash-kg-neo4j.pid. The start time that identifies the process is the kernel's own:
+clock ticks since boot (/proc/PID/stat) with the boot's id, which no clock adjustment moves (a
+wall-clock start time is boot time + ticks, and the boot time the kernel reports shifts
+whenever the system clock is stepped: CI saw 48 s). Nothing is signalled unless the live
+process still has that start time and a command line naming Neo4j's entry point and this home:
+a pid file whose process is gone, or whose pid now belongs to another program, is reported and
+removed instead (mash-kg may run as root, where a wrong signal kills anything). Start and stop
+hold an exclusive lock (HOME/run/mash-kg-neo4j.lock), so two starts at once leave one server
+that the pid file names.
 """
 
 from __future__ import annotations
