@@ -66,7 +66,7 @@ from _common import write_results  # noqa: E402
 from fault_cases import CASES, make_case_files  # noqa: E402
 from fault_cases_safety import interrupted_first_boot  # noqa: E402
 
-from mash_kg.artefact import TABLES  # noqa: E402
+from mash_kg.artefact import TABLES, read_manifest  # noqa: E402
 from mash_kg.content import derive  # noqa: E402
 from mash_kg.graph import connect  # noqa: E402
 from mash_kg.graph.connection import open_driver  # noqa: E402
@@ -298,6 +298,10 @@ def release(path: Path, n: int, seed: int) -> Path:
     return path
 
 
+def _id(build: Path) -> str:
+    return read_manifest(build)["id"]
+
+
 def mixed_reads(
     settings, driver, b1: Path, b2: Path, syncs: int, want_reads: int, readers: int = 3
 ) -> dict:
@@ -308,13 +312,14 @@ def mixed_reads(
     until `want_reads` reads were made."""
     sync_build(driver, b1, allow_retire=True)
     codes = sorted(pd.read_parquet(b1 / "counterparts.parquet")["id"].drop_duplicates())[:40]
+    id1, id2 = _id(b1), _id(b2)  # a build's id is its manifest's, not its folder's name
 
     def reads(drv, build: str) -> dict:
         return {c: run_view(drv, "equivalents", {"code": c, "build": build}) for c in codes}
 
-    expected = {b1.name: reads(driver, b1.name)}
+    expected = {id1: reads(driver, id1)}
     sync_build(driver, b2, allow_retire=True)
-    expected[b2.name] = reads(driver, b2.name)
+    expected[id2] = reads(driver, id2)
     stop = threading.Event()
     counts = {"reads": 0, "mixed": 0, "pinned_sessions": 0}
     lock = threading.Lock()
@@ -344,7 +349,7 @@ def mixed_reads(
     stop.set()
     for t in threads:
         t.join()
-    return {"runs": done, **counts, "distinct_states": int(expected[b1.name] != expected[b2.name])}
+    return {"runs": done, **counts, "distinct_states": int(expected[id1] != expected[id2])}
 
 
 def race(settings, driver, b1: Path, b2: Path, b3: Path, runs: int) -> dict:
@@ -379,14 +384,14 @@ def kill_rollback(settings, driver, b1: Path, b2: Path, runs: int) -> tuple[dict
     sync_build(driver, b1, allow_retire=True)
     sync_build(driver, b2, allow_retire=True)
     old = builds_and_content(driver)
-    rollback(driver, b1.name)
+    rollback(driver, _id(b1))
     new = builds_and_content(driver)
 
     def reset(drv) -> None:
-        rollback(drv, b2.name)
+        rollback(drv, _id(b2))
 
     reset(driver)
-    cmd = ["sync", "--rollback", b1.name]
+    cmd = ["sync", "--rollback", _id(b1)]
     return kill_runs(settings, driver, runs, cmd, reset, old, new, state_of=builds_and_content)
 
 
