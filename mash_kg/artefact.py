@@ -209,11 +209,7 @@ class Build:
             return InputError(path, f"cannot read it ({exc.strerror})", hint=_HINT)
         if isinstance(entry, dict) and hashlib.sha256(data).hexdigest() == entry.get("sha256"):
             return data
-        return InputError(
-            path,
-            "differs from the build's manifest (truncated, replaced or half-copied)",
-            hint=_HINT,
-        )
+        return _differs(path)
 
     @property
     def id(self) -> str:
@@ -255,9 +251,10 @@ class Build:
         indexed = [f for f in files if f in index and f not in deferred]
         sizes = {f: (self.path / f).stat().st_size for f in indexed}
         largest = max(indexed, key=sizes.__getitem__, default=None)
-        # the largest table (the embeddings) is read, hashed and its checked columns decoded
-        # on a second thread while the others are checked (file reads, hashlib and Parquet
-        # release the GIL); it is settled when first read, and before `wait` returns
+        # the largest table not deferred (the embeddings, unless deferred) is read, hashed and
+        # its checked columns decoded on a second thread while the others are checked (file
+        # reads, hashlib and Parquet release the GIL); settled when first read and before
+        # `wait` returns
         if largest is not None:
             pool = ThreadPoolExecutor(max_workers=1)
             self._pending = (largest, pool.submit(self._verify_large, largest, index[largest]))
@@ -280,11 +277,7 @@ class Build:
         except (pa.ArrowException, OSError, ValueError):
             rows = None
         if not isinstance(entry, dict) or rows != entry.get("rows"):
-            raise InputError(
-                path,
-                "differs from the build's manifest (truncated, replaced or half-copied)",
-                hint=_HINT,
-            )
+            raise _differs(path)
 
     def _check_deferred(self, name: str) -> None:
         """The deferred table `name`, read now: its bytes hashed against the manifest, then
@@ -388,6 +381,13 @@ class Build:
         tmp.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         tmp.replace(path)
         return path
+
+
+def _differs(path: Path) -> InputError:
+    """A table file that is not the one the manifest records."""
+    return InputError(
+        path, "differs from the build's manifest (truncated, replaced or half-copied)", hint=_HINT
+    )
 
 
 def _bad(build: Build, name: str, row: int, problem: str) -> InputError:

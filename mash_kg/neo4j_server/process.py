@@ -148,9 +148,9 @@ def identify(record: PidRecord, home: Path) -> tuple[psutil.Process | None, str]
 def _another_process(record: PidRecord, started: float) -> bool:
     """True when the live process of record.pid is not the one recorded (the pid was reused)."""
     if record.ticks is not None and record.boot is not None:
-        ticks = start_ticks(record.pid)
-        if ticks is not None and _boot_id() is not None:
-            return ticks != record.ticks or _boot_id() != record.boot
+        ticks, boot = start_ticks(record.pid), _boot_id()
+        if ticks is not None and boot is not None:
+            return ticks != record.ticks or boot != record.boot
     if record.started is None:
         return False  # an older pid file: the command line alone identifies it
     return abs(started - record.started) > START_TIME_TOLERANCE_S

@@ -46,23 +46,29 @@ def _fake_neo4j(home):
     return subprocess.Popen([sys.executable, "-c", code, process.ENTRY_POINT, f"--home-dir={home}"])
 
 
-def test_a_reused_pid_is_not_signalled_even_when_the_command_looks_right(tmp_path, capsys):
-    """The start time recorded by `start` must match: the same command line is not enough."""
+def _refused_then_stopped(tmp_path, capsys, fake, stranger: dict, ours: dict) -> None:
+    """With pid file `stranger`, stop signals nothing and says the pid is another process's;
+    with `ours`, stop signals `fake` and reaps it."""
     settings = settings_in(tmp_path)
+    pid_file(tmp_path).write_text(json.dumps(stranger))
+    assert server.stop(settings, timeout=5) is False
+    time.sleep(0.3)
+    assert fake.poll() is None
+    assert f"pid {fake.pid} now belongs to another process" in capsys.readouterr().out
+    pid_file(tmp_path).write_text(json.dumps(ours))
+    assert server.stop(settings, timeout=10) is True
+    assert fake.wait(5) is not None and not pid_file(tmp_path).exists()
+
+
+def test_a_reused_pid_is_not_signalled_even_when_the_command_looks_right(tmp_path, capsys):
+    """The start time recorded by `start` must match: the same command line is not enough (the
+    same process with its true start time is ours: stop signals it and reaps it)."""
     fake = _fake_neo4j(tmp_path)
     try:
         started = psutil.Process(fake.pid).create_time()
-        record = {"pid": fake.pid, "started": started - 120.0, "home": str(tmp_path)}
-        pid_file(tmp_path).write_text(json.dumps(record))
-        assert server.stop(settings, timeout=5) is False
-        time.sleep(0.3)
-        assert fake.poll() is None
-        assert f"pid {fake.pid} now belongs to another process" in capsys.readouterr().out
-        # the same process with its true start time is ours: stop signals it and reaps it
-        record["started"] = started
-        pid_file(tmp_path).write_text(json.dumps(record))
-        assert server.stop(settings, timeout=10) is True
-        assert fake.wait(5) is not None and not pid_file(tmp_path).exists()
+        record = {"pid": fake.pid, "started": started, "home": str(tmp_path)}
+        stranger = {**record, "started": started - 120.0}
+        _refused_then_stopped(tmp_path, capsys, fake, stranger, record)
     finally:
         fake.kill()
         fake.wait()
@@ -72,24 +78,15 @@ def test_the_kernel_start_time_decides_whatever_the_wall_clock_did(tmp_path, cap
     """A pid file written by `start` records the start in ticks since boot: a stepped system
     clock (the wall-clock start time moves with it; CI saw 48 s) does not make our server a
     stranger, and a reused pid (other ticks) is still refused."""
-    settings = settings_in(tmp_path)
     fake = _fake_neo4j(tmp_path)
     try:
         pid_file(tmp_path).parent.mkdir(exist_ok=True)
         record = process.write_pid(tmp_path, fake.pid)
         assert record is not None and record.ticks is not None and record.boot
         data = json.loads(pid_file(tmp_path).read_text())
-        data["ticks"] = record.ticks - 1  # another process under the same pid
-        pid_file(tmp_path).write_text(json.dumps(data))
-        assert server.stop(settings, timeout=5) is False
-        time.sleep(0.3)
-        assert fake.poll() is None
-        assert f"pid {fake.pid} now belongs to another process" in capsys.readouterr().out
-        data["ticks"] = record.ticks
-        data["started"] = record.started - 48.0  # the clock was stepped since `start`
-        pid_file(tmp_path).write_text(json.dumps(data))
-        assert server.stop(settings, timeout=10) is True
-        assert fake.wait(5) is not None and not pid_file(tmp_path).exists()
+        stranger = {**data, "ticks": record.ticks - 1}  # another process under the same pid
+        stepped = {**data, "started": record.started - 48.0}  # the clock was stepped since
+        _refused_then_stopped(tmp_path, capsys, fake, stranger, stepped)
     finally:
         fake.kill()
         fake.wait()
