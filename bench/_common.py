@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 from datetime import date
@@ -49,3 +50,24 @@ def scratch_neo4j(heap: str = "2g", pagecache: str = "512m"):
     with tempfile.TemporaryDirectory(prefix="mash-kg-bench-") as home:
         with scratch_server(Path(home), heap=heap, pagecache=pagecache, http=False) as settings:
             yield settings
+
+
+def before(rev: str, script: str, *args: str) -> dict:
+    """Run benchmark `script` (its own version, with `args`) on the code of git revision `rev`,
+    in a temporary worktree with that tree's mash_kg first on the path, on this machine now: the
+    figures of the code before a change, measured in the same run as the code after it.
+    Returns that run's results file (command, date, tasks); the worktree is removed."""
+    root = Path(__file__).parent.parent
+    with tempfile.TemporaryDirectory(prefix="mash-kg-before-") as tmp:
+        tree = Path(tmp) / "tree"
+        git = ["git", "-C", str(root), "worktree"]
+        subprocess.run([*git, "add", "--detach", "-q", str(tree), rev], check=True)
+        try:
+            env = dict(os.environ, PYTHONPATH=str(tree))
+            cmd = [sys.executable, f"bench/{script}", *args]
+            subprocess.run(cmd, cwd=tree, env=env, check=True)
+            doc = json.loads((tree / "bench" / "results" / f"{Path(script).stem}.json").read_text())
+        finally:
+            subprocess.run([*git, "remove", "--force", str(tree)], check=False)
+    doc["command"] = f"{doc['command']} (at git {rev})"
+    return doc

@@ -38,8 +38,13 @@ Tasks (method ``mash_kg``):
 With --only, the tasks run are merged into bench/results/faults.json (the others are kept,
 each with the command and date of the run that measured it).
 
-Run: python bench/faults.py [--quick] [--keep DIR] [--only TASK ...]   (--quick: fewer runs, not
-for the record; --only: those tasks rerun, the others keep their earlier figures and run)
+With --before REV (and mixed_reads in the run), mixed_reads as this benchmark had it at git
+revision REV then runs on that code (a worktree, same machine, same run) and is recorded beside as
+method `before_versions`: d86ad05 is main before the versions, whose readers could not pin a
+build (each read one fingerprint of all learned content; mixed = neither build's).
+
+Run: python bench/faults.py [--quick] [--keep DIR] [--only TASK ...] [--before REV]   (--quick:
+fewer runs, not for the record; --only: those tasks rerun, the others keep their earlier figures)
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from _common import write_results  # noqa: E402
+from _common import before, write_results  # noqa: E402
 from fault_cases import CASES, make_case_files  # noqa: E402
 from fault_cases_safety import interrupted_first_boot  # noqa: E402
 
@@ -76,6 +81,7 @@ from mash_kg.graph.sync import plan_sync, read_target, sync_build  # noqa: E402
 from mash_kg.graph.versions import (  # noqa: E402
     list_builds,
     pin,
+    prune,
     rollback,
     unseen_rows,
     version_content,
@@ -388,6 +394,10 @@ def kill_rollback(settings, driver, b1: Path, b2: Path, runs: int) -> tuple[dict
     version's content intact, and a rerun makes B1 active."""
     sync_build(driver, b1, allow_retire=True)
     sync_build(driver, b2, allow_retire=True)
+    # b1 and b2 were synced before (setup, other tasks): a build synced again moves its :Build
+    # to the new version and leaves the earlier version's rows to prune; remove those first,
+    # or every rerun would count them as rows no build shows
+    prune(driver, keep=len(list_builds(driver)))
     old = builds_and_content(driver)
     rollback(driver, _id(b1))
     new = builds_and_content(driver)
@@ -532,6 +542,12 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a few runs per task")
     ap.add_argument("--keep", type=Path, help="keep the builds here and reuse them")
     ap.add_argument("--only", nargs="*", help="run only these tasks")
+    ap.add_argument(
+        "--before",
+        metavar="REV",
+        help="then run mixed_reads as this benchmark had it at git revision REV, on that code "
+        "(recorded beside as method before_versions)",
+    )
     args = ap.parse_args()
     n = (lambda full, quick: quick) if args.quick else (lambda full, quick: full)
     tasks: dict[str, dict] = {}
@@ -643,6 +659,14 @@ def main() -> None:
                 record("first_boot_signals", first_boot_signals(Path(scratch), n(10, 2)))
             driver.close()
             shutil.rmtree(work / "fresh", ignore_errors=True)
+    if args.before and "mixed_reads" in tasks:
+        keep = ["--keep", str(args.keep / "before")] if args.keep else []
+        doc = before(args.before, "faults.py", "--only", "mixed_reads", *keep)
+        earlier = doc["tasks"]["mixed_reads"]["methods"]["mash_kg"]
+        tasks["mixed_reads"]["methods"]["before_versions"] = {
+            **earlier,
+            "run": {"command": doc["command"], "date": doc["date"], "rev": args.before},
+        }
     if args.quick:
         print(json.dumps(tasks, indent=2))
         print("(--quick: results not written)")

@@ -21,7 +21,11 @@ made active again and the full one after it, three times each, median) and one p
 newest version. Floors (issue 25): the 1% sync at most 5% of the full one, the no-op sync under
 1 s, rollback under 5 s and 5% of the full sync.
 
-Run: python bench/sync.py [--keep DIR]
+With --before REV the benchmark of git revision REV then runs on that code (a worktree of it,
+same machine, same run) and its figures are recorded beside as method `before_versions` (the
+unversioned sync: d86ad05 is main before the versions).
+
+Run: python bench/sync.py [--keep DIR] [--before REV]
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import scratch_neo4j, write_results  # noqa: E402
+from _common import before, scratch_neo4j, write_results  # noqa: E402
 
 from mash_kg.artefact import TABLES, BuildWriter, empty_table  # noqa: E402
 from mash_kg.build import _vectors_column as _vectors  # noqa: E402
@@ -197,6 +201,12 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--keep", type=Path, help="make the builds here once and reuse them")
+    ap.add_argument(
+        "--before",
+        metavar="REV",
+        help="also run this benchmark as it was at git revision REV on that code, after this "
+        "one, recorded as method before_versions (the code before a change, same run)",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="mash-kg-sync-bench-") as scratch:
         tmp = args.keep or Path(scratch)
@@ -279,6 +289,14 @@ def main() -> None:
             },
         }
     }
+    if args.before:
+        keep = ["--keep", str(args.keep / "before")] if args.keep else []
+        doc = before(args.before, "sync.py", *keep)
+        earlier = doc["tasks"]["icd10cm_build"]["methods"]["sync"]
+        result["icd10cm_build"]["methods"]["before_versions"] = {
+            **earlier,
+            "run": {"command": doc["command"], "date": doc["date"], "rev": args.before},
+        }
     print(write_results("sync", result))
 
 
