@@ -304,10 +304,10 @@ class Build:
         name = next((n for n in TABLES if TABLES[n].file(n) == file), None)
         if not isinstance(data, InputError) and name in PREFETCH:
             try:
-                read = pq.read_table(pa.BufferReader(data), columns=list(PREFETCH[name]))
+                read = self._read(self.path / file, pa.BufferReader(data), PREFETCH[name])
                 columns = {(name, c): read.column(c) for c in read.column_names}
-            except (pa.ArrowException, OSError, ValueError, KeyError):
-                pass  # reading it again says what is wrong, in `table`
+            except InputError:
+                pass  # `table` reads it again and raises the same line there
         return data, columns
 
     def _settle(self) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
@@ -23,16 +22,20 @@ from tests.edits import replace_once
 pytestmark = pytest.mark.neo4j
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 DOCS_SHOT = Path(__file__).parents[2] / "docs" / "img" / "review.png"
-SHOT = (
-    DOCS_SHOT
-    if os.environ.get("MASH_KG_DOCS_IMAGES") == "1"
-    else Path(tempfile.mkdtemp(prefix="mash-kg-shot-")) / "review.png"
-)
 VALID = "coalesce(r.valid_from, 0) <= v AND coalesce(r.valid_to, v + 1) > v"
 ACTIVE = (
     "OPTIONAL MATCH (b:Build) WHERE b.active = true OR (b.active IS NULL AND b.current = true) "
     "WITH coalesce(max(b.seq), 0) AS v "
 )
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory) -> Path:
+    """Where the screenshot goes: docs/img/review.png with MASH_KG_DOCS_IMAGES=1, else a
+    temporary folder pytest removes."""
+    if os.environ.get("MASH_KG_DOCS_IMAGES") == "1":
+        return DOCS_SHOT
+    return tmp_path_factory.mktemp("shot") / "review.png"
 
 
 def _is_code(driver, node: str) -> bool:
@@ -100,7 +103,7 @@ def _next_edge(browser, before: tuple[str, str]) -> tuple[str, str]:
     return WebDriverWait(browser, 30).until(moved)
 
 
-def _review(browser, url: str) -> dict:
+def _review(browser, url: str, shot: Path) -> dict:
     """Accept, reject and move three edges of the queue; returns the edges."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -108,8 +111,8 @@ def _review(browser, url: str) -> dict:
     browser.get(url + "/?relation=MASH_IS_A")
     assert int(browser.find_element(By.ID, "n-decided").text) == 0
     browser.find_element(By.ID, "start").click()
-    SHOT.parent.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SHOT))
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(shot))
     accepted = _current_edge(browser)
     browser.find_element(By.TAG_NAME, "body").send_keys("a")  # the keyboard shortcut
     rejected = _next_edge(browser, accepted)  # after a decision: the next edge
@@ -132,11 +135,11 @@ def _review(browser, url: str) -> dict:
 
 
 def test_review_in_a_browser_then_rebuild_and_sync(
-    browser, review_server, hier_build, icd10cm_graph, tmp_path
+    browser, review_server, hier_build, icd10cm_graph, tmp_path, shot
 ):
     from selenium.webdriver.common.by import By
 
-    edges = _review(browser, review_server)
+    edges = _review(browser, review_server, shot)
     browser.get(review_server + "/?relation=MASH_IS_A&status=decided")
     browser.refresh()  # reload: the decisions are in the graph, not in the page
     assert int(browser.find_element(By.ID, "n-decided").text) == 3  # accept, reject, move's reject
@@ -191,7 +194,7 @@ def test_review_in_a_browser_then_rebuild_and_sync(
         assert c not in placed and depth[c] == depth[p] + 1
 
 
-def test_accept_reject_move_and_reload_on_a_small_graph(browser, review_graph):
+def test_accept_reject_move_and_reload_on_a_small_graph(browser, review_graph, shot):
     """The same clicks on the hand-made graph of conftest.py (quick: no build needed)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -205,9 +208,9 @@ def test_accept_reject_move_and_reload_on_a_small_graph(browser, review_graph):
     url = f"http://127.0.0.1:{server.effective_port}"
     try:
         browser.get(url + "/edge?relation=MASH_IS_A&child=A/LAB:1&parent=T:GLU")
-        if not SHOT.exists():  # the example build's page (the test above) is the better one
-            SHOT.parent.mkdir(parents=True, exist_ok=True)
-            browser.save_screenshot(str(SHOT))
+        if not shot.exists():  # the example build's page (the test above) is the better one
+            shot.parent.mkdir(parents=True, exist_ok=True)
+            browser.save_screenshot(str(shot))
         browser.get(url + "/?relation=MASH_IS_A")
         browser.find_element(By.ID, "start").click()
         assert _current_edge(browser) == ("A/LAB:3", "T:CHEM")  # lowest confidence first
