@@ -63,6 +63,7 @@ def before(rev: str, script: str, *args: str) -> dict:
         git = ["git", "-C", str(root), "worktree"]
         subprocess.run([*git, "add", "--detach", "-q", str(tree), rev], check=True)
         try:
+            _map_packages(tree)
             env = dict(os.environ, PYTHONPATH=str(tree))
             cmd = [sys.executable, f"bench/{script}", *args]
             subprocess.run(cmd, cwd=tree, env=env, check=True)
@@ -71,3 +72,17 @@ def before(rev: str, script: str, *args: str) -> dict:
             subprocess.run([*git, "remove", "--force", str(tree)], check=False)
     doc["command"] = f"{doc['command']} (at git {rev})"
     return doc
+
+
+def _map_packages(tree: Path) -> None:
+    """Make `tree`'s subpackages that pyproject maps to other folders (mash_kg.loaders =
+    loaders) importable from the tree itself: links in its package folders. Without them the
+    editable install of the current checkout serves those subpackages."""
+    import tomllib
+
+    project = tomllib.loads((tree / "pyproject.toml").read_text())
+    mapping = project.get("tool", {}).get("setuptools", {}).get("package-dir", {})
+    for package, folder in mapping.items():
+        link = tree.joinpath(*package.split("."))
+        if "." in package and not link.exists():
+            link.symlink_to(tree / folder, target_is_directory=True)

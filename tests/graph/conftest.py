@@ -49,6 +49,14 @@ def _blocked(driver, statement: str) -> bool:
     return records[0]["n"] > 0
 
 
+def _transactions(driver) -> list[tuple[str, str]]:
+    """(status, query) of every transaction the server runs: what a command waited on."""
+    records, _, _ = driver.execute_query(
+        "SHOW TRANSACTIONS YIELD currentQuery, status RETURN status, currentQuery"
+    )
+    return [(r["status"], r["currentQuery"][:120]) for r in records]
+
+
 def _others_running(driver) -> int:
     records, _, _ = driver.execute_query(
         "SHOW TRANSACTIONS YIELD currentQuery "
@@ -58,14 +66,15 @@ def _others_running(driver) -> int:
 
 
 @pytest.fixture
-def kill_inside_transaction(driver, neo4j_settings) -> Callable[[list[str], str], int]:
+def kill_inside_transaction(driver, neo4j_settings) -> Callable[..., int]:
     """`run(args, block, statement)`: start `python -m mash_kg ARGS` against the test server
     and SIGKILL it while its writing transaction is open and has written. The test's own
     transaction first runs `block` (a write on nodes the command's last statement writes,
     never committed), so the command stops inside its transaction, after its batches; once the
-    server shows it blocked in a query containing `statement`, the process is killed, the
-    blocker rolled back, and `run` returns the process's exit status after the server has
-    dropped the dead transaction."""
+    server shows it blocked in a query containing `statement` (or, when `statement` is a
+    function of the driver, once it says True), the process is killed, the blocker rolled
+    back, and `run` returns the process's exit status after the server has dropped the dead
+    transaction."""
     env = {
         **os.environ,
         "NEO4J_URI": neo4j_settings.bolt_uri,
@@ -73,7 +82,8 @@ def kill_inside_transaction(driver, neo4j_settings) -> Callable[[list[str], str]
         "NEO4J_PASSWORD": neo4j_settings.password,
     }
 
-    def run(args: list[str], block: str, statement: str) -> int:
+    def run(args: list[str], block: str, statement: str | Callable[[object], bool]) -> int:
+        reached = statement if callable(statement) else lambda drv: _blocked(drv, statement)
         with driver.session() as session:
             tx = session.begin_transaction()
             tx.run(block).consume()
@@ -86,12 +96,13 @@ def kill_inside_transaction(driver, neo4j_settings) -> Callable[[list[str], str]
             )
             try:
                 deadline = time.monotonic() + 300
-                while not _blocked(driver, statement):
+                while not reached(driver):
                     if proc.poll() is not None or time.monotonic() > deadline:
                         out, err = (
                             proc.communicate(timeout=5) if proc.poll() is not None else ("", "")
                         )
-                        pytest.fail(f"{args} never blocked in its transaction: {err or out}")
+                        seen = _transactions(driver)
+                        pytest.fail(f"{args} never blocked in {statement!r}: {err or out}; {seen}")
                     time.sleep(0.05)
             finally:
                 proc.send_signal(signal.SIGKILL)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -189,6 +191,56 @@ def test_prune_never_removes_the_active_build_and_converges(graph, pair, build, 
         "(r.valid_to IS NULL OR r.valid_to > 1) RETURN count(r)",
     )
     assert n == len(pd.read_parquet(a / "counterparts.parquet"))
+
+
+def test_killed_rollback_and_prune_leave_old_or_new_and_converge(
+    graph, pair, build, tmp_path, cli_env, kill_inside_transaction
+):
+    """kill -9 of `sync --rollback` inside its one statement, and of `builds prune` inside a
+    row batch after its :Build transaction committed: the state before (rollback) or the
+    builds after with every kept version intact (prune), and a rerun converges."""
+    a, b, _ = pair
+    c = _variant(build, tmp_path / "C", [], lambda df: df.iloc[: len(df) // 2])
+    for folder in (a, b, c):
+        sync_build(graph, folder, allow_retire=True)
+
+    def state() -> tuple:
+        builds = [(r["id"], r["active"]) for r in list_builds(graph)]
+        return builds, {r[0]: version_content(graph, r[0]) for r in builds}
+
+    at_c = state()
+    status = kill_inside_transaction(
+        ["sync", "--rollback", "A"],
+        "MATCH (b:Build) SET b.held_by_test = 1",
+        "SET b.active = true",  # the rollback's one statement (reconcile/learned.activate_step)
+    )
+    assert status == -signal.SIGKILL
+    assert state() == at_c  # C still active, every version as it was
+    res = CliRunner().invoke(cli, ["sync", "--rollback", "A"])
+    assert res.exit_code == 0 and "cleared a stale lock" in res.output, res.output
+    at_a = state()
+    assert pin(graph).build == "A" and at_a[1] == at_c[1]
+
+    def b_gone(drv) -> bool:
+        """Prune's :Build transaction committed; its first row batch cannot commit (a row
+        delete waits for the test's lock at commit, where the server lists no query)."""
+        if count(drv, "MATCH (b:Build {id: 'B'}) RETURN count(b)") > 0:
+            return False
+        time.sleep(0.5)  # into that batch
+        return True
+
+    status = kill_inside_transaction(
+        ["builds", "prune", "--keep", "1", "--batch-size", "1"],
+        "MATCH ()-[x:MASH_IS_A]->() SET x.held_by_test = 1",
+        b_gone,
+    )
+    assert status == -signal.SIGKILL
+    builds, versions = state()
+    assert builds == [("C", False), ("A", True)]  # B's :Build is gone, its rows not yet
+    assert versions == {k: at_a[1][k] for k in ("A", "C")} and unseen_rows(graph) > 0
+    res = CliRunner().invoke(cli, ["builds", "prune", "--keep", "1"])
+    assert res.exit_code == 0 and "cleared a stale lock" in res.output, res.output
+    assert state() == (builds, versions) and unseen_rows(graph) == 0
 
 
 def test_review_decisions_hold_across_syncs(graph, pair):
