@@ -293,6 +293,7 @@ def main() -> None:
         keep = ["--keep", str(args.keep / "before")] if args.keep else []
         doc = before(args.before, "sync.py", *keep)
         earlier = doc["tasks"]["icd10cm_build"]["methods"]["sync"]
+        earlier.pop("floor_met", None)  # that script's own floor, not this one's
         result["icd10cm_build"]["methods"]["before_versions"] = {
             **earlier,
             "run": {"command": doc["command"], "date": doc["date"], "rev": args.before},
