@@ -52,11 +52,12 @@ def scratch_neo4j(heap: str = "2g", pagecache: str = "512m"):
             yield settings
 
 
-def before(rev: str, script: str, *args: str) -> dict:
+def before(rev: str, script: str, task: str, method: str, *args: str) -> dict:
     """Run benchmark `script` (its own version, with `args`) on the code of git revision `rev`,
     in a temporary worktree with that tree's mash_kg first on the path, on this machine now: the
     figures of the code before a change, measured in the same run as the code after it.
-    Returns that run's results file (command, date, tasks); the worktree is removed."""
+    Returns that run's figures of `task` by `method`, with `run` (its command, date and `rev`)
+    added; the worktree is removed."""
     root = Path(__file__).parent.parent
     with tempfile.TemporaryDirectory(prefix="mash-kg-before-") as tmp:
         tree = Path(tmp) / "tree"
@@ -65,13 +66,15 @@ def before(rev: str, script: str, *args: str) -> dict:
         try:
             _map_packages(tree)
             env = dict(os.environ, PYTHONPATH=str(tree))
+            results = tree / "bench" / "results" / f"{Path(script).stem}.json"
+            results.unlink(missing_ok=True)  # the figures read are this run's, or none
             cmd = [sys.executable, f"bench/{script}", *args]
             subprocess.run(cmd, cwd=tree, env=env, check=True)
-            doc = json.loads((tree / "bench" / "results" / f"{Path(script).stem}.json").read_text())
+            doc = json.loads(results.read_text())
         finally:
             subprocess.run([*git, "remove", "--force", str(tree)], check=False)
-    doc["command"] = f"{doc['command']} (at git {rev})"
-    return doc
+    run = {"command": f"{doc['command']} (at git {rev})", "date": doc["date"], "rev": rev}
+    return {**doc["tasks"][task]["methods"][method], "run": run}
 
 
 def _map_packages(tree: Path) -> None:

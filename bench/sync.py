@@ -291,13 +291,9 @@ def main() -> None:
     }
     if args.before:
         keep = ["--keep", str(args.keep / "before")] if args.keep else []
-        doc = before(args.before, "sync.py", *keep)
-        earlier = doc["tasks"]["icd10cm_build"]["methods"]["sync"]
+        earlier = before(args.before, "sync.py", "icd10cm_build", "sync", *keep)
         earlier.pop("floor_met", None)  # that script's own floor, not this one's
-        result["icd10cm_build"]["methods"]["before_versions"] = {
-            **earlier,
-            "run": {"command": doc["command"], "date": doc["date"], "rev": args.before},
-        }
+        result["icd10cm_build"]["methods"]["before_versions"] = earlier
     print(write_results("sync", result))
 
 
